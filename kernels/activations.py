@@ -1,0 +1,73 @@
+"""Activation functions sigma(z) and their derivatives, applied in place to blocks.
+
+A block is a 2-D array with one row per example. Derivatives are computed from
+the activation a = sigma(z), not from z, so the forward pass need not keep z:
+sigmoid' = a (1 - a), tanh' = 1 - a^2, relu' = [a > 0].
+"""
+import numpy as np
+from numba import njit
+
+from .codes import FASTMATH, RELU, SIGMOID, SOFTMAX, TANH
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def activate(Z, code):
+    """Replace the block of weighted inputs Z by sigma(Z), row by row."""
+    one = Z.dtype.type(1)
+    zero = Z.dtype.type(0)
+    m, n = Z.shape
+    if code == SIGMOID:
+        for i in range(m):
+            for j in range(n):
+                z = Z[i, j]
+                # exp of a non-positive number never overflows; for z < 0,
+                # sigma(z) = e^z / (1 + e^z) keeps full relative precision.
+                e = np.exp(-abs(z))
+                s = one / (one + e)
+                Z[i, j] = s if z >= zero else e * s
+    elif code == TANH:
+        for i in range(m):
+            for j in range(n):
+                Z[i, j] = np.tanh(Z[i, j])
+    elif code == RELU:
+        for i in range(m):
+            for j in range(n):
+                if not Z[i, j] > zero:  # also maps -0.0 to +0.0
+                    Z[i, j] = zero
+    elif code == SOFTMAX:
+        for i in range(m):
+            zmax = Z[i, 0]
+            for j in range(1, n):
+                if Z[i, j] > zmax:
+                    zmax = Z[i, j]
+            total = zero
+            for j in range(n):
+                e = np.exp(Z[i, j] - zmax)
+                Z[i, j] = e
+                total += e
+            inv = one / total
+            for j in range(n):
+                Z[i, j] *= inv
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def scale_by_derivative(D, A, code):
+    """D <- D * sigma'(z), elementwise, with sigma'(z) computed from A = sigma(z)."""
+    one = D.dtype.type(1)
+    zero = D.dtype.type(0)
+    m, n = D.shape
+    if code == SIGMOID:
+        for i in range(m):
+            for j in range(n):
+                a = A[i, j]
+                D[i, j] *= a * (one - a)
+    elif code == TANH:
+        for i in range(m):
+            for j in range(n):
+                a = A[i, j]
+                D[i, j] *= one - a * a
+    elif code == RELU:
+        for i in range(m):
+            for j in range(n):
+                if not A[i, j] > zero:
+                    D[i, j] = zero

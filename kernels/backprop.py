@@ -1,0 +1,95 @@
+"""Backpropagation: the error delta^l of every layer and the gradient of the cost.
+
+    delta^L = output error (see costs.output_delta)
+    delta^l = ((w^{l+1})^T delta^{l+1}) * sigma'(z^l)
+    dC/db^l = delta^l,   dC/dw^l = delta^l (a^{l-1})^T
+
+For a block of examples the gradients are summed over the block.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import scale_by_derivative
+from .codes import FASTMATH
+from .costs import output_delta
+from .forward import CHUNK, forward_layers
+from .layout import alloc_acts, biases, block, max_width, weights
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def backward_layer(W, D, A_prev, gW, gb, D_prev, need_prev):
+    """Add the gradient of one layer to (gW, gb); if need_prev, set D_prev = D W.
+
+    D holds delta for the m examples of the block (m, n_out); D_prev receives
+    (w^T delta) for each example, still to be multiplied by sigma'(z) of the
+    layer below. One pass over the rows of W does both, so W is read once.
+    """
+    m, n_out = D.shape
+    n_in = W.shape[1]
+    zero = D.dtype.type(0)
+    if need_prev:
+        D_prev[:, :] = zero
+    for j in range(n_out):
+        gbj = zero
+        for i in range(m):
+            d = D[i, j]
+            gbj += d
+            if need_prev:
+                for k in range(n_in):
+                    D_prev[i, k] += d * W[j, k]
+                    gW[j, k] += d * A_prev[i, k]
+            else:
+                for k in range(n_in):
+                    gW[j, k] += d * A_prev[i, k]
+        gb[j] += gbj
+
+
+@njit(cache=True)
+def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, d1, d2):
+    """Add the gradient of the cost summed over the block A0 (targets Y) to grad.
+
+    grad has the layout of params. acts, d1 and d2 are work buffers: the
+    activation buffer and two flat delta buffers of at least m * max(sizes).
+    """
+    m = A0.shape[0]
+    L = len(sizes) - 1
+    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+    D = d1[:m * sizes[L]].reshape(m, sizes[L])
+    output_delta(block(acts, a_off, sizes, L, m), Y, cost, output, D)
+    in_d1 = True  # delta is in d1; the next one goes to the other buffer
+    for l in range(L - 1, -1, -1):
+        A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
+        D_prev = (d2 if in_d1 else d1)[:m * sizes[l]].reshape(m, sizes[l])
+        backward_layer(weights(params, w_off, sizes, l), D,
+                       A_prev, weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l),
+                       D_prev, l > 0)
+        if l > 0:
+            scale_by_derivative(D_prev, A_prev, hidden)
+            in_d1 = not in_d1
+            D = D_prev
+
+
+@njit(cache=True)
+def gather_rows(X, idx, start, m, out):
+    """out[i] = X[idx[start + i]] for i < m; returns the (m, n) view of out."""
+    for i in range(m):
+        out[i] = X[idx[start + i]]
+    return out[:m]
+
+
+@njit(cache=True)
+def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y, idx, grad):
+    """Add sum over the examples idx of the cost gradient (no L2 term) to grad."""
+    n = len(idx)
+    chunk = min(CHUNK, max(n, 1))
+    acts, a_off = alloc_acts(sizes, chunk, X)
+    width = max_width(sizes)
+    d1 = np.empty(chunk * width, dtype=X.dtype)
+    d2 = np.empty(chunk * width, dtype=X.dtype)
+    Xb = np.empty((chunk, X.shape[1]), dtype=X.dtype)
+    Yb = np.empty((chunk, Y.shape[1]), dtype=Y.dtype)
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
+                       gather_rows(X, idx, start, m, Xb), gather_rows(Y, idx, start, m, Yb),
+                       grad, acts, a_off, d1, d2)

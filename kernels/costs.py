@@ -1,0 +1,91 @@
+"""Cost functions C(a, y), the output error delta^L, and the total-cost kernel.
+
+- quadratic:      C = 0.5 ||a - y||^2,                      delta^L = (a - y) * sigma'(z^L)
+- cross-entropy:  C = -sum y ln a + (1 - y) ln(1 - a),      delta^L = a - y  (sigmoid output)
+- log-likelihood: C = -sum y ln a,                          delta^L = a - y  (softmax output)
+"""
+import numpy as np
+from numba import njit
+
+from .activations import scale_by_derivative
+from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC
+from .forward import CHUNK, forward_layers, linear
+from .layout import alloc_acts, biases, block, weights
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def output_delta(A, Y, cost, output, D):
+    """D = delta^L for the block of output activations A and targets Y."""
+    m, n = A.shape
+    for i in range(m):
+        for j in range(n):
+            D[i, j] = A[i, j] - Y[i, j]
+    if cost == QUADRATIC:
+        scale_by_derivative(D, A, output)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _softplus(x):
+    """ln(1 + e^x) without overflow."""
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def block_cost(Z, A, Y, cost):
+    """Sum of C over a block, in float64, from the output weighted inputs Z and activations A.
+
+    The cross-entropy and log-likelihood are computed from z (ln sigma(z) = -softplus(-z),
+    ln softmax(z)_j = z_j - logsumexp(z)), so a saturated output gives a large finite
+    cost instead of inf or NaN.
+    """
+    m, n = A.shape
+    total = 0.0
+    if cost == QUADRATIC:
+        for i in range(m):
+            for j in range(n):
+                d = np.float64(A[i, j]) - np.float64(Y[i, j])
+                total += 0.5 * d * d
+    elif cost == CROSS_ENTROPY:
+        for i in range(m):
+            for j in range(n):
+                z = np.float64(Z[i, j])
+                y = np.float64(Y[i, j])
+                total += y * _softplus(-z) + (1.0 - y) * _softplus(z)
+    elif cost == LOG_LIKELIHOOD:
+        for i in range(m):
+            zmax = np.float64(Z[i, 0])
+            for j in range(1, n):
+                zmax = max(zmax, np.float64(Z[i, j]))
+            s = 0.0
+            for j in range(n):
+                s += np.exp(np.float64(Z[i, j]) - zmax)
+            lse = zmax + np.log(s)
+            for j in range(n):
+                total += np.float64(Y[i, j]) * (lse - np.float64(Z[i, j]))
+    return total
+
+
+@njit(cache=True)
+def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
+    """(1/n) sum_x C(a(x), y(x)) + 0.5 (lmbda/n) sum_w w^2, in float64."""
+    n = X.shape[0]
+    L = len(sizes) - 1
+    chunk = min(CHUNK, max(n, 1))
+    acts, a_off = alloc_acts(sizes, chunk, X)
+    Z = np.empty((chunk, sizes[L]), dtype=X.dtype)
+    total = 0.0
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        A0 = X[start:start + m]
+        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+        # Recompute z^L (cheap: one small layer) so the log costs can use it.
+        A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
+        linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m])
+        total += block_cost(Z[:m], block(acts, a_off, sizes, L, m), Y[start:start + m], cost)
+    sq = 0.0
+    for l in range(L):
+        W = weights(params, w_off, sizes, l)
+        for j in range(W.shape[0]):
+            for k in range(W.shape[1]):
+                sq += np.float64(W[j, k]) * np.float64(W[j, k])
+    return total / n + 0.5 * (lmbda / n) * sq

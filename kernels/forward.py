@@ -1,0 +1,85 @@
+"""Forward pass: a^{l+1} = sigma(w^l a^l + b^l), and the batched inference kernels.
+
+Inference runs over the data in chunks of CHUNK examples, so one work buffer of
+CHUNK rows per layer serves any number of examples.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import activate
+from .codes import FASTMATH
+from .layout import alloc_acts, biases, block, weights
+
+CHUNK = 256
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def linear(W, b, A_in, Z):
+    """Z = A_in W^T + b: the weighted inputs z = w a + b of every example in the block."""
+    m = A_in.shape[0]
+    n_out, n_in = W.shape
+    for i in range(m):
+        for j in range(n_out):
+            s = b[j]
+            for k in range(n_in):
+                s += W[j, k] * A_in[i, k]
+            Z[i, j] = s
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off):
+    """Feed the block A0 (m examples) through every layer, filling acts.
+
+    Hidden layers use the activation code ``hidden``, the last layer ``output``.
+    """
+    m = A0.shape[0]
+    n_layers = len(sizes) - 1
+    A_in = A0
+    for l in range(n_layers):
+        Z = block(acts, a_off, sizes, l + 1, m)
+        linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
+        activate(Z, output if l == n_layers - 1 else hidden)
+        A_in = Z
+
+
+@njit(cache=True)
+def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
+    """out[i] = network output for X[i], for every row of X."""
+    n = X.shape[0]
+    L = len(sizes) - 1
+    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
+        out[start:start + m] = block(acts, a_off, sizes, L, m)
+
+
+@njit(cache=True)
+def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
+    """labels[i] = argmax of the network output for X[i]."""
+    n = X.shape[0]
+    L = len(sizes) - 1
+    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
+        A = block(acts, a_off, sizes, L, m)
+        for i in range(m):
+            labels[start + i] = np.argmax(A[i])
+
+
+@njit(cache=True)
+def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
+    """Number of rows of X whose predicted class equals labels[i]."""
+    n = X.shape[0]
+    L = len(sizes) - 1
+    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    correct = 0
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
+        A = block(acts, a_off, sizes, L, m)
+        for i in range(m):
+            if np.argmax(A[i]) == labels[start + i]:
+                correct += 1
+    return correct

@@ -1,0 +1,66 @@
+"""The flat parameter buffer and the activation work buffers, and views into them.
+
+All weights and biases of a network live in one contiguous 1-D array ``params``.
+Layer l (l = 0 for the first layer of weights) stores its weight matrix
+w^l of shape (sizes[l+1], sizes[l]) row-major at ``w_off[l]``, followed by its
+bias vector b^l of length sizes[l+1] at ``b_off[l]``.
+
+Activations for a block of up to ``m_max`` examples live in one 1-D buffer
+``acts``: layer l (l >= 1) occupies ``acts[a_off[l] : a_off[l] + m*sizes[l]]``,
+an (m, sizes[l]) row-major block. Layer 0 is the input and is not stored there.
+"""
+import numpy as np
+from numba import njit
+
+
+def param_offsets(sizes):
+    """Return (w_off, b_off, total) for a network with the given layer sizes."""
+    w_off = np.zeros(len(sizes) - 1, dtype=np.int64)
+    b_off = np.zeros(len(sizes) - 1, dtype=np.int64)
+    pos = 0
+    for l in range(len(sizes) - 1):
+        w_off[l] = pos
+        pos += sizes[l + 1] * sizes[l]
+        b_off[l] = pos
+        pos += sizes[l + 1]
+    return w_off, b_off, pos
+
+
+@njit(cache=True)
+def weights(params, w_off, sizes, l):
+    """View of w^l, shape (sizes[l+1], sizes[l])."""
+    n_out = sizes[l + 1]
+    n_in = sizes[l]
+    return params[w_off[l]:w_off[l] + n_out * n_in].reshape(n_out, n_in)
+
+
+@njit(cache=True)
+def biases(params, b_off, sizes, l):
+    """View of b^l, shape (sizes[l+1],)."""
+    return params[b_off[l]:b_off[l] + sizes[l + 1]]
+
+
+@njit(cache=True)
+def alloc_acts(sizes, m_max, dtype_like):
+    """Allocate the activation buffer for blocks of up to m_max examples."""
+    a_off = np.zeros(len(sizes), dtype=np.int64)
+    pos = 0
+    for l in range(1, len(sizes)):
+        a_off[l] = pos
+        pos += m_max * sizes[l]
+    return np.empty(pos, dtype=dtype_like.dtype), a_off
+
+
+@njit(cache=True)
+def block(acts, a_off, sizes, l, m):
+    """View of the activations of layer l (l >= 1) for m examples, shape (m, sizes[l])."""
+    return acts[a_off[l]:a_off[l] + m * sizes[l]].reshape(m, sizes[l])
+
+
+@njit(cache=True)
+def max_width(sizes):
+    w = 0
+    for s in sizes:
+        if s > w:
+            w = s
+    return w

@@ -1,0 +1,149 @@
+"""One epoch of stochastic gradient descent per call, online or mini-batch.
+
+The book's update for a mini-batch of m examples out of n training examples:
+
+    w <- (1 - eta*lmbda/n) w - (eta/m) sum_x nabla_w C_x
+    b <- b - (eta/m) sum_x nabla_b C_x
+
+With classical momentum mu > 0 (velocity v, one entry per parameter):
+
+    v <- mu v - (eta/m) sum_x nabla C_x - (eta*lmbda/n) w      (no L2 term for biases)
+    w <- w + v
+
+``order`` gives the example indices in the order they are visited, so shuffling
+stays with the caller and is reproducible. The last mini-batch may be smaller.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import scale_by_derivative
+from .codes import FASTMATH
+from .backprop import block_gradient, gather_rows
+from .costs import output_delta
+from .forward import forward_layers
+from .layout import alloc_acts, biases, block, max_width, weights
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _online_update_layer(W, b, V, vb, delta, a_prev, delta_prev, need_prev, eta, decay_l2, mu):
+    """Update one layer from one example's delta, and compute w^T delta for the layer below.
+
+    delta_prev is computed from each weight *before* that weight changes: the
+    error of the layer below belongs to the weights that produced this output.
+    """
+    n_out, n_in = W.shape
+    zero = W.dtype.type(0)
+    one = W.dtype.type(1)
+    if need_prev:
+        delta_prev[:] = zero
+    for j in range(n_out):
+        ed = eta * delta[j]
+        if mu == zero:
+            decay = one - decay_l2
+            if need_prev:
+                d = delta[j]
+                for k in range(n_in):
+                    w = W[j, k]
+                    delta_prev[k] += d * w
+                    W[j, k] = decay * w - ed * a_prev[k]
+            else:
+                for k in range(n_in):
+                    W[j, k] = decay * W[j, k] - ed * a_prev[k]
+            b[j] -= ed
+        else:
+            d = delta[j]
+            for k in range(n_in):
+                w = W[j, k]
+                if need_prev:
+                    delta_prev[k] += d * w
+                v = mu * V[j, k] - ed * a_prev[k] - decay_l2 * w
+                V[j, k] = v
+                W[j, k] = w + v
+            v = mu * vb[j] - ed
+            vb[j] = v
+            b[j] += v
+
+
+@njit(cache=True)
+def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, eta, lmbda, mu, n):
+    """One epoch of online learning (mini-batch size 1) over X[order], updating params in place.
+
+    For each example: forward pass, then from the output layer down, compute
+    delta, fuse the gradient into the weight update (no gradient buffer), and
+    pass w^T delta down. velocity is used only when mu > 0.
+    """
+    L = len(sizes) - 1
+    acts, a_off = alloc_acts(sizes, 1, X)
+    width = max_width(sizes)
+    d1 = np.empty(width, dtype=X.dtype)
+    d2 = np.empty(width, dtype=X.dtype)
+    decay_l2 = eta * lmbda / X.dtype.type(n)
+    for t in range(len(order)):
+        r = order[t]
+        A0 = X[r:r + 1]
+        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+        D = d1[:sizes[L]].reshape(1, sizes[L])
+        output_delta(block(acts, a_off, sizes, L, 1), Y[r:r + 1], cost, output, D)
+        in_d1 = True  # delta is in d1; the next one goes to the other buffer
+        for l in range(L - 1, -1, -1):
+            A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, 1)
+            D_prev = (d2 if in_d1 else d1)[:sizes[l]].reshape(1, sizes[l])
+            _online_update_layer(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l),
+                                 weights(velocity, w_off, sizes, l), biases(velocity, b_off, sizes, l),
+                                 D[0], A_prev[0], D_prev[0], l > 0, eta, decay_l2, mu)
+            if l > 0:
+                scale_by_derivative(D_prev, A_prev, hidden)
+                in_d1 = not in_d1
+                D = D_prev
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def apply_update(params, grad, velocity, w_off, b_off, sizes, step, decay_l2, mu):
+    """params <- params updated from the summed gradient grad; step = eta/m, decay_l2 = eta*lmbda/n."""
+    zero = params.dtype.type(0)
+    one = params.dtype.type(1)
+    decay = one - decay_l2
+    for l in range(len(sizes) - 1):
+        W = weights(params, w_off, sizes, l)
+        G = weights(grad, w_off, sizes, l)
+        b = biases(params, b_off, sizes, l)
+        gb = biases(grad, b_off, sizes, l)
+        if mu == zero:
+            for j in range(W.shape[0]):
+                for k in range(W.shape[1]):
+                    W[j, k] = decay * W[j, k] - step * G[j, k]
+                b[j] -= step * gb[j]
+        else:
+            V = weights(velocity, w_off, sizes, l)
+            vb = biases(velocity, b_off, sizes, l)
+            for j in range(W.shape[0]):
+                for k in range(W.shape[1]):
+                    v = mu * V[j, k] - step * G[j, k] - decay_l2 * W[j, k]
+                    V[j, k] = v
+                    W[j, k] += v
+                v = mu * vb[j] - step * gb[j]
+                vb[j] = v
+                b[j] += v
+
+
+@njit(cache=True)
+def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                    batch_size, eta, lmbda, mu, n):
+    """One epoch of mini-batch SGD over X[order] in batches of batch_size, updating params in place."""
+    m_max = min(batch_size, max(len(order), 1))
+    acts, a_off = alloc_acts(sizes, m_max, X)
+    width = max_width(sizes)
+    d1 = np.empty(m_max * width, dtype=X.dtype)
+    d2 = np.empty(m_max * width, dtype=X.dtype)
+    Xb = np.empty((m_max, X.shape[1]), dtype=X.dtype)
+    Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
+    grad = np.empty_like(params)
+    decay_l2 = eta * lmbda / X.dtype.type(n)
+    zero = X.dtype.type(0)
+    for start in range(0, len(order), batch_size):
+        m = min(batch_size, len(order) - start)
+        grad[:] = zero
+        block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
+                       gather_rows(X, order, start, m, Xb), gather_rows(Y, order, start, m, Yb),
+                       grad, acts, a_off, d1, d2)
+        apply_update(params, grad, velocity, w_off, b_off, sizes, eta / X.dtype.type(m), decay_l2, mu)
