@@ -1,0 +1,14 @@
+"""fastnn: fully-connected feedforward networks trained by Numba-compiled SGD epochs.
+
+    import fastnn
+    net = fastnn.Network([784, 30, 10], cost="cross_entropy", seed=1)
+    history = net.fit(X, y, epochs=10, batch_size=10, eta=0.5, validation_data=(X_val, y_val))
+
+Book-compatible modules: ``fastnn.network`` and ``fastnn.network2``.
+"""
+from .datasets import DataFileError, load_idx
+from .model import DivergenceError, History, Network
+from .serialization import ModelFileError, load
+
+__version__ = "0.1.0"
+__all__ = ["Network", "History", "DivergenceError", "ModelFileError", "DataFileError", "load", "load_idx"]

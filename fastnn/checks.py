@@ -1,0 +1,92 @@
+"""Argument checking at the API boundary: every problem is a ValueError naming the argument."""
+import math
+import numbers
+
+import numpy as np
+
+
+def check_sizes(sizes):
+    """Return sizes as a list of ints, or raise if it is not a valid layer list."""
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise ValueError(f"sizes must be a list of layer widths, got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least 2 layers (input and output), got {sizes!r}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ValueError(f"every layer width in sizes must be a positive integer, got {sizes!r}")
+    return [int(s) for s in sizes]
+
+
+def check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value, name, minimum=None, positive=False, below=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if below is not None and not value < below:
+        raise ValueError(f"{name} must be below {below}, got {value}")
+    return value
+
+
+def _first_bad_row(A):
+    bad = ~np.isfinite(A)
+    return int(np.argmax(bad.reshape(len(A), -1).any(axis=1)))
+
+
+def as_features(X, n_in, dtype, name="X"):
+    """X as a C-contiguous (n, n_in) array of dtype, checked for shape and finiteness."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf" or X.dtype.kind == "b":
+        raise ValueError(f"{name} must hold numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D with shape (n_samples, {n_in}), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 rows)")
+    if X.shape[1] != n_in:
+        raise ValueError(f"{name} has {X.shape[1]} columns but the network's input layer has {n_in}")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or inf (first in row {_first_bad_row(X)})")
+    return X
+
+
+def as_targets(y, n, n_out, dtype, name="y"):
+    """Return (Y, labels): targets (n, n_out) of dtype and integer labels (n,).
+
+    y is either integer class labels in [0, n_out) of shape (n,), or targets of
+    shape (n, n_out); the labels of targets are their row-wise argmax.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf" or y.dtype.kind == "b":
+        raise ValueError(f"{name} must hold numbers, got dtype {y.dtype}")
+    if y.ndim == 0 or len(y) != n:
+        raise ValueError(f"{name} has {y.size if y.ndim == 0 else len(y)} rows but X has {n}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or inf (first in row {_first_bad_row(y)})")
+    if y.ndim == 1:
+        if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+            raise ValueError(f"{name} is 1-D, so it must hold integer class labels, but it has fractions")
+        bad = (y < 0) | (y >= n_out)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name} has label {y[i].item()!r} at row {i}, outside [0, {n_out}) for a network "
+                             f"with {n_out} outputs")
+        labels = y.astype(np.int64)
+        Y = np.zeros((n, n_out), dtype=dtype)
+        Y[np.arange(n), labels] = 1
+        return Y, labels
+    if y.ndim == 2 and y.shape[1] == n_out:
+        return np.ascontiguousarray(y, dtype=dtype), np.argmax(y, axis=1).astype(np.int64)
+    raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")

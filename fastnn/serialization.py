@@ -1,0 +1,191 @@
+"""Saving and loading networks without pickle, written atomically.
+
+Two formats, chosen by the file's suffix:
+
+- ``.json``: the book's network2 format (``sizes``, ``weights``, ``biases`` as
+  nested lists with (n, 1) biases, ``cost`` as a class name), plus a ``fastnn``
+  entry with the activation, cost and dtype. The book's ``network2.load`` reads
+  it for the costs the book has; fastnn reads files the book's ``save`` wrote.
+- ``.npz``: ``params`` (the flat buffer), ``sizes`` and ``meta`` (a JSON string),
+  read with ``allow_pickle=False``.
+"""
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .checks import check_sizes
+from .registry import ACTIVATIONS, COSTS, DTYPES
+
+FORMAT_VERSION = 1
+BOOK_COST_NAMES = {"quadratic": "QuadraticCost", "cross_entropy": "CrossEntropyCost",
+                   "log_likelihood": "LogLikelihoodCost"}
+COST_FROM_BOOK_NAME = {v: k for k, v in BOOK_COST_NAMES.items()}
+
+
+class ModelFileError(ValueError):
+    """A model file is unreadable, corrupt, or does not describe a valid network."""
+
+
+def atomic_write(path, write):
+    """Call write(file) on a temporary file beside path, then rename it to path.
+
+    A failure leaves no file behind and any existing file at path untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _suffix(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".npz"):
+        raise ValueError(f"{path}: unknown model file type {suffix!r}; use .json or .npz")
+    return suffix
+
+
+def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float64"):
+    """The JSON document for a network (the book's keys plus a ``fastnn`` entry)."""
+    return {
+        "sizes": list(sizes),
+        "weights": [np.asarray(w).tolist() for w in weights],
+        "biases": [np.asarray(b).reshape(-1, 1).tolist() for b in biases],
+        "cost": BOOK_COST_NAMES[cost],
+        "fastnn": {"format_version": FORMAT_VERSION, "activation": activation, "cost": cost, "dtype": dtype},
+    }
+
+
+def save(net, path):
+    """Save a fastnn.Network to a .json or .npz file (see the module docstring)."""
+    suffix = _suffix(path)
+    meta = {"format_version": FORMAT_VERSION, "activation": net.activation, "cost": net.cost,
+            "dtype": net.dtype.name}
+    if suffix == ".json":
+        doc = model_dict(net.sizes, net.weights, net.biases, net.cost, net.activation, net.dtype.name)
+        data = json.dumps(doc).encode()
+        atomic_write(path, lambda f: f.write(data))
+    else:
+        atomic_write(path, lambda f: np.savez(f, params=net.params, sizes=np.array(net.sizes, dtype=np.int64),
+                                              meta=np.array(json.dumps(meta))))
+
+
+def read_json_model(path):
+    """Read and validate a .json model file; returns (sizes, weights, biases, meta).
+
+    meta has "activation", "cost" and "dtype"; files written by the book's
+    network2 get sigmoid and float64.
+    """
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path}: not a valid JSON model file ({e})") from None
+    if not isinstance(doc, dict) or not {"sizes", "weights", "biases"} <= doc.keys():
+        raise ModelFileError(f"{path}: a model file needs 'sizes', 'weights' and 'biases'")
+    try:
+        sizes = check_sizes(doc["sizes"])
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    extra = doc.get("fastnn") or {}
+    if not isinstance(extra, dict):
+        raise ModelFileError(f"{path}: the 'fastnn' entry must be an object")
+    if "cost" in extra:
+        cost = extra["cost"]
+    elif doc.get("cost") in COST_FROM_BOOK_NAME:
+        cost = COST_FROM_BOOK_NAME[doc["cost"]]
+    else:
+        raise ModelFileError(f"{path}: unknown cost {doc.get('cost')!r}; "
+                             f"known: {', '.join(sorted(COST_FROM_BOOK_NAME))}")
+    meta = {"activation": extra.get("activation", "sigmoid"), "cost": cost, "dtype": extra.get("dtype", "float64")}
+    _check_meta(path, meta)
+    weights = _arrays(path, doc["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], "weights")
+    biases = _arrays(path, doc["biases"], [(o, 1) for o in sizes[1:]], "biases", also=[(o,) for o in sizes[1:]])
+    return sizes, weights, [b.reshape(-1) for b in biases], meta
+
+
+def _check_meta(path, meta):
+    for key, registry in (("activation", ACTIVATIONS), ("cost", COSTS), ("dtype", DTYPES)):
+        if meta[key] not in registry:
+            raise ModelFileError(f"{path}: unknown {key} {meta[key]!r}; known: {', '.join(registry)}")
+
+
+def _arrays(path, values, shapes, name, also=None):
+    if not isinstance(values, list) or len(values) != len(shapes):
+        raise ModelFileError(f"{path}: '{name}' must be a list of {len(shapes)} arrays")
+    out = []
+    for l, (v, shape) in enumerate(zip(values, shapes)):
+        try:
+            a = np.array(v, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ModelFileError(f"{path}: {name}[{l}] is not a numeric array") from None
+        if a.shape != shape and not (also and a.shape == also[l]):
+            raise ModelFileError(f"{path}: {name}[{l}] has shape {a.shape}, expected {shape} for these sizes")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{path}: {name}[{l}] contains NaN or inf")
+        out.append(a)
+    return out
+
+
+def load(path):
+    """Load a network saved by ``Network.save`` or by the book's ``network2.save``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.json`` or ``.npz`` file.
+
+    Returns
+    -------
+    fastnn.Network
+
+    Raises
+    ------
+    ModelFileError
+        If the file is corrupt, truncated or inconsistent (a subclass of ValueError).
+    """
+    from .model import Network
+    suffix = _suffix(path)
+    if suffix == ".json":
+        sizes, weights, biases, meta = read_json_model(path)
+        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+        net.weights = weights
+        net.biases = biases
+        return net
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not {"params", "sizes", "meta"} <= set(f.files):
+                raise ModelFileError(f"{path}: a model file needs 'params', 'sizes' and 'meta'")
+            params, sizes, meta = f["params"], f["sizes"], json.loads(str(f["meta"][()]))
+    except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError, ValueError) as e:
+        if isinstance(e, ModelFileError):
+            raise
+        raise ModelFileError(f"{path}: not a valid .npz model file ({e})") from None
+    if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
+        raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
+    _check_meta(path, meta)
+    try:
+        net = Network(check_sizes(sizes.tolist()), activation=meta["activation"], cost=meta["cost"],
+                      dtype=meta["dtype"], seed=0)
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    if params.shape != net.params.shape or params.dtype != net.dtype:
+        raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
+                             f"{net.params.shape} and {net.dtype} for sizes {net.sizes}")
+    if not np.isfinite(params).all():
+        raise ModelFileError(f"{path}: params contains NaN or inf")
+    net.params[:] = params
+    return net
