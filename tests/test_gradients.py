@@ -1,0 +1,46 @@
+"""Backprop against centred finite differences and against the NumPy reference."""
+import numpy as np
+import pytest
+
+import fastnn
+from conftest import make_data
+import reference as ref
+
+ACTS = ["sigmoid", "tanh", "relu"]
+COSTS = ["quadratic", "cross_entropy", "log_likelihood"]
+DEPTHS = {1: [6, 5, 3], 2: [6, 5, 4, 3], 3: [6, 5, 4, 5, 3], 4: [6, 4, 5, 4, 5, 3]}
+
+
+@pytest.mark.parametrize("depth", sorted(DEPTHS))
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", ACTS)
+def test_gradient_matches_centred_finite_differences(activation, cost, depth):
+    net = fastnn.Network(DEPTHS[depth], activation=activation, cost=cost, dtype="float64", seed=depth)
+    X, y = make_data(8, 6, 3, seed=depth)
+    nabla_b, nabla_w = net.gradient(X, y)
+    analytic = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(nabla_w, nabla_b)])
+    numeric = np.empty_like(net.params)
+    h = 1e-5
+    for i in range(len(net.params)):
+        keep = net.params[i]
+        net.params[i] = keep + h
+        up = net.total_cost(X, y)
+        net.params[i] = keep - h
+        down = net.total_cost(X, y)
+        net.params[i] = keep
+        numeric[i] = (up - down) / (2 * h)
+    rel = np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric)
+    assert rel < 1e-6, rel
+
+
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", ACTS)
+def test_backprop_matches_reference_per_example(activation, cost):
+    net = fastnn.Network([7, 6, 5, 4], activation=activation, cost=cost, dtype="float64", seed=3)
+    X, y = make_data(5, 7, 4, seed=4)
+    for x, label in zip(X, y):
+        target = np.eye(4)[label]
+        nabla_b, nabla_w = net.backprop(x, label)
+        rb, rw = ref.backprop(net.weights, net.biases, x, target, activation, cost)
+        for a, b in zip(nabla_b + nabla_w, rb + rw):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -1,0 +1,96 @@
+"""One epoch of the compiled kernels against the plain NumPy reference (tests/reference.py)."""
+import numpy as np
+import pytest
+
+import fastnn
+from conftest import make_data
+import reference as ref
+
+
+def flat(weights, biases):
+    return np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(weights, biases)])
+
+
+def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7):
+    net = fastnn.Network(sizes, activation=activation, cost=cost, dtype="float64", seed=11)
+    X, y = make_data(n, sizes[0], sizes[-1], seed=12)
+    W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, shuffle=False)
+    Y = np.eye(sizes[-1])[y]
+    vw = vb = None
+    for _ in range(epochs):  # the velocity carries over between epochs of one fit
+        W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(n), batch_size, eta, activation, cost, lmbda, momentum,
+                                     vw, vb)
+    return net.params, flat(W, B)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("lmbda", [0.0, 2.0])
+@pytest.mark.parametrize("batch_size", [1, 7, 20, 45])
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_epoch_matches_reference_sigmoid(cost, batch_size, lmbda, momentum):
+    got, want = epochs_vs_reference([10, 8, 6, 4], "sigmoid", cost, batch_size, lmbda, momentum)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+@pytest.mark.parametrize("activation,cost", [("tanh", "quadratic"), ("relu", "log_likelihood"),
+                                             ("tanh", "log_likelihood"), ("relu", "cross_entropy")])
+def test_epoch_matches_reference_other_activations(activation, cost, batch_size):
+    # eta 0.2: with tanh, momentum 0.5 and eta 0.7 this little net is chaotic (a 1e-15 change of the
+    # start moves the weights by 1e-10 after two epochs), so no two summation orders agree to 1e-10.
+    got, want = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, 1.0, 0.5, eta=0.2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+def test_remainder_batch_uses_its_real_size():
+    # 45 examples in batches of 20: the last batch has 5 examples and must be divided by 5, not 20.
+    got, want = epochs_vs_reference([5, 4, 3], "sigmoid", "quadratic", 20, 0.0, 0.0, epochs=1)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    net = fastnn.Network([5, 4, 3], cost="quadratic", dtype="float64", seed=11)
+    X, y = make_data(45, 5, 3, seed=12)
+    W, B = net.weights, net.biases
+    wrong, _, _, _ = ref.sgd_epoch(W, B, X[:40], np.eye(3)[y[:40]], np.arange(40), 20, 0.7, "sigmoid", "quadratic")
+    assert not np.allclose(got, flat(wrong, B), atol=1e-6)
+
+
+def test_one_sgd_step_worked_by_hand():
+    # sizes [1, 1], w = 0.5, b = 0, x = 1, y = 1, quadratic cost, eta = 1:
+    # z = 0.5, a = sigmoid(0.5) = 0.6224593312018546, sigma'(z) = a(1 - a) = 0.2350037122015945,
+    # delta = (a - y) sigma'(z) = -0.3775406688 * 0.2350037122 = -0.0887234587; w <- w - eta delta x, b <- b - eta delta.
+    net = fastnn.Network([1, 1], cost="quadratic", dtype="float64")
+    net.weights = [np.array([[0.5]])]
+    net.biases = [np.array([0.0])]
+    net.fit(np.array([[1.0]]), np.array([[1.0]]), 1, 1, 1.0, shuffle=False)
+    assert net.weights[0][0, 0] == pytest.approx(0.5887234587, abs=1e-10)
+    assert net.biases[0][0] == pytest.approx(0.0887234587, abs=1e-10)
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy", "log_likelihood"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_inference_matches_reference(activation, cost):
+    net = fastnn.Network([9, 7, 5], activation=activation, cost=cost, dtype="float64", seed=2)
+    X, y = make_data(300, 9, 5, seed=3)  # more than one 256-row chunk
+    out = np.array([ref.feedforward(net.weights, net.biases, x, activation, cost) for x in X])
+    np.testing.assert_allclose(net.feedforward(X), out, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(net.predict(X), out.argmax(axis=1))
+    assert net.accuracy(X, y) == np.mean(out.argmax(axis=1) == y)
+    want = ref.total_cost(net.weights, net.biases, X, np.eye(5)[y], activation, cost, lmbda=3.0)
+    assert net.total_cost(X, y, lmbda=3.0) == pytest.approx(want, rel=1e-12)
+
+
+def test_float32_agrees_with_float64():
+    # Same initial weights (rounded to float32), 2 epochs of 300 examples at batch 10 on [20, 15, 5].
+    # float32 carries ~7 significant digits; each of the 60 updates adds a relative round-off of about
+    # 1e-7 per weight, and sigmoid nets of this size are not chaotic over so few steps, so the weights
+    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)).
+    X, y = make_data(300, 20, 5, seed=5)
+    n64 = fastnn.Network([20, 15, 5], dtype="float64", seed=6)
+    n32 = fastnn.Network([20, 15, 5], dtype="float32", seed=6)
+    n64.params[:] = n32.params
+    for net in (n32, n64):
+        net.fit(X, y, 2, 10, 0.5, lmbda=1.0, momentum=0.5, seed=7)
+    assert n32.params.dtype == np.float32
+    np.testing.assert_allclose(n32.params, n64.params, rtol=0, atol=1e-4)
+    assert abs(np.max(np.abs(n32.params - n64.params))) > 0  # float32 really ran in float32
+    np.testing.assert_allclose(n32.feedforward(X), n64.feedforward(X), atol=1e-4)

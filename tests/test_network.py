@@ -1,0 +1,229 @@
+"""The Network API: parameters, training options, history, reproducibility, bad input, divergence, files."""
+import json
+
+import numpy as np
+import pytest
+
+import fastnn
+from conftest import make_data, make_learnable
+
+
+@pytest.fixture
+def data():
+    return make_data(60, 8, 3, seed=1)
+
+
+def test_weights_and_biases_are_views_into_one_buffer():
+    net = fastnn.Network([4, 3, 2], dtype="float64", seed=0)
+    assert [w.shape for w in net.weights] == [(3, 4), (2, 3)]
+    assert [b.shape for b in net.biases] == [(3,), (2,)]
+    net.weights[1][0, 0] = 7.0
+    assert 7.0 in net.params
+    net.biases[0] = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(net.biases[0], [1, 2, 3])
+    net.weights = [np.zeros((3, 4)), np.ones((2, 3))]
+    assert net.params[:12].sum() == 0 and net.weights[1].sum() == 6
+    with pytest.raises(ValueError, match="shape"):
+        net.weights[0] = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="2 arrays"):
+        net.weights = [np.zeros((3, 4))]
+
+
+def test_default_and_large_init_have_the_books_spread():
+    default = fastnn.Network([400, 300, 10], init="default", dtype="float64", seed=0)
+    large = fastnn.Network([400, 300, 10], init="large", dtype="float64", seed=0)
+    assert default.weights[0].std() == pytest.approx(1 / np.sqrt(400), rel=0.02)
+    assert large.weights[0].std() == pytest.approx(1.0, rel=0.02)
+    assert default.biases[0].std() == pytest.approx(1.0, rel=0.2)
+
+
+def test_same_seed_gives_bitwise_identical_training(data):
+    X, y = data
+    a = fastnn.Network([8, 6, 3], seed=5)
+    b = fastnn.Network([8, 6, 3], seed=5)
+    for net in (a, b):
+        net.fit(X, y, 3, 4, 0.5, momentum=0.3, seed=9)
+    assert np.array_equal(a.params, b.params)
+    c = fastnn.Network([8, 6, 3], seed=5)
+    c.fit(X, y, 3, 4, 0.5, momentum=0.3, seed=10)
+    assert not np.array_equal(a.params, c.params)
+
+
+def test_shuffle_false_processes_examples_in_the_given_order(data):
+    X, y = data
+    a = fastnn.Network([8, 6, 3], dtype="float64", seed=5)
+    b = fastnn.Network([8, 6, 3], dtype="float64", seed=5)
+    a.fit(X, y, 1, 1, 0.5, shuffle=False)
+    b.train_epoch(X, np.eye(3)[y], np.arange(60), 1, 0.5)
+    assert np.array_equal(a.params, b.params)
+
+
+def test_history_records_what_was_monitored(data):
+    X, y = data
+    net = fastnn.Network([8, 6, 3], seed=1)
+    h = net.fit(X[:40], y[:40], 4, 5, 0.5, validation_data=(X[40:], y[40:]),
+                monitor=("training_cost", "training_accuracy", "validation_cost", "validation_accuracy"))
+    assert h.epochs == 4 and len(h.epoch_time) == 4
+    for values in (h.training_cost, h.training_accuracy, h.validation_cost, h.validation_accuracy):
+        assert len(values) == 4
+    assert h.training_cost[-1] == pytest.approx(net.total_cost(X[:40], y[:40]))
+    assert h.validation_accuracy[-1] == net.accuracy(X[40:], y[40:])
+    assert all(0 <= a <= 1 for a in h.training_accuracy)
+    assert fastnn.Network([8, 6, 3]).fit(X, y, 2, 5, 0.5).validation_accuracy == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_training_learns_a_learnable_problem(batch_size):
+    X, y = make_learnable(600, 8, 3, seed=4)
+    net = fastnn.Network([8, 16, 3], seed=1)
+    before = net.total_cost(X[:400], y[:400])
+    net.fit(X[:400], y[:400], 30, batch_size, 0.5, seed=2)
+    assert net.total_cost(X[:400], y[:400]) < 0.5 * before
+    assert net.accuracy(X[400:], y[400:]) > 0.75  # chance is 1/3
+
+
+def test_early_stopping_restores_the_best_weights(data):
+    X, y = data
+    net = fastnn.Network([8, 20, 3], seed=1)
+    h = net.fit(X[:30], y[:30], 200, 1, 3.0, validation_data=(X[30:], y[30:]), early_stopping=3, seed=0)
+    assert h.stopped_early
+    assert h.epochs < 200
+    best = max(h.validation_accuracy)
+    assert h.validation_accuracy[h.best_epoch] == best
+    assert h.epochs == h.best_epoch + 1 + 3
+    assert net.accuracy(X[30:], y[30:]) == best
+
+
+def test_targets_and_labels_train_identically(data):
+    X, y = data
+    a = fastnn.Network([8, 6, 3], seed=1)
+    b = fastnn.Network([8, 6, 3], seed=1)
+    a.fit(X, y, 2, 3, 0.5, seed=1)
+    b.fit(X, np.eye(3)[y], 2, 3, 0.5, seed=1)
+    assert np.array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(sizes=[5]), "at least 2 layers"),
+    (dict(sizes=[5, 0, 2]), "positive integer"),
+    (dict(sizes=[5, 2.5, 2]), "positive integer"),
+    (dict(activation="softplus"), "unknown activation 'softplus'; choose one of 'sigmoid'"),
+    (dict(cost="hinge"), "unknown cost"),
+    (dict(init="xavier"), "unknown init"),
+    (dict(dtype="float16"), "unknown dtype"),
+])
+def test_bad_constructor_arguments_are_named(kwargs, match):
+    args = dict(sizes=[5, 3, 2])
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fastnn.Network(args.pop("sizes"), **args)
+
+
+def bad_fit_cases():
+    X, y = make_data(10, 8, 3)
+    nan_X = X.copy()
+    nan_X[4, 2] = np.nan
+    inf_y = np.eye(3)[y]
+    inf_y[1, 1] = np.inf
+    return [
+        (dict(X=X[:, :7]), "X has 7 columns but the network's input layer has 8"),
+        (dict(X=X[0]), "X must be 2-D"),
+        (dict(X=X[:0], y=y[:0]), "X is empty"),
+        (dict(X=nan_X), r"X contains NaN or inf \(first in row 4\)"),
+        (dict(X=X.astype(str)), "X must hold numbers"),
+        (dict(y=y[:9]), "y has 9 rows but X has 10"),
+        (dict(y=np.where(np.arange(10) == 6, 3, y)), r"y has label 3 at row 6, outside \[0, 3\)"),
+        (dict(y=np.where(np.arange(10) == 2, -1, y)), "label -1 at row 2"),
+        (dict(y=y + 0.5), "integer class labels"),
+        (dict(y=inf_y), r"y contains NaN or inf \(first in row 1\)"),
+        (dict(y=np.eye(4)[y]), r"labels of shape \(10,\) or targets of shape \(10, 3\)"),
+        (dict(batch_size=0), "batch_size must be at least 1"),
+        (dict(batch_size=2.0), "batch_size must be an integer"),
+        (dict(eta=0.0), "eta must be positive"),
+        (dict(eta=-1.0), "eta must be positive"),
+        (dict(eta=float("nan")), "eta must be a finite number"),
+        (dict(epochs=-1), "epochs must be at least 0"),
+        (dict(lmbda=-0.1), "lmbda must be at least 0"),
+        (dict(momentum=1.0), "momentum must be below 1"),
+        (dict(validation_data=(X[:, :5], y)), "validation_data X has 5 columns"),
+        (dict(validation_data=X), "validation_data must be a pair"),
+        (dict(early_stopping=2), "early_stopping needs validation_data"),
+        (dict(monitor=("validation_cost",)), "needs validation_data"),
+        (dict(monitor=("test_accuracy",)), "unknown monitor"),
+    ]
+
+
+@pytest.mark.parametrize("change,match", bad_fit_cases())
+def test_bad_fit_arguments_raise_a_named_error(change, match):
+    X, y = make_data(10, 8, 3)
+    args = dict(X=X, y=y, epochs=1, batch_size=2, eta=0.5)
+    args.update(change)
+    net = fastnn.Network([8, 4, 3], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=match):
+        net.fit(**args)
+    assert np.array_equal(net.params, before)
+
+
+def test_divergence_stops_with_the_epoch_and_keeps_the_last_finite_weights():
+    X, y = make_data(50, 8, 3, seed=2)
+    net = fastnn.Network([8, 30, 30, 3], activation="relu", cost="quadratic", init="large", dtype="float32", seed=0)
+    with pytest.raises(fastnn.DivergenceError, match=r"diverged in epoch \d+ .*smaller learning rate"):
+        net.fit(X, y, 50, 1, 1e6, seed=0)
+    assert np.isfinite(net.params).all()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_save_and_load_round_trip(tmp_path, suffix, dtype, data):
+    X, _ = data
+    net = fastnn.Network([8, 5, 3], activation="tanh", cost="log_likelihood", dtype=dtype, seed=3)
+    path = tmp_path / f"net{suffix}"
+    net.save(path)
+    back = fastnn.load(path)
+    assert (back.sizes, back.activation, back.cost, back.dtype) == (net.sizes, "tanh", "log_likelihood", net.dtype)
+    assert np.array_equal(back.params, net.params)
+    assert np.array_equal(back.feedforward(X), net.feedforward(X))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_corrupt_or_mismatched_model_files_raise_clear_errors(tmp_path):
+    net = fastnn.Network([4, 3, 2], dtype="float64", seed=0)
+    good = tmp_path / "good.json"
+    net.save(good)
+    doc = json.loads(good.read_text())
+    cases = {
+        "truncated.json": good.read_text()[:50],
+        "shape.json": json.dumps(dict(doc, sizes=[4, 4, 2])),
+        "nan.json": json.dumps(doc).replace(str(doc["weights"][0][0][0]), "NaN", 1),
+        "cost.json": json.dumps(dict(doc, cost="os.system", fastnn={})),
+        "keys.json": json.dumps({"sizes": [4, 3, 2]}),
+    }
+    messages = {"truncated.json": "not a valid JSON", "shape.json": "shape", "nan.json": "NaN",
+                "cost.json": "unknown cost 'os.system'", "keys.json": "needs 'sizes', 'weights'"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(fastnn.ModelFileError, match=messages[name]):
+            fastnn.load(tmp_path / name)
+    npz = tmp_path / "good.npz"
+    net.save(npz)
+    (tmp_path / "cut.npz").write_bytes(npz.read_bytes()[:200])
+    with pytest.raises(fastnn.ModelFileError, match="not a valid .npz"):
+        fastnn.load(tmp_path / "cut.npz")
+    with pytest.raises(ValueError, match="use .json or .npz"):
+        net.save(tmp_path / "net.pkl")
+
+
+def test_a_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        net.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]
