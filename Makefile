@@ -1,0 +1,29 @@
+# README's commands: `make demo` (set up, then train on MNIST) and `make test` (set up, then run the tests).
+# Both create .venv with python3 -m venv and install fastnn there; nothing is installed system-wide.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The demo and the real-data tests find the IDX files through FASTNN_DATA (make demo FASTNN_DATA=DIR).
+export FASTNN_DATA
+
+.PHONY: setup demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,study]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/fastnn train
+
+test: setup
+	$(BIN)/python -m pytest tests -q
+
+bench: setup
+	$(BIN)/python -m pytest bench --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,rounds
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -1,0 +1,1 @@
+"""Peer implementations that fastnn is measured against, written for this project."""
