@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The demo and the real-data tests find the IDX files through FASTNN_DATA (make demo FASTNN_DATA=DIR).
 export FASTNN_DATA
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m pytest bench --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,rounds
+
+bench-report: setup
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -66,8 +66,10 @@ def test_numpy_vectorised(benchmark, epoch_data, batch_size, dtype):
 
 def test_peers_do_the_same_work_as_fastnn(epoch_data):
     """Not timed: after one epoch from the same start, the peers' weights equal fastnn's (float64)."""
+    # 100 examples: online learning at eta 3.0 from the large init is chaotic over longer runs (the book's
+    # own loop, nudged by 1e-15, moves by 0.8 after 500 examples), so only short runs can agree to 1e-9.
     X, y = epoch_data
-    X, y = X[:500], y[:500]
+    X, y = X[:100], y[:100]
     order = np.random.default_rng(1).permutation(len(X))
     for batch_size in BATCHES:
         net = setup_net("float64")

@@ -227,3 +227,21 @@ def test_a_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
         net.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]
+
+
+def test_verbose_shows_progress_per_epoch(data, capsys, monkeypatch):
+    X, y = data
+    fastnn.Network([8, 6, 3], seed=0).fit(X, y, 3, 5, 0.5, validation_data=(X, y), verbose=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "validation_accuracy" in err  # tqdm's bar with the metrics
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    fastnn.Network([8, 6, 3], seed=0).fit(X, y, 2, 5, 0.5, verbose=True)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["epoch 1", "epoch 2"]
