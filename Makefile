@@ -1,4 +1,4 @@
-# README's commands: `make demo` (set up, then train on MNIST) and `make test` (set up, then run the tests).
+# README's commands: `make study` (set up, then run the batch-size study) and `make test` (set up, then run the tests).
 # Both create .venv with python3 -m venv and install fastnn there; nothing is installed system-wide.
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The demo and the real-data tests find the IDX files through FASTNN_DATA (make demo FASTNN_DATA=DIR).
 export FASTNN_DATA
 
-.PHONY: setup demo test bench bench-report clean
+.PHONY: setup study demo test bench bench-report clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 setup: $(BIN)/.installed
+
+# The main job: the batch-size study into ./study (resumes an interrupted one; `make study ARGS=--quick` for a try).
+study: setup
+	$(BIN)/fastnn study --out study --resume $(ARGS)
 
 demo: setup
 	$(BIN)/fastnn train

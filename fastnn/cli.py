@@ -50,6 +50,69 @@ def cmd_train(args):
     return 0
 
 
+QUICK = dict(batch_sizes=(1, 5, 20), seeds=(0,), epochs=2, eta_grid=(0.1, 0.3, 1.0, 3.0), max_train=10000,
+             noise_batches=16, noise_examples=2000)
+
+
+def _ints(text):
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _floats(text):
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _etas(text):
+    try:
+        pairs = [item.split(":") for item in text.split(",") if item.strip()]
+        return {int(b): float(e) for b, e in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected batch:eta pairs such as 1:0.1,20:3.0, got {text!r}") from None
+
+
+def cmd_study(args):
+    from .study import StudyConfig, StudyError, run_study
+    settings = dict(QUICK) if args.quick else {}
+    for key in ("batch_sizes", "seeds", "epochs", "eta_grid", "max_train", "cost", "activation", "dtype", "lmbda",
+                "evals_per_epoch", "noise_checkpoints", "noise_batches", "search_epochs", "data"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    if args.sizes:
+        settings["sizes"] = tuple(args.sizes)
+    if args.eta is not None:
+        batch_sizes = settings.get("batch_sizes", StudyConfig.batch_sizes)
+        settings["etas"] = {b: args.eta for b in batch_sizes}
+    if args.etas:
+        settings["etas"] = {**settings.get("etas", {}), **args.etas}
+    config = StudyConfig(**settings)
+    command = "fastnn " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("fastnn") else None
+    try:
+        run_study(config, args.out, path=args.path, download=not args.no_download, resume=args.resume,
+                  force=args.force, jobs=args.jobs, quiet=args.quiet,
+                  command=command or "fastnn " + " ".join(args.argv))
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, DivergenceError) as e:
+        raise SystemExit(f"fastnn: {e}")
+    return 0
+
+
+def cmd_report(args):
+    from .report import write_report
+    try:
+        print(f"report: {write_report(args.folder)}")
+    except ValueError as e:
+        raise SystemExit(f"fastnn: {e}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
@@ -72,11 +135,49 @@ def build_parser():
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", help="save the trained network (.json or .npz)")
     train.set_defaults(func=cmd_train)
+
+    study = sub.add_parser("study", help="the batch-size study: online learning against mini-batches, with a report",
+                           description="Train a grid of runs (batch sizes x seeds x network sizes), record accuracy, "
+                                       "throughput and gradient noise, and write report.md with figures.")
+    study.add_argument("--out", default="study", help="output folder (default: ./study)")
+    study.add_argument("--data", choices=DATASET_NAMES, help="data set (default: auto)")
+    study.add_argument("--path", help="folder to look in first for the data files")
+    study.add_argument("--no-download", action="store_true", help="never download; use only files on disk")
+    study.add_argument("--batch-sizes", type=_ints, help="default: 1,2,5,10,20,50,100")
+    study.add_argument("--seeds", type=_ints, help="default: 0,1,2")
+    study.add_argument("--sizes", type=_ints, action="append", help="network sizes, repeatable (default: 784,30,10)")
+    study.add_argument("--etas", type=_etas, help="learning rate per batch size, e.g. 1:0.1,20:3 (others: searched)")
+    study.add_argument("--eta", type=float, help="one learning rate for every batch size (not a fair comparison)")
+    study.add_argument("--eta-grid", type=_floats, help="learning rates the search tries (default: 0.01,...,10)")
+    study.add_argument("--search-epochs", type=int, help="epochs per eta in the search (default: 1)")
+    study.add_argument("--epochs", type=int, help="epochs per run (default: 10)")
+    study.add_argument("--evals-per-epoch", type=int, help="validation evaluations per epoch (default: 4)")
+    study.add_argument("--noise-checkpoints", type=int, help="gradient-noise measurements per run (default: 3)")
+    study.add_argument("--noise-batches", type=int, help="mini-batches per noise measurement (default: 32)")
+    study.add_argument("--max-train", type=int, help="use at most this many training examples")
+    study.add_argument("--cost", choices=list(COSTS))
+    study.add_argument("--activation", choices=list(ACTIVATIONS))
+    study.add_argument("--dtype", choices=list(DTYPES))
+    study.add_argument("--lmbda", type=float)
+    study.add_argument("--jobs", type=int, default=1, help="runs at a time in separate processes (default: 1, "
+                                                           "for clean timings)")
+    study.add_argument("--resume", action="store_true", help="continue the study in --out, skipping finished runs")
+    study.add_argument("--force", action="store_true", help="delete an existing study in --out and start over")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
+    study.add_argument("--quick", action="store_true", help="a small study for trying it out (under a minute): "
+                                                            "batch 1, 5, 20; one seed; 2 epochs; 10,000 examples")
+    study.set_defaults(func=cmd_study)
+
+    report = sub.add_parser("report", help="write the report of a study folder again")
+    report.add_argument("folder")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     return args.func(args)
 
 

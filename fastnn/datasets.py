@@ -367,7 +367,7 @@ def load_offline_digits(dtype=np.float32):
 
     Returns
     -------
-    X : (5000, 784) in [0, 1], y : (5000,) int64
+    X : (5000, 784) in [0, 1], y : (5000,) int64, sorted by class as in the file
     """
     path = offline_digits_path()
     try:
@@ -405,7 +405,7 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
 
     - "mnist", "fashion-mnist": the book's 50,000 / 10,000 / 10,000 split.
     - "mnist-test": only the official 10,000 MNIST test images, 8,000 / 2,000 (for machines that have just those).
-    - "digits-5k": the offline default, 4,000 / 1,000 (stratified by position: every fifth example validates).
+    - "digits-5k": the offline default, 4,000 / 1,000 (100 validation digits per class, shuffled with a fixed seed).
     - "auto": "mnist" if it can be found or downloaded, otherwise "digits-5k", with the reason in the description.
     """
     if name not in DATASET_NAMES:
@@ -429,9 +429,16 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
 
 
 def _offline_dataset(dtype, why=None):
-    """The offline default split 4,000 / 1,000: every fifth digit is held out for validation."""
+    """The offline default split 4,000 / 1,000.
+
+    The file is sorted by class, so every fifth digit is held out (100 per class)
+    and both parts are shuffled with a fixed seed.
+    """
     X, y = load_offline_digits(dtype)
     val = np.arange(len(X)) % 5 == 4
+    rng = np.random.default_rng(0)
+    X_tr, y_tr, X_va, y_va = X[~val], y[~val], X[val], y[val]
+    p, q = rng.permutation(len(X_tr)), rng.permutation(len(X_va))
     because = f"; used because full MNIST could not be had ({why})" if why else ""
-    return Dataset("digits-5k", X[~val], y[~val], X[val], y[val], is_offline_default=True,
+    return Dataset("digits-5k", X_tr[p], y_tr[p], X_va[q], y_va[q], is_offline_default=True,
                    description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation")

@@ -10,3 +10,4 @@ from .costs import total_cost
 from .forward import accuracy, feedforward, predict
 from .layout import param_offsets
 from .sgd import minibatch_epoch, online_epoch
+from .noise import minibatch_gradient_spread

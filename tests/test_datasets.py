@@ -154,3 +154,4 @@ def test_offline_default_is_5000_real_digits_and_says_so(monkeypatch, tmp_path):
     assert d.is_offline_default and d.name == "digits-5k"
     assert d.description.startswith("OFFLINE DEFAULT") and "could not be had" in d.description
     assert d.X_train.shape == (4000, 784) and np.bincount(d.y_val).tolist() == [100] * 10
+    assert len(set(d.y_train[:50].tolist())) > 5  # shuffled, not sorted by class as in the file
