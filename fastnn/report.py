@@ -216,6 +216,8 @@ def write_figures(summary, folder, suffix=""):
                               ("train_seconds", "accuracy_vs_seconds", "training time (s)")):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for (b, (x, m, lo, hi)), col in zip(_curves(summary, key).items(), colors):
+            if key == "train_seconds":  # log time axis: start at the first evaluation after t = 0
+                x, m, lo, hi = x[1:], m[1:], lo[1:], hi[1:]
             ax.plot(x, m, color=col, label=f"batch {b} (eta {pb[b]['eta']:g})")
             ax.fill_between(x, lo, hi, color=col, alpha=0.2)
         ax.set_xlabel(xlabel)
@@ -223,7 +225,7 @@ def write_figures(summary, folder, suffix=""):
         lows = [v[1][1] for v in _curves(summary, key).values() if len(v[1]) > 1]
         ax.set_ylim(max(0.0, min(lows) - 0.05) if lows else 0, 1.0)
         if key == "train_seconds":
-            ax.set_xscale("symlog", linthresh=0.01)
+            ax.set_xscale("log")
         ax.set_title(f"{summary['sizes']}: mean over seeds, band = min..max")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
