@@ -4,6 +4,8 @@ import platform
 import sys
 import time
 
+import numpy as np
+
 from . import __version__
 from .datasets import DATASET_NAMES, load_dataset
 from .model import DivergenceError, Network
@@ -104,6 +106,35 @@ def cmd_study(args):
     return 0
 
 
+def cmd_gradients(args):
+    from .diagnostics import run_experiment
+    epochs, seeds = (50, 3) if args.quick else (500, 10)
+    epochs = args.epochs if args.epochs is not None else epochs
+    seeds = args.seeds if args.seeds is not None else seeds
+    try:
+        data = load_dataset(args.data, path=args.path, download=not args.no_download, dtype=np.float64)
+        if data.is_offline_default:
+            banner(data.description)
+        else:
+            print(f"data: {data.description}")
+        n = min(args.examples, len(data.X_train))
+        print(f"the first {n:,} training images; {seeds} seeds; {epochs} epochs of batch size {args.batch_size}, "
+              f"eta {args.eta:g}, lmbda {args.lmbda:g}")
+        run_experiment(data.X_train[:n], data.y_train[:n], args.out, activations=args.activations,
+                       seeds=range(seeds), epochs=epochs, batch_size=args.batch_size, eta=args.eta,
+                       lmbda=args.lmbda)
+    except (ValueError, DivergenceError) as e:
+        raise SystemExit(f"fastnn: {e}")
+    report = f"{args.out}/report.md"
+    if data.is_offline_default:
+        with open(report, "r+") as f:
+            text = f.read()
+            f.seek(0)
+            f.write(f"> **{data.description}**\n\n{text}")
+    print(f"report: {report}")
+    return 0
+
+
 def cmd_report(args):
     from .report import write_report
     try:
@@ -167,6 +198,24 @@ def build_parser():
     study.add_argument("--quick", action="store_true", help="a small study for trying it out (under a minute): "
                                                             "batch 1, 5, 20; one seed; 2 epochs; 10,000 examples")
     study.set_defaults(func=cmd_study)
+
+    grads = sub.add_parser("gradients", help="chapter 5: gradient norms per layer, vanishing and exploding",
+                           description="Measure the speed of learning (bias-gradient norm) of every hidden layer at "
+                                       "initialisation over several seeds and during training, for 2, 3 and 4 "
+                                       "hidden layers of sigmoid, ReLU and tanh neurons; write figures and a table.")
+    grads.add_argument("--out", default="gradients", help="output folder (default: ./gradients)")
+    grads.add_argument("--data", default="auto", choices=DATASET_NAMES)
+    grads.add_argument("--path", help="folder to look in first for the data files")
+    grads.add_argument("--no-download", action="store_true")
+    grads.add_argument("--examples", type=int, default=1000, help="training images used (default: 1000, as the book)")
+    grads.add_argument("--seeds", type=int, help="networks per configuration for the initial norms (default: 10)")
+    grads.add_argument("--epochs", type=int, help="training epochs (default: 500, as the book)")
+    grads.add_argument("--batch-size", type=int, default=1000, help="default: 1000 (batch gradient descent)")
+    grads.add_argument("--eta", type=float, default=0.1)
+    grads.add_argument("--lmbda", type=float, default=5.0)
+    grads.add_argument("--activations", type=lambda t: tuple(t.split(",")), default=("sigmoid", "relu", "tanh"))
+    grads.add_argument("--quick", action="store_true", help="50 epochs and 3 seeds")
+    grads.set_defaults(func=cmd_gradients)
 
     report = sub.add_parser("report", help="write the report of a study folder again")
     report.add_argument("folder")
