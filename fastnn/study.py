@@ -33,6 +33,7 @@ import numpy as np
 
 import kernels
 
+from ._progress import progress_bar
 from .checks import check_int
 from .datasets import load_dataset
 from .model import DivergenceError, Network
@@ -44,6 +45,44 @@ CONFIG = "study.json"
 
 class StudyError(ValueError):
     """Bad study arguments, an unusable output folder, or a corrupt results file."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, taken at a safe point: between evaluations of a run, or while waiting for workers."""
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C into a flag that runs check at safe points; a second one interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point can land inside Numba's machinery and
+    surface as a SystemError, so the study does not let it happen there.
+    """
+
+    def __init__(self):
+        self.set = False
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def check(self):
+        if self.set:
+            raise Interrupted
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 @dataclass
@@ -177,8 +216,11 @@ def warm_up(config, data):
         kernels.total_cost(*net._args(), net._cost, X, Y, 0.0)
 
 
-def train_run(run, config, data, progress=None):
-    """Train one run of the grid; returns its rows (the ``run`` row last). Deterministic given run['seed']."""
+def train_run(run, config, data, progress=None, check_stop=None):
+    """Train one run of the grid; returns its rows (the ``run`` row last). Deterministic given run['seed'].
+
+    check_stop, if given, is called at every evaluation point and may raise to abandon the run.
+    """
     X, Y, labels = data["X"], data["Y"], data["labels"]
     X_val, Y_val, labels_val = data["X_val"], data["Y_val"], data["labels_val"]
     n, B, eta = len(X), run["batch_size"], run["eta"]
@@ -219,6 +261,8 @@ def train_run(run, config, data, progress=None):
             if not np.isfinite(net.params).all():
                 status = f"diverged in epoch {epoch + 1}"
                 break
+            if check_stop is not None:
+                check_stop()
             frac = epoch + p / n
             rows.append(dict(kind="eval", run=run["id"], epoch=round(frac, 6), train_seconds=seconds + epoch_seconds,
                              updates=updates, examples=int(round(frac * n)), **evaluation()))
@@ -435,12 +479,14 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     todo = [r for r in grid(config, etas) if r["id"] not in done]
     if done:
         log(f"resuming: {len(done)} runs done, {len(todo)} to go")
-    bar = _bar(len(todo) + len(done), len(done), quiet)
+    bar = progress_bar(len(todo) + len(done), quiet, unit="run", initial=len(done))
     try:
-        for run_rows in _execute(todo, config, data, jobs, bar):
-            append_rows(results_path, run_rows)
-            rows.extend(run_rows)
-            bar.update(1)
+        with _StopFlag() as stop:
+            for run_rows in _execute(todo, config, data, jobs, bar, stop.check):
+                append_rows(results_path, run_rows)
+                rows.extend(run_rows)
+                bar.update(1)
+                stop.check()
     except KeyboardInterrupt:
         bar.close()
         n_done = len({r["run"] for r in rows if r["kind"] == "run"})
@@ -453,41 +499,28 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     return rows
 
 
-def _bar(total, initial, quiet):
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, initial=initial, unit="run", disable=quiet, dynamic_ncols=True)
-    except ImportError:
-        class Plain:
-            def update(self, k):
-                pass
+def _execute(todo, config, data, jobs, bar, check_stop):
+    """Yield each run's rows as it finishes: in this process for jobs == 1, else in a process pool.
 
-            def set_postfix_str(self, s, refresh=True):
-                pass
-
-            def close(self):
-                pass
-        return Plain()
-
-
-def _execute(todo, config, data, jobs, bar):
-    """Yield each run's rows as it finishes: in this process for jobs == 1, else in a process pool."""
+    check_stop() is called at safe points (within runs, or while waiting for workers) and raises to stop.
+    """
     if jobs == 1:
         for run in todo:
             bar.set_postfix_str(f"{run['id']} epoch 0/{config.epochs}")
 
             def progress(r, epoch):
                 bar.set_postfix_str(f"{r['id']} epoch {epoch}/{config.epochs}")
-            yield train_run(run, config, data, progress)
+            yield train_run(run, config, data, progress, check_stop)
         return
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(config, data))
     pending = {pool.submit(_worker_run, run) for run in todo}
     try:
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for f in finished:
                 yield f.result()
+            check_stop()
     finally:
         # On Ctrl-C (or any error) stop at once: cancel what has not started, end the workers.
         for process in list(getattr(pool, "_processes", {}).values()) if pending else []:
