@@ -135,6 +135,28 @@ def cmd_gradients(args):
     return 0
 
 
+def cmd_inspect(args):
+    from .inspect import run_inspection
+    settings = dict(epochs=30, sweep_epochs=15, memorise_n=2000, memorise_epochs=60)
+    if args.quick:
+        settings = dict(epochs=3, sweep_epochs=3, memorise_n=300, memorise_epochs=15)
+    for key in settings:
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    try:
+        data = load_dataset(args.data, path=args.path, download=not args.no_download)
+        if data.is_offline_default:
+            banner(data.description)
+        else:
+            print(f"data: {data.description}")
+        run_inspection(data, args.out, etas=args.etas, quiet=args.quiet, memorise_width=args.memorise_width,
+                       command="fastnn " + " ".join(args.argv), **settings)
+    except (ValueError, DivergenceError) as e:
+        raise SystemExit(f"fastnn: {e}")
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
 def cmd_report(args):
     from .report import write_report
     try:
@@ -216,6 +238,22 @@ def build_parser():
     grads.add_argument("--activations", type=lambda t: tuple(t.split(",")), default=("sigmoid", "relu", "tanh"))
     grads.add_argument("--quick", action="store_true", help="50 epochs and 3 seeds")
     grads.set_defaults(func=cmd_gradients)
+
+    insp = sub.add_parser("inspect", help="look inside a trained [784,16,16,10] net: weight images, confidence on "
+                                          "noise, memorising shuffled labels, the learning-rate lesson")
+    insp.add_argument("--out", default="inspect", help="output folder (default: ./inspect)")
+    insp.add_argument("--data", default="auto", choices=DATASET_NAMES)
+    insp.add_argument("--path", help="folder to look in first for the data files")
+    insp.add_argument("--no-download", action="store_true")
+    insp.add_argument("--epochs", type=int, help="epochs for the 13,002-parameter net (default: 30)")
+    insp.add_argument("--etas", type=_floats, default=(0.001, 0.1, 3.0, 100.0), help="default: 0.001,0.1,3,100")
+    insp.add_argument("--sweep-epochs", type=int, help="epochs per eta (default: 15)")
+    insp.add_argument("--memorise-n", type=int, help="images in the shuffled-label experiment (default: 2000)")
+    insp.add_argument("--memorise-width", type=int, default=256, help="hidden neurons there (default: 256)")
+    insp.add_argument("--memorise-epochs", type=int, help="default: 60")
+    insp.add_argument("--quiet", action="store_true")
+    insp.add_argument("--quick", action="store_true", help="a few epochs of everything (well under a minute)")
+    insp.set_defaults(func=cmd_inspect)
 
     report = sub.add_parser("report", help="write the report of a study folder again")
     report.add_argument("folder")
