@@ -96,14 +96,15 @@ def cmd_study(args):
     config = StudyConfig(**settings)
     command = "fastnn " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("fastnn") else None
     try:
-        run_study(config, args.out, path=args.path, download=not args.no_download, resume=args.resume,
-                  force=args.force, jobs=args.jobs, quiet=args.quiet,
-                  command=command or "fastnn " + " ".join(args.argv))
+        rows = run_study(config, args.out, path=args.path, download=not args.no_download, resume=args.resume,
+                         force=args.force, jobs=args.jobs, quiet=args.quiet, scheduler=args.scheduler,
+                         command=command or "fastnn " + " ".join(args.argv))
     except KeyboardInterrupt:
         return 130
     except (ValueError, DivergenceError) as e:
         raise SystemExit(f"fastnn: {e}")
-    return 0
+    finished = {r["run"] for r in rows if r["kind"] == "run"}
+    return 1 if any(r["kind"] == "failure" and r["run"] not in finished for r in rows) else 0
 
 
 def cmd_gradients(args):
@@ -212,8 +213,10 @@ def build_parser():
     study.add_argument("--activation", choices=list(ACTIVATIONS))
     study.add_argument("--dtype", choices=list(DTYPES))
     study.add_argument("--lmbda", type=float)
-    study.add_argument("--jobs", type=int, default=1, help="runs at a time in separate processes (default: 1, "
-                                                           "for clean timings)")
+    study.add_argument("--jobs", type=int, default=1, help="runs at a time, on a local Dask cluster of that many "
+                                                           "single-threaded workers (default: 1, in-process, for "
+                                                           "clean timings)")
+    study.add_argument("--scheduler", help="address of a Dask scheduler to send the runs to, e.g. tcp://10.0.0.5:8786")
     study.add_argument("--resume", action="store_true", help="continue the study in --out, skipping finished runs")
     study.add_argument("--force", action="store_true", help="delete an existing study in --out and start over")
     study.add_argument("--quiet", action="store_true", help="no progress bar")

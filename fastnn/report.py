@@ -38,9 +38,11 @@ def load_study(folder):
     if not (folder / CONFIG).exists():
         raise StudyError(f"{folder} holds no study ({CONFIG} is missing)")
     meta = json.loads((folder / CONFIG).read_text())
-    rows, done = completed(read_results(folder / RESULTS))
+    raw = read_results(folder / RESULTS)
+    rows, done = completed(raw)
     if not done:
         raise StudyError(f"{folder / RESULTS} holds no finished run yet")
+    meta["failed_runs"] = sorted({r["run"] for r in raw if r["kind"] == "failure"} - done)
     return meta, rows
 
 
@@ -336,6 +338,9 @@ def render(meta, summaries, figures):
     if meta.get("jobs", 1) > 1:
         lines.append(f"- **Warning: runs were executed {meta['jobs']} at a time, so they shared the machine and "
                      f"their timings (examples/s, seconds to target) are not clean single-run timings.**")
+    if meta.get("failed_runs"):
+        lines.append(f"- **Missing: {len(meta['failed_runs'])} run(s) failed and are not in these numbers "
+                     f"({', '.join(meta['failed_runs'])}); `fastnn study --resume` runs them again.**")
     lines += ["", "## Figures", ""]
     titles = dict(zip(FIGURES, ("Validation accuracy against epochs", "Validation accuracy against training time",
                                 "Throughput", "Time to target accuracy", "Gradient noise")))

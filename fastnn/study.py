@@ -204,8 +204,16 @@ def gradient_noise(net, X, Y, probe_sizes, n_batches, rng):
     return out
 
 
-def warm_up(config, data):
-    """Compile (or load from the cache) every kernel a run uses, so no timed epoch includes compilation."""
+def warm_up(config, data=None):
+    """Compile (or load from the cache) every kernel a run uses, so no timed epoch includes compilation.
+
+    Compilation depends only on types and shapes, so without data it uses zeros of the right shape.
+    """
+    if data is None:
+        n_in, n_out = config.sizes[0][0], config.sizes[0][-1]
+        dtype = DTYPES[config.dtype]
+        data = dict(X=np.zeros((4, n_in), dtype), Y=np.eye(n_out, dtype=dtype)[[0, 1, 0, 1]],
+                    labels=np.array([0, 1, 0, 1]))
     X, Y = data["X"][:4], data["Y"][:4]
     for sizes in config.sizes:
         net = Network(sizes, activation=config.activation, cost=config.cost, dtype=config.dtype, seed=0)
@@ -221,6 +229,7 @@ def train_run(run, config, data, progress=None, check_stop=None):
 
     check_stop, if given, is called at every evaluation point and may raise to abandon the run.
     """
+    started = time.perf_counter()
     X, Y, labels = data["X"], data["Y"], data["labels"]
     X_val, Y_val, labels_val = data["X_val"], data["Y_val"], data["labels_val"]
     n, B, eta = len(X), run["batch_size"], run["eta"]
@@ -282,7 +291,8 @@ def train_run(run, config, data, progress=None, check_stop=None):
         noise(config.epochs)
     final = [r for r in rows if r["kind"] == "eval"][-1]
     rows.append(dict(kind="run", run=run["id"], sizes=run["sizes"], batch_size=B, eta=eta, seed=run["seed"],
-                     status=status, train_seconds=seconds, final_val_acc=final["val_acc"],
+                     status=status, train_seconds=seconds, wall_seconds=time.perf_counter() - started,
+                     final_val_acc=final["val_acc"],
                      checksum=float(np.sum(net.params, dtype=np.float64)) if status == "done" else None))
     return rows
 
@@ -411,11 +421,16 @@ def prepare_data(config, path=None, download=True, dataset=None):
 
 
 def run_study(config, out, path=None, download=True, resume=False, force=False, jobs=1, quiet=False, command=None,
-              log=print, dataset=None):
+              log=print, dataset=None, client=None, scheduler=None):
     """Run (or resume) a study into the folder out and write its report; returns the completed rows.
 
     The data set is ``config.data`` loaded with ``load_dataset`` (looking in ``path`` first), or
     ``dataset`` (a ``fastnn.datasets.Dataset``) when given.
+
+    Where runs execute: in this process (jobs == 1, the default, for clean timings); on a
+    Dask ``distributed.LocalCluster`` of ``jobs`` single-threaded workers; on the cluster of
+    an existing ``client``; or on the Dask scheduler at ``scheduler`` (e.g. tcp://10.0.0.5:8786).
+    Only this process writes the results file.
 
     Raises
     ------
@@ -425,6 +440,12 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     """
     config.check()
     jobs = check_int(jobs, "jobs", 1)
+    from .cluster import connect
+    with connect(client, scheduler, jobs, config, log) as cluster:
+        return _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster)
+
+
+def _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster):
     out = prepare_output(out, resume, force)
     results_path = out / RESULTS
     rows, done = completed(read_results(results_path)) if resume else ([], set())
@@ -471,9 +492,11 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
         tmp = out / (RESULTS + ".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
         os.replace(tmp, results_path)
-    if jobs > 1:
+    workers = cluster.n_workers if cluster is not None else 1
+    if workers > 1:
         meta = json.loads((out / CONFIG).read_text())
-        meta["jobs"] = max(meta.get("jobs", 1), jobs)
+        meta["jobs"] = max(meta.get("jobs", 1), workers)
+        meta["executor"] = cluster.description
         (out / CONFIG).write_text(json.dumps(meta, indent=1))
 
     todo = [r for r in grid(config, etas) if r["id"] not in done]
@@ -482,7 +505,11 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     bar = progress_bar(len(todo) + len(done), quiet, unit="run", initial=len(done))
     try:
         with _StopFlag() as stop:
-            for run_rows in _execute(todo, config, data, jobs, bar, stop.check):
+            for run_rows in _execute(todo, config, data, cluster, bar, stop.check):
+                if run_rows[-1]["kind"] == "run":
+                    run_rows[-1]["workers"] = workers  # > 1: the timings were taken on a shared machine
+                else:
+                    log(f"run {run_rows[-1]['run']} failed: {run_rows[-1]['error']}; --resume will run it again")
                 append_rows(results_path, run_rows)
                 rows.extend(run_rows)
                 bar.update(1)
@@ -493,18 +520,22 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
         log(f"interrupted: {n_done} finished runs are saved in {results_path}; rerun with --resume to continue")
         raise
     bar.close()
+    failed = {r["run"] for r in rows if r["kind"] == "failure"} - {r["run"] for r in rows if r["kind"] == "run"}
+    if failed:
+        log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(sorted(failed))}; "
+            f"rerun with --resume to run them again")
     from .report import write_report
     report = write_report(out)
     log(f"report: {report}")
     return rows
 
 
-def _execute(todo, config, data, jobs, bar, check_stop):
-    """Yield each run's rows as it finishes: in this process for jobs == 1, else in a process pool.
+def _execute(todo, config, data, cluster, bar, check_stop):
+    """Yield each run's rows as it finishes: in this process, or on the Dask cluster.
 
     check_stop() is called at safe points (within runs, or while waiting for workers) and raises to stop.
     """
-    if jobs == 1:
+    if cluster is None:
         for run in todo:
             bar.set_postfix_str(f"{run['id']} epoch 0/{config.epochs}")
 
@@ -512,33 +543,4 @@ def _execute(todo, config, data, jobs, bar, check_stop):
                 bar.set_postfix_str(f"{r['id']} epoch {epoch}/{config.epochs}")
             yield train_run(run, config, data, progress, check_stop)
         return
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(config, data))
-    pending = {pool.submit(_worker_run, run) for run in todo}
-    try:
-        while pending:
-            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            for f in finished:
-                yield f.result()
-            check_stop()
-    finally:
-        # On Ctrl-C (or any error) stop at once: cancel what has not started, end the workers.
-        for process in list(getattr(pool, "_processes", {}).values()) if pending else []:
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-_WORKER = {}
-
-
-def _worker_init(config, data):
-    """Each worker gets the data once and compiles before its first run; kernels are single-threaded."""
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it saves and stops the workers
-    os.environ["NUMBA_NUM_THREADS"] = "1"
-    _WORKER.update(config=config, data=data)
-    warm_up(config, data)
-
-
-def _worker_run(run):
-    return train_run(run, _WORKER["config"], _WORKER["data"])
+    yield from cluster.map_runs(todo, config, data, check_stop)
