@@ -1,4 +1,6 @@
 """Learning on real digits: the official MNIST test set, 8,000 for training and 2,000 held out."""
+import random
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,9 @@ def test_a_script_in_the_books_style_learns(split, capsys):
     X, y, X_val, y_val = split
     training_data = [(x.reshape(-1, 1), np.eye(10)[t].reshape(-1, 1)) for x, t in zip(X, y)]
     test_data = [(x.reshape(-1, 1), int(t)) for x, t in zip(X_val, y_val)]
+    # The book's SGD shuffles with Python's random module: seed it too, or the result depends on which
+    # tests ran before (from some shuffles this quadratic-cost net saturates and sits near 81% after 5 epochs).
+    random.seed(0)
     np.random.seed(0)
     net = network.Network([784, 30, 10])
     net.SGD(training_data, 5, 10, 3.0, test_data=test_data)
