@@ -1,30 +1,56 @@
-"""One epoch of N_EXAMPLES MNIST-sized images through [784, 30, 10]: fastnn against the NumPy peers.
+"""One epoch of N_EXAMPLES MNIST-sized images: fastnn against its peers and the machine's limit.
 
 Run: pytest bench --benchmark-only --benchmark-group-by=group
+Groups are "<sizes> batch <B>", so batch 1 and batch 20 of a network sit side by side.
 Every implementation starts from the same weights and visits the same example order
-(sigmoid neurons, quadratic cost, eta 3.0), so all do the same work.
+(sigmoid neurons, quadratic cost, eta 3.0), so all do the same work;
+test_peers_do_the_same_work_as_fastnn checks that they compute the same weights.
+Peers that are not installed (PyTorch, JAX) are skipped with a reason.
 """
 import numpy as np
 import pytest
 
 import fastnn
+import roofline
 from conftest import N_EXAMPLES
 from peers import numpy_book, numpy_vectorised
 
-SIZES = [784, 30, 10]
-BATCHES = [1, 20]
+MAIN = [784, 30, 10]
+CASES = [(MAIN, 1), (MAIN, 10), (MAIN, 20), (MAIN, 100), ([784, 100, 10], 20), ([784, 30, 30, 30, 30, 10], 20)]
+BOOK_CASES = [(MAIN, 1), (MAIN, 20)]
+IDS = [f"{'-'.join(map(str, s))}-b{b}" for s, b in CASES]
 
 
-def setup_net(dtype):
-    net = fastnn.Network(SIZES, cost="quadratic", init="large", dtype=dtype, seed=0)
-    return net
+def group(sizes, batch_size):
+    return f"{sizes} batch {batch_size}"
 
 
-@pytest.mark.parametrize("batch_size", BATCHES)
+def setup_net(sizes, dtype):
+    return fastnn.Network(sizes, cost="quadratic", init="large", dtype=dtype, seed=0)
+
+
+def start(sizes, dtype, epoch_data):
+    """Initial weights and biases (copies), data of the dtype, one-hot targets and the example order."""
+    net = setup_net(sizes, dtype)
+    X, y = epoch_data
+    X = np.ascontiguousarray(X, dtype=dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[y]
+    order = np.random.default_rng(1).permutation(len(X))
+    return [w.copy() for w in net.weights], [b.copy() for b in net.biases], X, Y, order
+
+
+def annotate(benchmark, sizes, batch_size, implementation):
+    benchmark.group = group(sizes, batch_size)
+    benchmark.extra_info.update(sizes=sizes, batch_size=batch_size, implementation=implementation,
+                                n_examples=N_EXAMPLES,
+                                flops=roofline.flops_per_example(sizes, batch_size) * N_EXAMPLES)
+
+
+@pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fastnn(benchmark, epoch_data, batch_size, dtype):
-    benchmark.group = f"[784,30,10] batch {batch_size}, {N_EXAMPLES} examples"
-    net = setup_net(dtype)
+def test_fastnn(benchmark, epoch_data, sizes, batch_size, dtype):
+    annotate(benchmark, sizes, batch_size, f"fastnn ({dtype})")
+    net = setup_net(sizes, dtype)
     X, y = epoch_data
     X, Y, _ = net._data(X, y)
     order = np.random.default_rng(1).permutation(len(X))
@@ -34,51 +60,104 @@ def test_fastnn(benchmark, epoch_data, batch_size, dtype):
     assert np.isfinite(net.params).all()
 
 
-@pytest.mark.parametrize("batch_size", BATCHES)
-def test_numpy_book_loop(benchmark, epoch_data, batch_size):
-    benchmark.group = f"[784,30,10] batch {batch_size}, {N_EXAMPLES} examples"
-    net = setup_net("float64")
-    X, y = epoch_data
-    Y = np.eye(10)[y]
-    weights = [w.copy() for w in net.weights]
-    biases = [b.reshape(-1, 1).copy() for b in net.biases]
-    order = np.random.default_rng(1).permutation(len(X))
+@pytest.mark.parametrize("sizes,batch_size", BOOK_CASES, ids=["784-30-10-b1", "784-30-10-b20"])
+def test_numpy_book_loop(benchmark, epoch_data, sizes, batch_size):
+    annotate(benchmark, sizes, batch_size, "book-style NumPy loop (float64)")
+    weights, biases, X, Y, order = start(sizes, "float64", epoch_data)
+    biases = [b.reshape(-1, 1) for b in biases]
     benchmark.pedantic(numpy_book.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=1,
                        iterations=1)
     assert all(np.isfinite(w).all() for w in weights)
 
 
-@pytest.mark.parametrize("batch_size", BATCHES)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_numpy_vectorised(benchmark, epoch_data, batch_size, dtype):
-    benchmark.group = f"[784,30,10] batch {batch_size}, {N_EXAMPLES} examples"
-    net = setup_net(dtype)
-    X, y = epoch_data
-    X = np.ascontiguousarray(X, dtype=dtype)
-    Y = np.eye(10, dtype=dtype)[y]
-    weights = [w.copy() for w in net.weights]
-    biases = [b.copy() for b in net.biases]
-    order = np.random.default_rng(1).permutation(len(X))
-    benchmark.pedantic(numpy_vectorised.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=3,
+@pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
+def test_numpy_vectorised(benchmark, epoch_data, sizes, batch_size):
+    annotate(benchmark, sizes, batch_size, "vectorised NumPy (float32)")
+    weights, biases, X, Y, order = start(sizes, "float32", epoch_data)
+    rounds = 1 if batch_size == 1 else 3
+    benchmark.pedantic(numpy_vectorised.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=rounds,
                        iterations=1)
     assert all(np.isfinite(w).all() for w in weights)
 
 
+@pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
+def test_torch_eager(benchmark, epoch_data, sizes, batch_size):
+    pytest.importorskip("torch", reason="PyTorch is not installed (optional peer: pip install torch)")
+    from peers import torch_eager
+    annotate(benchmark, sizes, batch_size, "PyTorch eager, 1 thread (float32)")
+    weights, biases, X, Y, order = start(sizes, "float32", epoch_data)
+    import torch
+    weights, biases = torch_eager.to_torch(weights, biases)
+    X, Y = torch.from_numpy(X), torch.from_numpy(Y)
+    rounds = 1 if batch_size == 1 else 3
+    benchmark.pedantic(torch_eager.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=rounds,
+                       iterations=1)
+    assert all(torch.isfinite(w).all() for w in weights)
+
+
+@pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
+def test_jax_scan(benchmark, epoch_data, sizes, batch_size):
+    pytest.importorskip("jax", reason="JAX is not installed (optional peer: pip install jax jaxlib)")
+    from peers import jax_scan
+    annotate(benchmark, sizes, batch_size, "JAX jit + lax.scan, 1 thread (float32)")
+    args = jax_scan.to_jax(*start(sizes, "float32", epoch_data))
+
+    def run():
+        return jax_scan.ready(jax_scan.epoch(*args[:4], args[4], batch_size, 3.0))
+    run()  # compile for these shapes first, as fastnn is warmed up
+    weights, _ = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert all(np.isfinite(w).all() for w in weights)
+
+
+def test_sgemm_rate(benchmark):
+    """The roofline: single-core float32 matrix-matrix rate (BLAS), measured in this run."""
+    benchmark.group = "roofline"
+    rate = benchmark.pedantic(roofline.sgemm_rate, args=(256,) if benchmark.disabled else (), rounds=1, iterations=1)
+    benchmark.extra_info["gflops"] = rate
+    assert rate > 0
+
+
+def test_gemv_rate(benchmark):
+    """The roofline: float32 matrix-vector rate with the matrix in cache, measured in this run."""
+    benchmark.group = "roofline"
+    rate = benchmark.pedantic(roofline.gemv_rate, rounds=1, iterations=1)
+    benchmark.extra_info["gflops"] = rate
+    assert rate > 0
+
+
 def test_peers_do_the_same_work_as_fastnn(epoch_data):
-    """Not timed: after one epoch from the same start, the peers' weights equal fastnn's (float64)."""
+    """Not timed: after one epoch from the same start, every peer's weights equal fastnn's (float64)."""
     # 100 examples: online learning at eta 3.0 from the large init is chaotic over longer runs (the book's
     # own loop, nudged by 1e-15, moves by 0.8 after 500 examples), so only short runs can agree to 1e-9.
     X, y = epoch_data
-    X, y = X[:100], y[:100]
-    order = np.random.default_rng(1).permutation(len(X))
-    for batch_size in BATCHES:
-        net = setup_net("float64")
-        Y = np.eye(10)[y]
-        wb, bb = [w.copy() for w in net.weights], [b.reshape(-1, 1).copy() for b in net.biases]
-        wv, bv = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-        numpy_book.epoch(wb, bb, X, Y, order, batch_size, 3.0)
-        numpy_vectorised.epoch(wv, bv, X, Y, order, batch_size, 3.0)
-        net.train_epoch(np.ascontiguousarray(X), Y, order, batch_size, 3.0)
-        for ours, book, vec in zip(net.weights, wb, wv):
-            np.testing.assert_allclose(book, ours, atol=1e-9)
-            np.testing.assert_allclose(vec, ours, atol=1e-9)
+    data = (X[:100], y[:100])
+    peers = {"book": None, "vectorised": None}
+    try:
+        from peers import torch_eager
+        peers["torch"] = torch_eager
+    except ImportError:
+        pass
+    try:
+        from peers import jax_scan
+        peers["jax"] = jax_scan
+    except ImportError:
+        pass
+    for sizes, batch_size in [(MAIN, 1), (MAIN, 20), ([784, 30, 30, 10], 7)]:
+        net = setup_net(sizes, "float64")
+        w0, b0, Xs, Ys, order = start(sizes, "float64", data)
+        net.train_epoch(Xs, Ys, order, batch_size, 3.0)
+        for name, module in peers.items():
+            weights, biases = [w.copy() for w in w0], [b.copy() for b in b0]
+            if name == "book":
+                numpy_book.epoch(weights, [b.reshape(-1, 1) for b in biases], Xs, Ys, order, batch_size, 3.0)
+            elif name == "vectorised":
+                numpy_vectorised.epoch(weights, biases, Xs, Ys, order, batch_size, 3.0)
+            elif name == "torch":
+                import torch
+                tw, tb = module.to_torch(weights, biases)
+                module.epoch(tw, tb, torch.from_numpy(Xs), torch.from_numpy(Ys), order, batch_size, 3.0)
+            else:
+                args = module.to_jax(weights, biases, Xs, Ys, order)
+                weights, _ = module.ready(module.epoch(*args[:4], args[4], batch_size, 3.0))
+            for ours, theirs in zip(net.weights, weights):
+                np.testing.assert_allclose(theirs, ours, atol=1e-9, err_msg=f"{name} {sizes} batch {batch_size}")
