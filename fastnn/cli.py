@@ -79,7 +79,7 @@ def _etas(text):
 
 
 def cmd_study(args):
-    from .study import StudyConfig, StudyError, run_study
+    from .study import StudyConfig, StudyError, failed_runs, run_study
     settings = dict(QUICK) if args.quick else {}
     for key in ("batch_sizes", "seeds", "epochs", "eta_grid", "max_train", "cost", "activation", "dtype", "lmbda",
                 "evals_per_epoch", "noise_checkpoints", "noise_batches", "search_epochs", "data"):
@@ -103,8 +103,7 @@ def cmd_study(args):
         return 130
     except (ValueError, DivergenceError) as e:
         raise SystemExit(f"fastnn: {e}")
-    finished = {r["run"] for r in rows if r["kind"] == "run"}
-    return 1 if any(r["kind"] == "failure" and r["run"] not in finished for r in rows) else 0
+    return 1 if failed_runs(rows) else 0
 
 
 def cmd_gradients(args):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .study import CONFIG, RESULTS, StudyError, completed, read_results
+from .study import CONFIG, RESULTS, StudyError, completed, failed_runs, read_results
 
 TARGET_FRACTIONS = (0.90, 0.95)
 FIGURES = ("accuracy_vs_epoch.png", "accuracy_vs_seconds.png", "throughput.png", "time_to_target.png",
@@ -42,7 +42,7 @@ def load_study(folder):
     rows, done = completed(raw)
     if not done:
         raise StudyError(f"{folder / RESULTS} holds no finished run yet")
-    meta["failed_runs"] = sorted({r["run"] for r in raw if r["kind"] == "failure"} - done)
+    meta["failed_runs"] = failed_runs(raw)
     return meta, rows
 
 

@@ -354,6 +354,11 @@ def completed(rows):
     return [r for r in rows if r["run"] in done], done
 
 
+def failed_runs(rows):
+    """Ids of the runs with a ``failure`` row and no ``run`` row, sorted: the ones --resume will run again."""
+    return sorted({r["run"] for r in rows if r["kind"] == "failure"} - {r["run"] for r in rows if r["kind"] == "run"})
+
+
 def append_rows(path, rows):
     """Append rows as JSON lines in one write, then flush to disk."""
     data = "".join(json.dumps(r) + "\n" for r in rows)
@@ -520,9 +525,9 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
         log(f"interrupted: {n_done} finished runs are saved in {results_path}; rerun with --resume to continue")
         raise
     bar.close()
-    failed = {r["run"] for r in rows if r["kind"] == "failure"} - {r["run"] for r in rows if r["kind"] == "run"}
+    failed = failed_runs(rows)
     if failed:
-        log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(sorted(failed))}; "
+        log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(failed)}; "
             f"rerun with --resume to run them again")
     from .report import write_report
     report = write_report(out)
