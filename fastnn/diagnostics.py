@@ -19,6 +19,7 @@ import numpy as np
 import kernels
 from kernels.sgd import apply_update
 
+from ._figures import save_figure
 from .checks import check_float, check_int
 from .model import DivergenceError, Network
 
@@ -227,11 +228,7 @@ def write_figures(results, out, activations, depths):
         np.atleast_1d(axes)[0].set_ylabel("||delta^l|| (speed of learning)")
         np.atleast_1d(axes)[-1].legend(fontsize=8)
         fig.suptitle(f"Speed of learning per hidden layer, {act} neurons")
-        fig.tight_layout()
-        name = f"speed_of_learning_{act}.png"
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        files.append(name)
+        files.append(save_figure(fig, out, f"speed_of_learning_{act}.png"))
 
         fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.6), sharey=True)
         for ax, depth in zip(np.atleast_1d(axes), depths):
@@ -247,11 +244,7 @@ def write_figures(results, out, activations, depths):
             ax.grid(alpha=0.3, axis="y", which="both")
         np.atleast_1d(axes)[0].set_ylabel("initial ||delta^l|| (mean, std over seeds)")
         fig.suptitle(f"Initial speed of learning, {act} neurons")
-        fig.tight_layout()
-        name = f"initial_norms_{act}.png"
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        files.append(name)
+        files.append(save_figure(fig, out, f"initial_norms_{act}.png"))
     return files
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._figures import save_figure
 from ._progress import progress_bar
 from .model import DivergenceError, Network
 
@@ -171,10 +172,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     ax.set_ylabel("density")
     ax.legend()
     ax.set_title("How sure is the network?")
-    fig.tight_layout()
-    fig.savefig(out / "confidence.png", dpi=110)
-    plt.close(fig)
-    figures.append("confidence.png")
+    figures.append(save_figure(fig, out, "confidence.png"))
     bar.update(1)
 
     bar.set_description(steps[1])
@@ -196,10 +194,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Memorising: {n:,} images, [784,{memorise_width},10], true against shuffled labels")
-    fig.tight_layout()
-    fig.savefig(out / "shuffled_labels.png", dpi=110)
-    plt.close(fig)
-    figures.append("shuffled_labels.png")
+    figures.append(save_figure(fig, out, "shuffled_labels.png"))
     log(f"shuffled labels: 90% training accuracy after {mem['epochs_to_target']['shuffled']} epochs "
         f"(true labels: {mem['epochs_to_target']['true']})")
     bar.update(1)
@@ -219,10 +214,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("[784,30,10], quadratic cost, large init: one net, four learning rates")
-    fig.tight_layout()
-    fig.savefig(out / "eta_sweep.png", dpi=110)
-    plt.close(fig)
-    figures.append("eta_sweep.png")
+    figures.append(save_figure(fig, out, "eta_sweep.png"))
     bar.update(1)
 
     bar.set_description(steps[3])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._figures import save_figure
 from .study import CONFIG, RESULTS, StudyError, completed, failed_runs, read_results
 
 TARGET_FRACTIONS = (0.90, 0.95)
@@ -231,7 +232,7 @@ def write_figures(summary, folder, suffix=""):
         ax.set_title(f"{summary['sizes']}: mean over seeds, band = min..max")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        files.append(_save(fig, folder, f"{name}{suffix}.png"))
+        files.append(save_figure(fig, folder, f"{name}{suffix}.png"))
 
     bs = np.array(list(pb))
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -242,7 +243,7 @@ def write_figures(summary, folder, suffix=""):
     ax.set_title("Throughput against batch size")
     ax.legend()
     ax.grid(alpha=0.3, which="both")
-    files.append(_save(fig, folder, f"throughput{suffix}.png"))
+    files.append(save_figure(fig, folder, f"throughput{suffix}.png"))
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
     for i, t in enumerate(summary["targets"]):
@@ -257,7 +258,7 @@ def write_figures(summary, folder, suffix=""):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.suptitle("Time to a target validation accuracy (mean over seeds; missing = not reached)")
-    files.append(_save(fig, folder, f"time_to_target{suffix}.png"))
+    files.append(save_figure(fig, folder, f"time_to_target{suffix}.png"))
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
     nb = [b for b in bs if not math.isnan(pb[b]["variance"])]
@@ -273,16 +274,8 @@ def write_figures(summary, folder, suffix=""):
         ax.grid(alpha=0.3, which="both")
     ax1.legend()
     fig.suptitle("Gradient noise: mini-batch gradients against the full gradient")
-    files.append(_save(fig, folder, f"gradient_noise{suffix}.png"))
+    files.append(save_figure(fig, folder, f"gradient_noise{suffix}.png"))
     return files
-
-
-def _save(fig, folder, name):
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    fig.savefig(Path(folder) / name, dpi=110)
-    plt.close(fig)
-    return name
 
 
 # ----------------------------------------------------------------------------- the page
