@@ -13,42 +13,46 @@ from .activations import scale_by_derivative
 from .codes import FASTMATH
 from .costs import output_delta
 from .forward import CHUNK, forward_layers
+from .gemm import add_outer
 from .layout import alloc_acts, biases, block, max_width, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def backward_layer(W, D, A_prev, gW, gb, D_prev, need_prev):
-    """Add the gradient of one layer to (gW, gb); if need_prev, set D_prev = D W.
+def backward_layer(W, D, A_prev, oW, ob, scale, decay, D_prev, need_prev):
+    """One layer of backprop for a block: D_prev = D W if need_prev, then
+    oW <- decay oW + scale D^T A_prev and ob <- ob + scale sum_i D[i].
 
     D holds delta for the m examples of the block (m, n_out); D_prev receives
     (w^T delta) for each example, still to be multiplied by sigma'(z) of the
-    layer below. One pass over the rows of W does both, so W is read once.
+    layer below. D_prev is computed before oW changes, so oW may be W itself:
+    the error of the layer below belongs to the weights that produced the output.
     """
     m, n_out = D.shape
-    n_in = W.shape[1]
     zero = D.dtype.type(0)
     if need_prev:
         D_prev[:, :] = zero
+        add_outer(D_prev, D.dtype.type(1), D.T, W)
+    if decay != D.dtype.type(1):
+        for j in range(n_out):
+            for k in range(oW.shape[1]):
+                oW[j, k] *= decay
+    add_outer(oW, scale, D, A_prev)
     for j in range(n_out):
-        gbj = zero
+        s = zero
         for i in range(m):
-            d = D[i, j]
-            gbj += d
-            if need_prev:
-                for k in range(n_in):
-                    D_prev[i, k] += d * W[j, k]
-                    gW[j, k] += d * A_prev[i, k]
-            else:
-                for k in range(n_in):
-                    gW[j, k] += d * A_prev[i, k]
-        gb[j] += gbj
+            s += D[i, j]
+        ob[j] += scale * s
 
 
 @njit(cache=True)
-def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, d1, d2):
-    """Add the gradient of the cost summed over the block A0 (targets Y) to grad.
+def block_backprop(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, out, scale, decay,
+                   acts, a_off, d1, d2):
+    """Backprop over the block A0 (targets Y): out <- decay * out + scale * (gradient summed over the block).
 
-    grad has the layout of params. acts, d1 and d2 are work buffers: the
+    The decay multiplies weights only, never biases. With out = grad, scale = 1
+    and decay = 1 this adds the gradient to grad; with out = params,
+    scale = -eta/m and decay = 1 - eta*lmbda/n it is one SGD step in place.
+    out has the layout of params. acts, d1 and d2 are work buffers: the
     activation buffer and two flat delta buffers of at least m * max(sizes).
     """
     m = A0.shape[0]
@@ -60,13 +64,21 @@ def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, gra
     for l in range(L - 1, -1, -1):
         A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
         D_prev = (d2 if in_d1 else d1)[:m * sizes[l]].reshape(m, sizes[l])
-        backward_layer(weights(params, w_off, sizes, l), D,
-                       A_prev, weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l),
+        backward_layer(weights(params, w_off, sizes, l), D, A_prev,
+                       weights(out, w_off, sizes, l), biases(out, b_off, sizes, l), scale, decay,
                        D_prev, l > 0)
         if l > 0:
             scale_by_derivative(D_prev, A_prev, hidden)
             in_d1 = not in_d1
             D = D_prev
+
+
+@njit(cache=True)
+def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, d1, d2):
+    """Add the gradient of the cost summed over the block A0 (targets Y) to grad."""
+    one = A0.dtype.type(1)
+    block_backprop(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, one, one,
+                   acts, a_off, d1, d2)
 
 
 @njit(cache=True)

@@ -9,7 +9,8 @@ from numba import njit
 
 from .activations import scale_by_derivative
 from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC
-from .forward import CHUNK, forward_layers, linear
+from .forward import CHUNK, forward_layers
+from .gemm import linear
 from .layout import alloc_acts, biases, block, weights
 
 

@@ -8,22 +8,10 @@ from numba import njit
 
 from .activations import activate
 from .codes import FASTMATH
+from .gemm import linear
 from .layout import alloc_acts, biases, block, weights
 
 CHUNK = 256
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def linear(W, b, A_in, Z):
-    """Z = A_in W^T + b: the weighted inputs z = w a + b of every example in the block."""
-    m = A_in.shape[0]
-    n_out, n_in = W.shape
-    for i in range(m):
-        for j in range(n_out):
-            s = b[j]
-            for k in range(n_in):
-                s += W[j, k] * A_in[i, k]
-            Z[i, j] = s
 
 
 @njit(cache=True, fastmath=FASTMATH)

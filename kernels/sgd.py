@@ -18,7 +18,7 @@ from numba import njit
 
 from .activations import scale_by_derivative
 from .codes import FASTMATH
-from .backprop import block_gradient, gather_rows
+from .backprop import block_backprop, block_gradient, gather_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .layout import alloc_acts, biases, block, max_width, weights
@@ -137,13 +137,19 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     d2 = np.empty(m_max * width, dtype=X.dtype)
     Xb = np.empty((m_max, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
-    grad = np.empty_like(params)
     decay_l2 = eta * lmbda / X.dtype.type(n)
     zero = X.dtype.type(0)
+    one = X.dtype.type(1)
+    # Without momentum the update is fused into backprop: no gradient buffer.
+    grad = np.empty(0 if mu == zero else len(params), dtype=params.dtype)
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
-        grad[:] = zero
-        block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
-                       gather_rows(X, order, start, m, Xb), gather_rows(Y, order, start, m, Yb),
-                       grad, acts, a_off, d1, d2)
-        apply_update(params, grad, velocity, w_off, b_off, sizes, eta / X.dtype.type(m), decay_l2, mu)
+        Xm = gather_rows(X, order, start, m, Xb)
+        Ym = gather_rows(Y, order, start, m, Yb)
+        if mu == zero:
+            block_backprop(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym,
+                           params, -eta / X.dtype.type(m), one - decay_l2, acts, a_off, d1, d2)
+        else:
+            grad[:] = zero
+            block_gradient(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, grad, acts, a_off, d1, d2)
+            apply_update(params, grad, velocity, w_off, b_off, sizes, eta / X.dtype.type(m), decay_l2, mu)

@@ -5,6 +5,7 @@ import pytest
 import fastnn
 from conftest import make_data
 import reference as ref
+from kernels import gemm
 
 
 def flat(weights, biases):
@@ -94,3 +95,47 @@ def test_float32_agrees_with_float64():
     np.testing.assert_allclose(n32.params, n64.params, rtol=0, atol=1e-4)
     assert abs(np.max(np.abs(n32.params - n64.params))) > 0  # float32 really ran in float32
     np.testing.assert_allclose(n32.feedforward(X), n64.feedforward(X), atol=1e-4)
+
+
+# Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
+# an odd number of examples, fewer than 4 examples, and more inputs than one k-chunk (kernels.gemm.KC).
+GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n_out,n_in", GEMM_SHAPES)
+def test_linear_matches_numpy(m, n_out, n_in, dtype):
+    rng = np.random.default_rng(m * 1000 + n_out)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    A = rng.standard_normal((m, n_in)).astype(dtype)
+    Z = np.full((m, n_out), np.nan, dtype=dtype)
+    gemm.linear(W, b, A, Z)
+    want = A.astype(np.float64) @ W.T.astype(np.float64) + b
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(Z, want, rtol=0, atol=tol * np.sqrt(n_in) * 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n,K", GEMM_SHAPES)
+def test_add_outer_matches_numpy(m, n, K, dtype):
+    rng = np.random.default_rng(m * 1000 + n)
+    C = rng.standard_normal((n, K)).astype(dtype)
+    D = rng.standard_normal((m, n)).astype(dtype)
+    A = rng.standard_normal((m, K)).astype(dtype)
+    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
+    gemm.add_outer(C, C.dtype.type(-0.25), D, A)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(C, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    # D given transposed (an F-ordered view), as backprop passes it for w^T delta.
+    C2 = np.zeros((m, K), dtype=dtype)
+    B = rng.standard_normal((n, K)).astype(dtype)
+    gemm.add_outer(C2, C.dtype.type(1), D.T, B)
+    np.testing.assert_allclose(C2, D.astype(np.float64) @ B, rtol=0, atol=tol * np.sqrt(n) * 4)
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 9])
+def test_epoch_matches_reference_wide_input(batch_size):
+    # 300 inputs: more than one k-chunk of the blocked update; 7 and 5 neurons: remainders of every blocking.
+    got, want = epochs_vs_reference([300, 7, 5], "sigmoid", "cross_entropy", batch_size, 1.0, 0.0, n=40)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
