@@ -16,11 +16,12 @@ stays with the caller and is reproducible. The last mini-batch may be smaller.
 import numpy as np
 from numba import njit
 
-from .activations import scale_by_derivative
+from .activations import activate, scale_by_derivative
 from .codes import FASTMATH
 from .backprop import block_backprop, block_gradient, gather_rows
 from .costs import output_delta
 from .forward import forward_layers
+from .gemm import add_outer, linear
 from .layout import alloc_acts, biases, block, max_width, weights
 
 
@@ -64,6 +65,104 @@ def _online_update_layer(W, b, V, vb, delta, a_prev, delta_prev, need_prev, eta,
             b[j] += v
 
 
+BLOCK = 16  # examples per delayed first-layer update in online learning
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _first_layer_input(Z0, G, D0, P, b, eta, t, z):
+    """z = P[t] Z0[t] - eta sum_{s<t} P[t-1-s] G[t, s] D0[s] + b: the first layer's weighted input
+    for example t of a block, as if the first t updates of the block had been applied to W."""
+    n = len(z)
+    c = P[t]
+    for j in range(n):
+        z[j] = c * Z0[t, j] + b[j]
+    for s in range(t):
+        g = -eta * P[t - 1 - s] * G[t, s]
+        d = D0[s]
+        for j in range(n):
+            z[j] += g * d[j]
+
+
+@njit(cache=True)
+def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, Y, order, eta, decay_l2):
+    """online_epoch without momentum, with the first layer's updates applied BLOCK examples at a time.
+
+    Online learning reads and writes the whole first weight matrix W for every
+    example, which bounds it by cache bandwidth, not arithmetic. But within a
+    block of examples x_0 .. x_{T-1}, with c = 1 - eta*lmbda/n,
+
+        W_t = c^t W_0 - eta sum_{s<t} c^{t-1-s} delta_s x_s^T,
+        so W_t x_t = c^t (W_0 x_t) - eta sum_{s<t} c^{t-1-s} delta_s (x_s . x_t).
+
+    So one blocked product W_0 X^T and the Gram matrix X X^T of the block give
+    every example's first-layer input exactly, up to round-off, and W_T is
+    applied once at the end as a rank-T update. Every other layer, and the
+    first layer's biases, are updated after every example as before. This is
+    the same algorithm as online_epoch, not an approximation of it.
+    """
+    L = len(sizes) - 1
+    dt = X.dtype.type
+    T = BLOCK
+    n0, n1 = sizes[0], sizes[1]
+    Xb = np.empty((T, n0), dtype=X.dtype)
+    Z0 = np.empty((T, n1), dtype=X.dtype)
+    D0 = np.empty((T, n1), dtype=X.dtype)
+    G = np.zeros((T, T), dtype=X.dtype)
+    P = np.empty(T + 1, dtype=X.dtype)  # P[k] = c^k
+    P[0] = dt(1)
+    for k in range(1, T + 1):
+        P[k] = P[k - 1] * (dt(1) - decay_l2)
+    no_bias = np.zeros(max(n1, T), dtype=X.dtype)  # zero biases for both products below
+    acts, a_off = alloc_acts(sizes, 1, X)
+    width = max_width(sizes)
+    d1 = np.empty(width, dtype=X.dtype)
+    d2 = np.empty(width, dtype=X.dtype)
+    W0 = weights(params, w_off, sizes, 0)
+    b0 = biases(params, b_off, sizes, 0)
+    for start in range(0, len(order), T):
+        m = min(T, len(order) - start)
+        Xm = gather_rows(X, order, start, m, Xb)
+        linear(W0, no_bias[:n1], Xm, Z0[:m])
+        for t0 in range(0, m, 4):  # G[t, s] = x_t . x_s for s < t (and a little more), 4 rows at a time
+            t1 = min(m, t0 + 4)
+            linear(Xm[:t1], no_bias[:t1], Xm[t0:t1], G[t0:t1, :t1])
+        for t in range(m):
+            r = order[start + t]
+            A1 = block(acts, a_off, sizes, 1, 1)
+            _first_layer_input(Z0, G, D0, P, b0, eta, t, A1[0])
+            activate(A1, output if L == 1 else hidden)
+            A_in = A1
+            for l in range(1, L):
+                Z = block(acts, a_off, sizes, l + 1, 1)
+                linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
+                activate(Z, output if l == L - 1 else hidden)
+                A_in = Z
+            D = d1[:sizes[L]].reshape(1, sizes[L])
+            output_delta(A_in, Y[r:r + 1], cost, output, D)
+            in_d1 = True
+            for l in range(L - 1, 0, -1):
+                A_prev = block(acts, a_off, sizes, l, 1)
+                D_prev = (d2 if in_d1 else d1)[:sizes[l]].reshape(1, sizes[l])
+                W = weights(params, w_off, sizes, l)
+                b = biases(params, b_off, sizes, l)
+                _online_update_layer(W, b, W, b, D[0], A_prev[0], D_prev[0], True, eta, decay_l2, dt(0))
+                scale_by_derivative(D_prev, A_prev, hidden)
+                in_d1 = not in_d1
+                D = D_prev
+            for j in range(n1):
+                D0[t, j] = D[0, j]
+                b0[j] -= eta * D[0, j]
+        # W <- c^m W_0 - eta sum_s c^(m-1-s) delta_s x_s^T
+        if decay_l2 != dt(0):
+            for s in range(m):
+                for j in range(n1):
+                    D0[s, j] *= P[m - 1 - s]
+            for j in range(n1):
+                for k in range(n0):
+                    W0[j, k] *= P[m]
+        add_outer(W0, -eta, D0[:m], Xm)
+
+
 @njit(cache=True)
 def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, eta, lmbda, mu, n):
     """One epoch of online learning (mini-batch size 1) over X[order], updating params in place.
@@ -73,11 +172,14 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
     pass w^T delta down. velocity is used only when mu > 0.
     """
     L = len(sizes) - 1
+    decay_l2 = eta * lmbda / X.dtype.type(n)
+    if mu == X.dtype.type(0):
+        _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, Y, order, eta, decay_l2)
+        return
     acts, a_off = alloc_acts(sizes, 1, X)
     width = max_width(sizes)
     d1 = np.empty(width, dtype=X.dtype)
     d2 = np.empty(width, dtype=X.dtype)
-    decay_l2 = eta * lmbda / X.dtype.type(n)
     for t in range(len(order)):
         r = order[t]
         A0 = X[r:r + 1]

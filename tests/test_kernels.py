@@ -139,3 +139,13 @@ def test_epoch_matches_reference_wide_input(batch_size):
     # 300 inputs: more than one k-chunk of the blocked update; 7 and 5 neurons: remainders of every blocking.
     got, want = epochs_vs_reference([300, 7, 5], "sigmoid", "cross_entropy", batch_size, 1.0, 0.0, n=40)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("sizes", [[12, 5], [12, 9, 7, 5]])
+@pytest.mark.parametrize("activation,cost", [("sigmoid", "quadratic"), ("tanh", "cross_entropy"),
+                                             ("relu", "log_likelihood")])
+def test_online_without_momentum_matches_reference(sizes, activation, cost):
+    # Online learning without momentum applies the first layer's updates in blocks (kernels.sgd.BLOCK):
+    # 40 examples are two full blocks and a partial one; lmbda > 0 exercises the per-step decay factors.
+    got, want = epochs_vs_reference(sizes, activation, cost, 1, 1.5, 0.0, n=40, eta=0.2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
