@@ -132,6 +132,30 @@ def targets(groups, rates, compile_warm, memory):
     return rows
 
 
+def why_missed(groups, rates):
+    """What limits fastnn where a target is missed, with this run's rates."""
+    f32 = "fastnn (float32)"
+    main = {b: impls[f32] for (sizes, b), impls in groups.items() if sizes == MAIN}
+    rate = ", ".join(f"{r['gflops']:.0f} at batch {b}" for b, r in sorted(main.items()))
+    return [
+        f"- Arithmetic rate. fastnn float32 on {MAIN} reaches {rate} GFLOP/s, against {rates['sgemm']:.0f} for "
+        f"a 1024^3 sgemm. Its products (`kernels/gemm.py`) are register-blocked loops that Numba/LLVM "
+        f"vectorise: 4 weight rows x 2 examples for the forward pass, 3 rows x 4 examples per 256-column chunk "
+        f"for the update. A 20 x 784 x 30 product is too small and too narrow (30 outputs) for the blocking "
+        f"that gives sgemm its rate, and every batch also runs work that counts no flops here: sigmoids, "
+        f"the small layers, copying the batch's rows.",
+        "- Batch 1. Online learning needs every example to see the weights updated by the one before. fastnn "
+        "applies the first layer's updates 16 examples at a time (a product, a 16 x 16 Gram matrix of the "
+        "inputs and a rank-16 update, `kernels/sgd.py`), which is exact up to round-off and removes the "
+        "matrix-vector bound; the rest of each example (the small layers, their updates, the sigmoids) stays "
+        "serial.",
+        "- JAX and vectorised NumPy at batch 20 and above call XLA's and OpenBLAS's assembly gemm. `np.dot` "
+        "inside Numba would call BLAS too, but only through SciPy, which would make SciPy a runtime "
+        "dependency; fastnn keeps to numpy and numba.",
+        "- Threads and Hogwild: not built yet; every kernel runs on one thread.",
+    ]
+
+
 def versions():
     out = {"Python": platform.python_version()}
     for mod in ("numpy", "numba", "torch", "jax"):
@@ -178,6 +202,7 @@ def main():
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; " + ", ".join(f"{k} {x}" for k, x in v.items()) + ".", "",
         "## Targets", "", "| target | measured | |", "|---|---|---|"]
     text += [f"| {a} | {b} | {mark[c]} |" for a, b, c in rows]
+    text += ["", "### Why the missed targets are missed", ""] + why_missed(groups, rates)
     text += ["", "## The machine's limit", "",
              f"- float32 matrix-matrix (sgemm 1024^3, one thread): **{rates['sgemm']:.1f} GFLOP/s**. The FLOP limit "
              f"of an epoch is its floating-point operations (see `bench/roofline.py`: {MAIN} at batch 1 does "

@@ -1,7 +1,8 @@
 """Numba kernels of fastnn: compiled numeric code over flat arrays, no Python objects.
 
 See ``layout`` for the parameter buffer, ``forward``, ``backprop`` and ``sgd``
-for the algorithms, ``codes`` for the activation and cost codes.
+for the algorithms, ``gemm`` for the blocked matrix products they spend their
+time in, ``codes`` for the activation and cost codes.
 """
 from .backprop import accumulate_gradient
 from .codes import (CROSS_ENTROPY, LOG_LIKELIHOOD, QUADRATIC, RELU, SIGMOID,

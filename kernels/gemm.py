@@ -9,6 +9,8 @@ each loaded row feeds several outputs at once:
 
 - ``linear`` computes 4 rows of W against 2 examples in one pass over the
   inputs: 8 independent dot products that the compiler vectorises along k.
+  The 4 rows stay in L1 while a block of EB examples passes, so W is read
+  from L2 once per block, not once per pair of examples.
   Remainder rows and examples reuse the last row (the extra results are
   computed and dropped), so one loop body covers every shape.
 - ``add_outer`` updates 3 rows of C from 4 rows of A in one pass, k in chunks
@@ -24,7 +26,8 @@ from numba import njit
 
 from .codes import FASTMATH
 
-KC = 256
+KC = 256  # columns per chunk in add_outer
+EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -33,10 +36,8 @@ def linear(W, b, A, Z):
     m = A.shape[0]
     n_out, n_in = W.shape
     zero = Z.dtype.type(0)
-    for i in range(0, m, 2):
-        i1 = min(i + 1, m - 1)
-        x0 = A[i]
-        x1 = A[i1]
+    for e0 in range(0, m, EB):
+        e1 = min(m, e0 + EB)
         for j in range(0, n_out, 4):
             j1 = min(j + 1, n_out - 1)
             j2 = min(j + 2, n_out - 1)
@@ -45,34 +46,38 @@ def linear(W, b, A, Z):
             w1 = W[j1]
             w2 = W[j2]
             w3 = W[j3]
-            s00 = zero
-            s01 = zero
-            s02 = zero
-            s03 = zero
-            s10 = zero
-            s11 = zero
-            s12 = zero
-            s13 = zero
-            for k in range(n_in):
-                p = x0[k]
-                q = x1[k]
-                s00 += w0[k] * p
-                s01 += w1[k] * p
-                s02 += w2[k] * p
-                s03 += w3[k] * p
-                s10 += w0[k] * q
-                s11 += w1[k] * q
-                s12 += w2[k] * q
-                s13 += w3[k] * q
-            # A duplicated row or example is stored first and then overwritten by the real one.
-            Z[i1, j3] = s13 + b[j3]
-            Z[i1, j2] = s12 + b[j2]
-            Z[i1, j1] = s11 + b[j1]
-            Z[i1, j] = s10 + b[j]
-            Z[i, j3] = s03 + b[j3]
-            Z[i, j2] = s02 + b[j2]
-            Z[i, j1] = s01 + b[j1]
-            Z[i, j] = s00 + b[j]
+            for i in range(e0, e1, 2):
+                i1 = min(i + 1, e1 - 1)
+                x0 = A[i]
+                x1 = A[i1]
+                s00 = zero
+                s01 = zero
+                s02 = zero
+                s03 = zero
+                s10 = zero
+                s11 = zero
+                s12 = zero
+                s13 = zero
+                for k in range(n_in):
+                    p = x0[k]
+                    q = x1[k]
+                    s00 += w0[k] * p
+                    s01 += w1[k] * p
+                    s02 += w2[k] * p
+                    s03 += w3[k] * p
+                    s10 += w0[k] * q
+                    s11 += w1[k] * q
+                    s12 += w2[k] * q
+                    s13 += w3[k] * q
+                # A duplicated row or example is stored first and then overwritten by the real one.
+                Z[i1, j3] = s13 + b[j3]
+                Z[i1, j2] = s12 + b[j2]
+                Z[i1, j1] = s11 + b[j1]
+                Z[i1, j] = s10 + b[j]
+                Z[i, j3] = s03 + b[j3]
+                Z[i, j2] = s02 + b[j2]
+                Z[i, j1] = s01 + b[j1]
+                Z[i, j] = s00 + b[j]
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -98,8 +98,9 @@ def test_float32_agrees_with_float64():
 
 
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
-# an odd number of examples, fewer than 4 examples, and more inputs than one k-chunk (kernels.gemm.KC).
-GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257)]
+# an odd number of examples, fewer than 4 examples, more inputs than one k-chunk (kernels.gemm.KC) and more
+# examples than one block of linear (kernels.gemm.EB).
+GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
