@@ -1,5 +1,6 @@
 """Argument checking at the API boundary: every problem is a ValueError naming the argument."""
 import math
+import os
 import numbers
 
 import numpy as np
@@ -38,6 +39,32 @@ def check_float(value, name, minimum=None, positive=False, below=None):
     if below is not None and not value < below:
         raise ValueError(f"{name} must be below {below}, got {value}")
     return value
+
+
+def usable_cores():
+    """How many cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(threads, batch_size, hogwild):
+    """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run."""
+    threads = check_int(threads, "threads", 1)
+    cores = usable_cores()
+    if threads > cores:
+        raise ValueError(f"threads={threads}, but this process may run on only {cores} core(s); the threads "
+                         f"wait for each other by spinning, so each needs a core of its own")
+    if hogwild not in (True, False):
+        raise ValueError(f"hogwild must be True or False, got {hogwild!r}")
+    if hogwild and threads < 2:
+        raise ValueError("hogwild=True needs threads >= 2 (with one thread it is plain SGD)")
+    if batch_size == 1 and threads > 1 and not hogwild:
+        raise ValueError("online learning (batch_size=1) updates the weights after every example, so it cannot "
+                         "be split across threads exactly; use threads=1, a batch_size above 1, or "
+                         "hogwild=True for the lock-free approximation")
+    return threads
 
 
 def _first_bad_row(A):

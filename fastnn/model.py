@@ -13,7 +13,7 @@ import numpy as np
 import kernels
 from kernels.layout import param_offsets
 
-from .checks import as_features, as_targets, check_float, check_int, check_sizes
+from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, OUTPUT_ACTIVATIONS, lookup
 
 
@@ -208,27 +208,32 @@ class Network:
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
 
     # ----------------------------------------------------------------- training
-    def train_epoch(self, X, Y, order, batch_size, eta, lmbda=0.0, momentum=0.0, n=None, velocity=None):
+    def train_epoch(self, X, Y, order, batch_size, eta, lmbda=0.0, momentum=0.0, n=None, velocity=None,
+                    threads=1, hogwild=False):
         """Run one compiled epoch over X[order] on already-checked arrays (no validation, no history).
 
         X and Y must be C-contiguous arrays of the network's dtype, order an int64 array.
-        n is the training-set size for the L2 term (default len(X)). This is the
-        entry point for callers that manage their own loop, such as the book-compatible modules.
+        n is the training-set size for the L2 term (default len(X)). threads and hogwild
+        as in ``fit`` (checked there). This is the entry point for callers that manage
+        their own loop, such as the book-compatible modules.
         """
         dt = self.dtype.type
         n = len(X) if n is None else n
         if velocity is None:
             velocity = np.zeros_like(self.params) if momentum else self.params  # unused when mu == 0
-        if batch_size == 1:
-            kernels.online_epoch(self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden,
-                                 self._output, self._cost, X, Y, order, dt(eta), dt(lmbda), dt(momentum), n)
+        args = (self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden, self._output,
+                self._cost, X, Y, order)
+        if hogwild:
+            kernels.hogwild_epoch(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n, threads)
+        elif batch_size == 1:
+            kernels.online_epoch(*args, dt(eta), dt(lmbda), dt(momentum), n)
+        elif threads > 1:
+            kernels.minibatch_epoch_parallel(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n, threads)
         else:
-            kernels.minibatch_epoch(self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden,
-                                    self._output, self._cost, X, Y, order, batch_size, dt(eta), dt(lmbda),
-                                    dt(momentum), n)
+            kernels.minibatch_epoch(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n)
 
     def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, momentum=0.0, validation_data=None, shuffle=True,
-            seed=None, monitor=None, early_stopping=None, verbose=False):
+            seed=None, monitor=None, early_stopping=None, verbose=False, threads=1, hogwild=False):
         """Train by stochastic gradient descent.
 
         Parameters
@@ -257,6 +262,15 @@ class Network:
             epochs, and restore the weights of the best epoch. Needs validation_data.
         verbose : bool
             Show a progress bar over epochs (tqdm when installed, else one line per epoch).
+        threads : int >= 1
+            Threads per epoch, at most the cores this process may use. With batch_size > 1 the
+            work of every mini-batch is split by neurons: the same result as one thread, up to
+            round-off. Online learning (batch_size=1) is sequential by definition and needs
+            hogwild=True to use more than one thread.
+        hogwild : bool
+            Lock-free parallel SGD (needs threads >= 2): each thread trains on its share of the
+            examples and updates the shared weights without locks. Faster, not reproducible,
+            and an approximation of serial SGD; see bench/RESULTS.md for its measured cost.
 
         Returns
         -------
@@ -276,6 +290,7 @@ class Network:
         eta = check_float(eta, "eta", positive=True)
         lmbda = check_float(lmbda, "lmbda", minimum=0.0)
         momentum = check_float(momentum, "momentum", minimum=0.0, below=1.0)
+        threads = check_threads(threads, batch_size, hogwild)
         if validation_data is not None:
             try:
                 X_val, y_val = validation_data
@@ -308,7 +323,7 @@ class Network:
             for epoch in range(epochs):
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 t0 = time.perf_counter()
-                self.train_epoch(X, Y, order, batch_size, eta, lmbda, momentum, n, velocity)
+                self.train_epoch(X, Y, order, batch_size, eta, lmbda, momentum, n, velocity, threads, hogwild)
                 history.epoch_time.append(time.perf_counter() - t0)
                 if not np.isfinite(self.params).all():
                     self._diverged(epoch, eta, last_good, "non-finite weights")

@@ -12,3 +12,4 @@ from .forward import accuracy, feedforward, predict
 from .layout import param_offsets
 from .sgd import minibatch_epoch, online_epoch
 from .noise import minibatch_gradient_spread
+from .parallel import hogwild_epoch, minibatch_epoch_parallel

@@ -27,21 +27,31 @@ def backward_layer(W, D, A_prev, oW, ob, scale, decay, D_prev, need_prev):
     layer below. D_prev is computed before oW changes, so oW may be W itself:
     the error of the layer below belongs to the weights that produced the output.
     """
+    if need_prev:
+        D_prev[:, :] = D.dtype.type(0)
+        add_outer(D_prev, D.dtype.type(1), D.T, W)
+    sgd_rows(oW, ob, D, A_prev, scale, decay)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sgd_rows(W, b, D, A_prev, scale, decay):
+    """W <- decay W + scale D^T A_prev and b <- b + scale sum_i D[i]: one layer's update
+    (or gradient) from its deltas D (m, n_out) and the inputs A_prev (m, n_in).
+
+    W and b may be a range of rows of a layer, with D the matching columns.
+    """
     m, n_out = D.shape
     zero = D.dtype.type(0)
-    if need_prev:
-        D_prev[:, :] = zero
-        add_outer(D_prev, D.dtype.type(1), D.T, W)
     if decay != D.dtype.type(1):
         for j in range(n_out):
-            for k in range(oW.shape[1]):
-                oW[j, k] *= decay
-    add_outer(oW, scale, D, A_prev)
+            for k in range(W.shape[1]):
+                W[j, k] *= decay
+    add_outer(W, scale, D, A_prev)
     for j in range(n_out):
         s = zero
         for i in range(m):
             s += D[i, j]
-        ob[j] += scale * s
+        b[j] += scale * s
 
 
 @njit(cache=True)

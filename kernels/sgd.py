@@ -163,7 +163,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
         add_outer(W0, -eta, D0[:m], Xm)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, eta, lmbda, mu, n):
     """One epoch of online learning (mini-batch size 1) over X[order], updating params in place.
 
@@ -200,35 +200,37 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def apply_update(params, grad, velocity, w_off, b_off, sizes, step, decay_l2, mu):
-    """params <- params updated from the summed gradient grad; step = eta/m, decay_l2 = eta*lmbda/n."""
-    zero = params.dtype.type(0)
-    one = params.dtype.type(1)
-    decay = one - decay_l2
-    for l in range(len(sizes) - 1):
-        W = weights(params, w_off, sizes, l)
-        G = weights(grad, w_off, sizes, l)
-        b = biases(params, b_off, sizes, l)
-        gb = biases(grad, b_off, sizes, l)
-        if mu == zero:
-            for j in range(W.shape[0]):
-                for k in range(W.shape[1]):
-                    W[j, k] = decay * W[j, k] - step * G[j, k]
-                b[j] -= step * gb[j]
-        else:
-            V = weights(velocity, w_off, sizes, l)
-            vb = biases(velocity, b_off, sizes, l)
-            for j in range(W.shape[0]):
-                for k in range(W.shape[1]):
-                    v = mu * V[j, k] - step * G[j, k] - decay_l2 * W[j, k]
-                    V[j, k] = v
-                    W[j, k] += v
-                v = mu * vb[j] - step * gb[j]
-                vb[j] = v
-                b[j] += v
+def momentum_rows(W, b, V, vb, G, gb, step, decay_l2, mu):
+    """One layer's (or a range of its rows') update from the summed gradient G, gb:
+    plain SGD when mu == 0 (V, vb unused), else classical momentum with velocity V, vb."""
+    zero = W.dtype.type(0)
+    if mu == zero:
+        decay = W.dtype.type(1) - decay_l2
+        for j in range(W.shape[0]):
+            for k in range(W.shape[1]):
+                W[j, k] = decay * W[j, k] - step * G[j, k]
+            b[j] -= step * gb[j]
+    else:
+        for j in range(W.shape[0]):
+            for k in range(W.shape[1]):
+                v = mu * V[j, k] - step * G[j, k] - decay_l2 * W[j, k]
+                V[j, k] = v
+                W[j, k] += v
+            v = mu * vb[j] - step * gb[j]
+            vb[j] = v
+            b[j] += v
 
 
 @njit(cache=True)
+def apply_update(params, grad, velocity, w_off, b_off, sizes, step, decay_l2, mu):
+    """params <- params updated from the summed gradient grad; step = eta/m, decay_l2 = eta*lmbda/n."""
+    for l in range(len(sizes) - 1):
+        momentum_rows(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l),
+                      weights(velocity, w_off, sizes, l), biases(velocity, b_off, sizes, l),
+                      weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l), step, decay_l2, mu)
+
+
+@njit(cache=True, nogil=True)
 def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                     batch_size, eta, lmbda, mu, n):
     """One epoch of mini-batch SGD over X[order] in batches of batch_size, updating params in place."""

@@ -1,0 +1,278 @@
+"""Several threads in one epoch: synchronous mini-batch SGD, and lock-free Hogwild.
+
+Synchronous mode (``minibatch_epoch_parallel``) computes exactly what
+``sgd.minibatch_epoch`` computes, with the work of every mini-batch split by
+neurons: thread t owns a range of rows of every weight matrix. Per mini-batch
+
+1. each thread computes its own neurons of the first hidden layer (rows of the
+   big first weight matrix against the whole batch) and activates them;
+2. barrier: the first hidden layer is complete;
+3. each thread runs the small layers above it, forward and backward down to the
+   first layer's delta, on its own copy of their activations and deltas (the
+   same arithmetic in every thread, so the copies agree);
+4. barrier: every thread has read the weights of this batch;
+5. each thread updates its own rows of every layer.
+
+So no thread ever writes what another reads in the same phase, and each row is
+computed by the same loops as in the serial kernel. The first hidden layer's
+activations are shared, in two buffers used on alternate batches: a thread may
+start the next batch while the other still reads this one's, but cannot get two
+batches ahead, because step 2 of the next batch waits for it. Half of the first
+weight matrix per core also means half as much of it in each core's cache.
+
+The threads are ordinary Python threads, each running one call of a compiled
+function that releases the GIL, so they run at once whatever Numba's threading
+layer; they meet at spin barriers on an atomic counter. Spinning needs a core
+per thread: ``fastnn.checks.check_threads`` refuses more threads than the process has cores.
+
+Hogwild mode (``hogwild_epoch``) runs the serial epoch in every thread on its
+own share of the examples, on the shared weights without locks (Recht et al.,
+2011). Updates race, so results vary from run to run; it is an approximation
+whose speed-up and accuracy cost bench/report.py measures, never the default.
+"""
+import platform
+import threading
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .activations import activate, scale_by_derivative
+from .backprop import gather_rows, sgd_rows
+from .costs import output_delta
+from .gemm import add_outer, linear
+from .layout import alloc_acts, biases, block, max_width, weights
+from .sgd import minibatch_epoch, momentum_rows, online_epoch
+
+COUNTER = 0  # sync[COUNTER]: barrier arrivals so far, summed over threads
+ABORT = 8  # sync[ABORT] != 0: a thread failed, the others stop waiting (another cache line)
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
+def _int64_slot(context, builder, sig, args):
+    aryty = sig.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+
+
+def _is_int64_vector(arr):
+    return isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
+
+
+@intrinsic
+def _fetch_add(typingctx, arr, i, v):
+    """Atomically arr[i] += v (sequentially consistent); returns the old value."""
+    if not _is_int64_vector(arr):
+        return None
+    sig = types.int64(arr, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        return builder.atomic_rmw("add", _int64_slot(context, builder, sig, args), args[2], "seq_cst")
+    return sig, codegen
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, i):
+    """arr[i], read atomically: everything written before a release of it is visible after."""
+    if not _is_int64_vector(arr):
+        return None
+    sig = types.int64(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_int64_slot(context, builder, sig, args), "acquire", 8)
+    return sig, codegen
+
+
+@intrinsic
+def _spin_pause(typingctx):
+    """The x86 ``pause`` hint inside a spin loop (nothing elsewhere)."""
+    sig = types.void()
+
+    def codegen(context, builder, sig, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True)
+def barrier(sync, nthreads, k):
+    """Barrier number k (1, 2, ... in every thread): wait until all nthreads threads arrive.
+
+    Returns False, without waiting further, if another thread has set sync[ABORT].
+    """
+    _fetch_add(sync, COUNTER, 1)
+    target = k * nthreads
+    while _load_acquire(sync, COUNTER) < target:
+        if _load_acquire(sync, ABORT) != 0:
+            return False
+        _spin_pause()
+    return True
+
+
+@njit(cache=True)
+def own_rows(n, tid, nthreads):
+    """The rows [lo, hi) of an n-row matrix that thread tid owns."""
+    return n * tid // nthreads, n * (tid + 1) // nthreads
+
+
+@njit(cache=True, nogil=True)
+def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, sizes, hidden, output, cost,
+                    X, Y, order, batch_size, eta, lmbda, mu, n):
+    """Thread tid's share of minibatch_epoch_parallel (see the module docstring).
+
+    Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts:
+    Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches;
+    HT (sizes[1], >= batch_size) the first hidden layer's activations, one row per neuron.
+    """
+    L = len(sizes) - 1
+    dt = X.dtype.type
+    m_max = min(batch_size, max(len(order), 1))
+    acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's copy of every layer's activations
+    deltas, _ = alloc_acts(sizes, m_max, X)  # and of every layer's delta, same layout
+    Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
+    width = max_width(sizes)
+    grad = np.empty(0 if mu == dt(0) else (width // nthreads + 1) * width + width, dtype=X.dtype)
+    decay_l2 = eta * lmbda / dt(n)
+    n1 = sizes[1]
+    lo1, hi1 = own_rows(n1, tid, nthreads)
+    W0 = weights(params, w_off, sizes, 0)
+    b0 = biases(params, b_off, sizes, 0)
+    k = 0
+    batch = 0
+    for start in range(0, len(order), batch_size):
+        m = min(batch_size, len(order) - start)
+        Xm = Xs[batch % 2, :m]
+        batch += 1
+        # 1. this thread's share of the batch's rows, then its neurons of the first hidden layer
+        lo, hi = own_rows(m, tid, nthreads)
+        for i in range(lo, hi):
+            Xm[i] = X[order[start + i]]
+        Ym = gather_rows(Y, order, start, m, Yb)
+        k += 1
+        if not barrier(sync, nthreads, k):
+            return
+        Hown = HT[lo1:hi1, :m]
+        linear(W0[lo1:hi1], b0[lo1:hi1], Xm, Hown.T)
+        activate(Hown, hidden)
+        k += 1
+        if not barrier(sync, nthreads, k):
+            return
+        # 3. the small layers, forward and backward, in every thread alike
+        H = block(acts, a_off, sizes, 1, m)
+        for i in range(m):
+            for j in range(n1):
+                H[i, j] = HT[j, i]
+        A_in = H
+        for l in range(1, L):
+            Z = block(acts, a_off, sizes, l + 1, m)
+            linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
+            activate(Z, output if l == L - 1 else hidden)
+            A_in = Z
+        D = block(deltas, a_off, sizes, L, m)
+        output_delta(A_in, Ym, cost, output, D)
+        for l in range(L - 1, 0, -1):
+            A_prev = block(acts, a_off, sizes, l, m)
+            lo, hi = (lo1, hi1) if l == 1 else (0, sizes[l])  # the first layer's delta: own neurons only
+            D_prev = block(deltas, a_off, sizes, l, m)[:, lo:hi]
+            D_prev[:, :] = dt(0)
+            add_outer(D_prev, dt(1), D.T, weights(params, w_off, sizes, l)[:, lo:hi])
+            scale_by_derivative(D_prev, A_prev[:, lo:hi], hidden)
+            D = block(deltas, a_off, sizes, l, m)
+        k += 1
+        if not barrier(sync, nthreads, k):
+            return
+        # 5. this thread's rows of every layer
+        for l in range(L):
+            lo, hi = own_rows(sizes[l + 1], tid, nthreads)
+            if hi == lo:
+                continue
+            A_prev = Xm if l == 0 else block(acts, a_off, sizes, l, m)
+            D = block(deltas, a_off, sizes, l + 1, m)[:, lo:hi]
+            W = weights(params, w_off, sizes, l)[lo:hi]
+            b = biases(params, b_off, sizes, l)[lo:hi]
+            if mu == dt(0):
+                sgd_rows(W, b, D, A_prev, -eta / dt(m), dt(1) - decay_l2)
+            else:
+                G = grad[:(hi - lo) * sizes[l]].reshape(hi - lo, sizes[l])
+                gb = grad[len(grad) - width:len(grad) - width + hi - lo]
+                G[:, :] = dt(0)
+                gb[:] = dt(0)
+                sgd_rows(G, gb, D, A_prev, dt(1), dt(1))
+                momentum_rows(W, b, weights(velocity, w_off, sizes, l)[lo:hi],
+                              biases(velocity, b_off, sizes, l)[lo:hi], G, gb, eta / dt(m), decay_l2, mu)
+
+
+def aligned_empty(shape, dtype, align=64):
+    """np.empty(shape, dtype) starting on an align-byte boundary (a cache line)."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.empty(count * dtype.itemsize + align, dtype=np.uint8)
+    skip = -raw.ctypes.data % align
+    return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def run_threads(work, nthreads):
+    """Run work(tid, sync) for tid = 0 .. nthreads-1, tid 0 in the calling thread; re-raise the first error.
+
+    sync is the shared barrier state; a failing thread sets sync[ABORT] so the others stop waiting.
+    """
+    sync = np.zeros(16, dtype=np.int64)
+    errors = []
+
+    def run(tid):
+        try:
+            work(tid, sync)
+        except BaseException as e:  # noqa: BLE001 -- re-raised below, in the calling thread
+            sync[ABORT] = 1
+            errors.append(e)
+    others = [threading.Thread(target=run, args=(tid,), name=f"fastnn-{tid}", daemon=True)
+              for tid in range(1, nthreads)]
+    for t in others:
+        t.start()
+    run(0)
+    for t in others:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                             batch_size, eta, lmbda, mu, n, nthreads):
+    """minibatch_epoch with nthreads threads; the same result up to round-off.
+
+    Needs at least one hidden layer (the split is by hidden neurons); with none,
+    or with one thread, it runs the serial kernel.
+    """
+    if nthreads == 1 or len(sizes) < 3:
+        minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                        batch_size, eta, lmbda, mu, n)
+        return
+    m_max = min(batch_size, max(len(order), 1))
+    line = 64 // X.dtype.itemsize  # numbers per cache line
+    Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
+    HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
+    run_threads(lambda tid, sync: _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
+                                                  sizes, hidden, output, cost, X, Y, order, batch_size,
+                                                  eta, lmbda, mu, n), nthreads)
+
+
+def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                  batch_size, eta, lmbda, mu, n, nthreads):
+    """One epoch in which each of nthreads threads runs the serial epoch over every nthreads-th
+    example of order, on the shared params (and velocity) without locks."""
+    parts = [np.ascontiguousarray(order[t::nthreads]) for t in range(nthreads)]
+
+    def work(tid, sync):
+        if batch_size == 1:
+            online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
+                         eta, lmbda, mu, n)
+        else:
+            minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
+                            batch_size, eta, lmbda, mu, n)
+    run_threads(work, nthreads)

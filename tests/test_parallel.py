@@ -1,0 +1,160 @@
+"""Threads: synchronous mini-batch SGD against the serial kernel, Hogwild, the barrier, and the checks."""
+import threading
+
+import numpy as np
+import pytest
+from numba import njit
+
+import fastnn
+import kernels
+from fastnn.checks import usable_cores
+from kernels import parallel
+
+from conftest import make_data, make_learnable
+
+two_cores = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores: the threads wait for each other by spinning")
+
+
+def epochs(sizes, X, y, batch_size, threads, dtype="float64", activation="sigmoid", cost="cross_entropy",
+           eta=0.5, lmbda=0.0, momentum=0.0, n_epochs=2):
+    """params after n_epochs of minibatch_epoch_parallel (threads=1 runs the serial kernel)."""
+    net = fastnn.Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=3)
+    X, Y, _ = net._data(X, y)
+    velocity = np.zeros_like(net.params)
+    dt = net.dtype.type
+    rng = np.random.default_rng(4)
+    for _ in range(n_epochs):
+        kernels.minibatch_epoch_parallel(net.params, velocity, net._w_off, net._b_off, net._sizes, net._hidden,
+                                         net._output, net._cost, X, Y, rng.permutation(len(X)), batch_size,
+                                         dt(eta), dt(lmbda), dt(momentum), len(X), threads)
+    return net.params
+
+
+PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum
+    ([784, 30, 10], 20, "sigmoid", "quadratic", 0.0, 0.0),
+    ([784, 30, 10], 100, "sigmoid", "cross_entropy", 5.0, 0.0),
+    ([50, 7, 5, 3], 7, "tanh", "log_likelihood", 2.0, 0.5),  # odd widths, softmax output, momentum
+    ([20, 31, 9], 1000, "relu", "cross_entropy", 0.0, 0.0),  # one batch larger than the data
+    ([20, 3, 9], 10, "sigmoid", "quadratic", 1.0, 0.9),
+    ([13, 1, 4], 6, "sigmoid", "cross_entropy", 0.0, 0.0),  # one hidden neuron: one thread owns none
+    ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3),  # deep; the last batch is partial
+]
+
+
+@two_cores
+@pytest.mark.parametrize("sizes,batch_size,activation,cost,lmbda,momentum", PARITY)
+def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activation, cost, lmbda, momentum):
+    X, y = make_data(503, sizes[0], sizes[-1])
+    kw = dict(activation=activation, cost=cost, lmbda=lmbda, momentum=momentum)
+    serial = epochs(sizes, X, y, batch_size, 1, **kw)
+    threaded = epochs(sizes, X, y, batch_size, 2, **kw)
+    np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
+    assert not np.array_equal(serial, epochs(sizes, X, y, batch_size, 1, **{**kw, "n_epochs": 1}))  # it trained
+
+
+@two_cores
+def test_two_threads_in_float32_agree_to_round_off():
+    X, y = make_data(400, 784, 10)
+    serial = epochs([784, 30, 10], X, y, 20, 1, dtype="float32")
+    threaded = epochs([784, 30, 10], X, y, 20, 2, dtype="float32")
+    np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-5)
+
+
+@two_cores
+def test_fit_with_threads_matches_one_thread_and_a_network_without_hidden_layers_falls_back():
+    X, y = make_learnable(300, 12, 3)
+    for sizes in ([12, 16, 3], [12, 3]):
+        nets = [fastnn.Network(sizes, dtype="float64", seed=0) for _ in range(2)]
+        h1 = nets[0].fit(X, y, 3, 10, 0.5, lmbda=1.0, momentum=0.5, seed=2, monitor=["training_accuracy"])
+        h2 = nets[1].fit(X, y, 3, 10, 0.5, lmbda=1.0, momentum=0.5, seed=2, monitor=["training_accuracy"],
+                         threads=2)
+        np.testing.assert_allclose(nets[1].params, nets[0].params, rtol=0, atol=1e-12)
+        assert h1.training_accuracy == h2.training_accuracy
+
+
+@two_cores
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_hogwild_trains_and_touches_every_example(batch_size):
+    X, y = make_learnable(2500, 20, 3)
+    X, y, X_val, y_val = X[:2000], y[:2000], X[2000:], y[2000:]
+    accs = {}
+    for hogwild in (False, True):
+        net = fastnn.Network([20, 20, 3], seed=0)
+        h = net.fit(X, y, 10, batch_size, 0.1 if batch_size == 1 else 0.5, validation_data=(X_val, y_val),
+                    seed=1, hogwild=hogwild, threads=2 if hogwild else 1)
+        accs[hogwild] = h.validation_accuracy[-1]
+    assert accs[True] >= 0.9, accs
+    assert abs(accs[True] - accs[False]) <= 0.05, accs
+
+
+@two_cores
+def test_hogwild_shares_out_the_examples():
+    """With eta so small that updates barely interact, one Hogwild epoch is close to the serial one."""
+    X, y = make_data(600, 10, 4)
+    nets = [fastnn.Network([10, 8, 4], dtype="float64", seed=0) for _ in range(2)]
+    nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
+    nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
+    start = fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
+    step = nets[0].params - start
+    # losing or repeating one thread's share would move it by about half a step
+    assert np.abs(nets[1].params - nets[0].params).max() < 0.02 * np.abs(step).max()
+
+
+@njit(nogil=True)  # a thread that spins while holding the GIL would stop the others from arriving
+def _wait_at_barrier(sync):
+    return parallel.barrier(sync, 2, 1)
+
+
+def test_a_failing_thread_releases_the_others_and_its_error_is_raised():
+    seen = []
+
+    def work(tid, sync):
+        if tid == 1:
+            raise RuntimeError("thread 1 failed")
+        seen.append(_wait_at_barrier(sync))  # would spin for ever without the abort flag
+    with pytest.raises(RuntimeError, match="thread 1 failed"):
+        parallel.run_threads(work, 2)
+    assert seen == [False]
+    assert not [t for t in threading.enumerate() if t.name.startswith("fastnn-")]  # joined, none left spinning
+
+
+@two_cores
+def test_barrier_lets_threads_through_together():
+    sync = np.zeros(16, np.int64)
+    out = []
+
+    def work(tid, sync_):
+        out.append((tid, _wait_at_barrier(sync_)))
+    parallel.run_threads(work, 2)
+    assert sorted(out) == [(0, True), (1, True)]
+    assert sync[parallel.COUNTER] == 0  # run_threads made its own
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(threads=0), "threads must be at least 1"),
+    (dict(threads=1.5), "threads must be an integer"),
+    (dict(threads=10_000), "may run on only"),
+    (dict(threads=1, hogwild=True), "hogwild=True needs threads >= 2"),
+    (dict(threads=1, hogwild="yes"), "hogwild must be True or False"),
+])
+def test_bad_thread_settings_are_refused(kwargs, message):
+    X, y = make_data(20, 4, 2)
+    net = fastnn.Network([4, 3, 2], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=message):
+        net.fit(X, y, 1, 5, 0.1, **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+
+
+@two_cores
+def test_online_learning_on_two_threads_needs_hogwild():
+    X, y = make_data(20, 4, 2)
+    with pytest.raises(ValueError, match="hogwild=True"):
+        fastnn.Network([4, 3, 2], seed=0).fit(X, y, 1, 1, 0.1, threads=2)
+
+
+def test_aligned_buffers_start_on_a_cache_line():
+    for shape, dtype in [((2, 20, 784), np.float32), ((30, 24), np.float64), ((1,), np.float32)]:
+        a = parallel.aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+        assert a.ctypes.data % 64 == 0
