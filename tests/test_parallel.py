@@ -89,15 +89,15 @@ def test_hogwild_trains_and_touches_every_example(batch_size):
 
 @two_cores
 def test_hogwild_shares_out_the_examples():
-    """With eta so small that updates barely interact, one Hogwild epoch is close to the serial one."""
+    """With eta so small that updates barely interact, one Hogwild epoch moves the weights as the serial one does."""
     X, y = make_data(600, 10, 4)
     nets = [fastnn.Network([10, 8, 4], dtype="float64", seed=0) for _ in range(2)]
     nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
     nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
-    start = fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
-    step = nets[0].params - start
-    # losing or repeating one thread's share would move it by about half a step
-    assert np.abs(nets[1].params - nets[0].params).max() < 0.02 * np.abs(step).max()
+    step = nets[0].params - fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
+    # Updates that race on one weight can be lost (measured: 1-3% of the step on so small a net);
+    # losing or repeating a thread's share of the examples would miss by about half the step.
+    assert np.abs(nets[1].params - nets[0].params).max() < 0.15 * np.abs(step).max()
 
 
 @njit(nogil=True)  # a thread that spins while holding the GIL would stop the others from arriving
