@@ -2,10 +2,14 @@
 import numpy as np
 import pytest
 
+from numba import njit
+
 import fastnn
+import kernels
 from conftest import make_data
 import reference as ref
 from kernels import gemm
+from kernels.vmath import exp_nonpositive
 
 
 def flat(weights, biases):
@@ -150,3 +154,29 @@ def test_online_without_momentum_matches_reference(sizes, activation, cost):
     # 40 examples are two full blocks and a partial one; lmbda > 0 exercises the per-step decay factors.
     got, want = epochs_vs_reference(sizes, activation, cost, 1, 1.5, 0.0, n=40, eta=0.2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@njit(fastmath=kernels.codes.FASTMATH)  # as the kernels call it: with their fast-math flags
+def _exp_nonpositive_all(x, out):
+    for i in range(len(x)):
+        out[i] = exp_nonpositive(x[i])
+
+
+@pytest.mark.parametrize("dtype,lowest", [(np.float32, -87.3), (np.float64, -708.3)])
+def test_vectorised_exp_is_within_2_ulp_of_the_true_value(dtype, lowest):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-rng.exponential(5.0, 200_000), np.linspace(lowest, 0, 200_000), [0.0, -0.0, -1e-30]])
+    x = x.astype(dtype)
+    out = np.empty_like(x)
+    _exp_nonpositive_all(x, out)
+    true = np.exp(x.astype(np.longdouble))
+    ulps = np.abs((out.astype(np.longdouble) - true) / np.spacing(true.astype(dtype)))
+    assert ulps.max() <= 2.0, (float(ulps.max()), x[np.argmax(ulps)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vectorised_exp_at_the_edges(dtype):
+    x = np.array([0.0, -np.inf, -1000.0, np.nan], dtype=dtype)
+    out = np.empty_like(x)
+    _exp_nonpositive_all(x, out)
+    assert out[0] == 1.0 and out[1] == 0.0 and out[2] == 0.0 and np.isnan(out[3])
