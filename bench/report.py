@@ -176,10 +176,12 @@ def targets(groups, rates, compile_warm, memory, threads, hogwild_acc):
                          f"{theirs / ours:.1f}x", theirs / ours >= need if need > 1 else theirs / ours > 1))
     worst = max(v["fastnn (float64)"]["seconds"] / v[f32]["seconds"] for v in groups.values())
     rows.append(("float64 at most 2x the float32 time (every case)", f"at most {worst:.2f}x", worst <= 2))
+    ceiling = {r["batch"]: r["speedup"] for r in threads if r["mode"].startswith("ceiling")}
     for r in threads:
         if r["mode"] == "synchronous":
+            note = f" (two independent epochs: {ceiling[20]:.2f}x)" if 20 in ceiling else ""
             rows.append((f"2 threads at least 1.7x faster than 1: {r['sizes']} batch {r['batch']}",
-                         f"{r['speedup']:.2f}x", r["speedup"] >= 1.7))
+                         f"{r['speedup']:.2f}x" + note, r["speedup"] >= 1.7))
     hog = [r for r in threads if r["mode"] == "Hogwild"]
     if hog and hogwild_acc:
         h = hogwild_acc
@@ -197,7 +199,7 @@ def targets(groups, rates, compile_warm, memory, threads, hogwild_acc):
     return rows
 
 
-def why_missed(groups, rates):
+def why_missed(groups, rates, threads):
     """What limits fastnn where a target is missed, with this run's rates."""
     f32 = "fastnn (float32)"
     main = {b: impls[f32] for (sizes, b), impls in groups.items() if sizes == MAIN}
@@ -224,14 +226,22 @@ def threads_why(threads):
     slow = [r for r in threads if r["mode"] == "synchronous" and r["speedup"] < 1.7]
     if not slow:
         return []
-    return [
+    ceiling = [r for r in threads if r["mode"].startswith("ceiling")]
+    lines = [
         "- Two threads (" + ", ".join(f"{r['sizes']} batch {r['batch']}: {r['speedup']:.2f}x" for r in slow) +
-        "). Each mini-batch is split by neurons (`kernels/parallel.py`): each thread gathers half the rows, "
-        "computes and updates its half of every layer, and the threads meet at three spin barriers per batch. "
-        "The small layers above the first are run by both threads, so that part does not shrink, and each "
-        "thread reads the whole batch, half of it from the other core's cache. The more of the epoch these "
-        "take (deep nets of narrow layers, larger batches whose rows leave the L2 cache), the further the "
-        "speed-up falls below 2."]
+        "). Each mini-batch is split between the threads (`kernels/parallel.py`): they gather the batch's rows, "
+        "compute the first layer and update it a chunk of neurons at a time, claimed from an atomic counter, and "
+        "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
+        "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
+        "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2."]
+    if ceiling:
+        lines.append(
+            "- The machine's own ceiling, measured alternately in the same run: two independent trainings at once, "
+            "with nothing shared, ran " + ", ".join(f"{r['speedup']:.2f}x (batch {r['batch']})" for r in ceiling) +
+            " as fast as one after the other. The two cores of this virtual machine are shared with other "
+            "tenants, and a test of two threads doing unrelated arithmetic measured from 2.08x down to 1.07x "
+            "within a minute; no split of one training can beat the ceiling of the moment.")
+    return lines
 
 
 def versions():
@@ -281,7 +291,7 @@ def main():
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; " + ", ".join(f"{k} {x}" for k, x in v.items()) + ".", "",
         "## Targets", "", "| target | measured | |", "|---|---|---|"]
     text += [f"| {a} | {b} | {mark[c]} |" for a, b, c in rows]
-    text += ["", "### Why the missed targets are missed", ""] + why_missed(groups, rates)
+    text += ["", "### Why the missed targets are missed", ""] + why_missed(groups, rates, threads)
     text += ["", "## The machine's limit", "",
              f"- float32 matrix-matrix (sgemm 1024^3, one thread): **{rates['sgemm']:.1f} GFLOP/s**. The FLOP limit "
              f"of an epoch is its floating-point operations (see `bench/roofline.py`: {MAIN} at batch 1 does "

@@ -30,15 +30,17 @@ def cmd_train(args):
         else:
             print(f"data: {data.description}")
         print(f"net: {net}, init={args.init}; epochs={args.epochs}, batch_size={args.batch_size}, "
-              f"eta={args.eta}, lmbda={args.lmbda}")
+              f"eta={args.eta}, lmbda={args.lmbda}, threads={args.threads}" + (", Hogwild" if args.hogwild else ""))
         X, y, X_val, y_val = data.X_train, data.y_train, data.X_val, data.y_val
         t0 = time.perf_counter()
         # Compile (or load from the cache) the kernels this run uses, so epoch times exclude it.
-        net.fit(X[:2], y[:2], 1, min(args.batch_size, 2), args.eta, validation_data=(X_val[:2], y_val[:2]))
+        parallel = dict(threads=args.threads, hogwild=args.hogwild)
+        net.fit(X[:2], y[:2], 1, min(args.batch_size, 2) if args.batch_size > 1 or args.hogwild else 1, args.eta,
+                validation_data=(X_val[:2], y_val[:2]), **parallel)
         net.initialize(args.init, args.seed)
         print(f"compile/load kernels: {time.perf_counter() - t0:.2f} s")
         history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda, momentum=args.momentum,
-                          validation_data=(X_val, y_val), seed=args.seed)
+                          validation_data=(X_val, y_val), seed=args.seed, **parallel)
     except (ValueError, DivergenceError) as e:  # DataFileError and DataUnavailable are ValueErrors
         raise SystemExit(f"fastnn: {e}")
     for epoch, (t, acc) in enumerate(zip(history.epoch_time, history.validation_accuracy)):
@@ -186,6 +188,10 @@ def build_parser():
     train.add_argument("--lmbda", type=float, default=0.0)
     train.add_argument("--momentum", type=float, default=0.0)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=1,
+                       help="threads per epoch (default: 1); with --batch-size above 1 the same result as 1 thread")
+    train.add_argument("--hogwild", action="store_true",
+                       help="lock-free parallel SGD on --threads threads (any batch size; not reproducible)")
     train.add_argument("--save", help="save the trained network (.json or .npz)")
     train.set_defaults(func=cmd_train)
 
