@@ -56,7 +56,8 @@ def test_fastnn(benchmark, epoch_data, sizes, batch_size, dtype):
     order = np.random.default_rng(1).permutation(len(X))
     net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
     net.initialize("large", 0)
-    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=5, iterations=1)
+    # 15 short rounds: on this shared machine a slow spell can cover a few of them, rarely all
+    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=15, iterations=1)
     assert np.isfinite(net.params).all()
 
 

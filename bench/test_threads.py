@@ -44,7 +44,7 @@ def test_two_threads(benchmark, epoch_data, sizes, batch_size, hogwild):
         net.train_epoch(X, Y, order, batch_size, 3.0)
         benchmark.extra_info["serial_s"].append(time.perf_counter() - t0)
     benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0),
-                       kwargs=dict(threads=2, hogwild=hogwild), setup=serial_first, rounds=7, iterations=1)
+                       kwargs=dict(threads=2, hogwild=hogwild), setup=serial_first, rounds=11, iterations=1)
     assert np.isfinite(net.params).all()
 
 
@@ -74,7 +74,7 @@ def test_two_core_ceiling(benchmark, epoch_data, batch_size):
 
     def both():
         run_threads(lambda tid, sync: nets[tid].train_epoch(X, Y, order, batch_size, 3.0), 2)
-    benchmark.pedantic(both, setup=serial_first, rounds=7, iterations=1)
+    benchmark.pedantic(both, setup=serial_first, rounds=11, iterations=1)
     assert all(np.isfinite(net.params).all() for net in nets)
 
 
