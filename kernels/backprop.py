@@ -14,7 +14,7 @@ from .codes import FASTMATH
 from .costs import output_delta
 from .forward import CHUNK, forward_layers
 from .gemm import add_outer
-from .layout import alloc_acts, biases, block, max_width, weights
+from .layout import alloc_acts, biases, block, max_width, view2d, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -68,12 +68,12 @@ def block_backprop(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, out
     m = A0.shape[0]
     L = len(sizes) - 1
     forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
-    D = d1[:m * sizes[L]].reshape(m, sizes[L])
+    D = view2d(d1, 0, m, sizes[L])
     output_delta(block(acts, a_off, sizes, L, m), Y, cost, output, D)
     in_d1 = True  # delta is in d1; the next one goes to the other buffer
     for l in range(L - 1, -1, -1):
         A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
-        D_prev = (d2 if in_d1 else d1)[:m * sizes[l]].reshape(m, sizes[l])
+        D_prev = view2d(d2 if in_d1 else d1, 0, m, sizes[l])
         backward_layer(weights(params, w_off, sizes, l), D, A_prev,
                        weights(out, w_off, sizes, l), biases(out, b_off, sizes, l), scale, decay,
                        D_prev, l > 0)

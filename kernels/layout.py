@@ -10,7 +10,37 @@ Activations for a block of up to ``m_max`` examples live in one 1-D buffer
 an (m, sizes[l]) row-major block. Layer 0 is the input and is not stored there.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import impl_ret_borrowed, make_array, populate_array
+
+
+@intrinsic
+def view2d(typingctx, buf, start, rows, cols):
+    """Elements start .. start + rows*cols of the C-contiguous array buf (in memory order)
+    as a C-contiguous (rows, cols) array sharing buf's memory.
+
+    The same view as ``buf[start:start + rows*cols].reshape(rows, cols)``, built directly:
+    Numba's reshape goes through a general routine that cost 33-54 ns a call, and the
+    online epoch makes about eight views per example (17 ms per epoch of 50,000). The
+    callers keep start + rows*cols within buf.
+    """
+    if not (isinstance(buf, types.Array) and buf.layout == "C"):
+        return None
+    out = types.Array(buf.dtype, 2, "C")
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        start, rows, cols = (context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], sig.args[1:]))
+        view = make_array(out)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(buf.dtype)))
+        populate_array(view, data=builder.gep(src.data, [start]),
+                       shape=cgutils.pack_array(builder, [rows, cols]),
+                       strides=cgutils.pack_array(builder, [builder.mul(cols, itemsize), itemsize]),
+                       itemsize=itemsize, meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, out, view._getvalue())
+    return out(buf, start, rows, cols), codegen
 
 
 def param_offsets(sizes):
@@ -29,9 +59,7 @@ def param_offsets(sizes):
 @njit(cache=True)
 def weights(params, w_off, sizes, l):
     """View of w^l, shape (sizes[l+1], sizes[l])."""
-    n_out = sizes[l + 1]
-    n_in = sizes[l]
-    return params[w_off[l]:w_off[l] + n_out * n_in].reshape(n_out, n_in)
+    return view2d(params, w_off[l], sizes[l + 1], sizes[l])
 
 
 @njit(cache=True)
@@ -54,7 +82,7 @@ def alloc_acts(sizes, m_max, dtype_like):
 @njit(cache=True)
 def block(acts, a_off, sizes, l, m):
     """View of the activations of layer l (l >= 1) for m examples, shape (m, sizes[l])."""
-    return acts[a_off[l]:a_off[l] + m * sizes[l]].reshape(m, sizes[l])
+    return view2d(acts, a_off[l], m, sizes[l])
 
 
 @njit(cache=True)

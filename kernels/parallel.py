@@ -44,7 +44,7 @@ from .activations import activate, scale_by_derivative
 from .backprop import gather_rows, sgd_rows
 from .costs import output_delta
 from .gemm import add_outer, linear
-from .layout import alloc_acts, biases, block, max_width, weights
+from .layout import alloc_acts, biases, block, max_width, view2d, weights
 from .sgd import minibatch_epoch, momentum_rows, online_epoch
 
 # Slots of the shared int64 array ``sync``, each on a cache line of its own.
@@ -161,7 +161,7 @@ def _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off
         sgd_rows(W, b, D, A_prev, -eta / dt(m), dt(1) - decay_l2)
     else:
         n_in = sizes[l]
-        G = grad[:(hi - lo) * n_in].reshape(hi - lo, n_in)
+        G = view2d(grad, 0, hi - lo, n_in)
         gb = grad[(hi - lo) * n_in:(hi - lo) * (n_in + 1)]
         G[:, :] = dt(0)
         gb[:] = dt(0)

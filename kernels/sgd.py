@@ -22,7 +22,7 @@ from .backprop import block_backprop, block_gradient, gather_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .gemm import add_outer, linear
-from .layout import alloc_acts, biases, block, max_width, weights
+from .layout import alloc_acts, biases, block, max_width, view2d, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -137,12 +137,12 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
                 linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
                 activate(Z, output if l == L - 1 else hidden)
                 A_in = Z
-            D = d1[:sizes[L]].reshape(1, sizes[L])
+            D = view2d(d1, 0, 1, sizes[L])
             output_delta(A_in, Y[r:r + 1], cost, output, D)
             in_d1 = True
             for l in range(L - 1, 0, -1):
                 A_prev = block(acts, a_off, sizes, l, 1)
-                D_prev = (d2 if in_d1 else d1)[:sizes[l]].reshape(1, sizes[l])
+                D_prev = view2d(d2 if in_d1 else d1, 0, 1, sizes[l])
                 W = weights(params, w_off, sizes, l)
                 b = biases(params, b_off, sizes, l)
                 _online_update_layer(W, b, W, b, D[0], A_prev[0], D_prev[0], True, eta, decay_l2, dt(0))
@@ -184,12 +184,12 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
         r = order[t]
         A0 = X[r:r + 1]
         forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
-        D = d1[:sizes[L]].reshape(1, sizes[L])
+        D = view2d(d1, 0, 1, sizes[L])
         output_delta(block(acts, a_off, sizes, L, 1), Y[r:r + 1], cost, output, D)
         in_d1 = True  # delta is in d1; the next one goes to the other buffer
         for l in range(L - 1, -1, -1):
             A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, 1)
-            D_prev = (d2 if in_d1 else d1)[:sizes[l]].reshape(1, sizes[l])
+            D_prev = view2d(d2 if in_d1 else d1, 0, 1, sizes[l])
             _online_update_layer(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l),
                                  weights(velocity, w_off, sizes, l), biases(velocity, b_off, sizes, l),
                                  D[0], A_prev[0], D_prev[0], l > 0, eta, decay_l2, mu)

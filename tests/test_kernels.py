@@ -180,3 +180,37 @@ def test_vectorised_exp_at_the_edges(dtype):
     out = np.empty_like(x)
     _exp_nonpositive_all(x, out)
     assert out[0] == 1.0 and out[1] == 0.0 and out[2] == 0.0 and np.isnan(out[3])
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_epochs_free_every_buffer_they_allocate(batch_size):
+    """The kernels' array views (kernels.layout.view2d) hold references to their buffers: none may leak."""
+    from numba.core.runtime import _nrt_python, rtsys
+    _nrt_python.memsys_enable_stats()  # or NUMBA_NRT_STATS=1
+    net = fastnn.Network([12, 9, 5, 3], seed=0)
+    X, y = make_data(40, 12, 3)
+    net.fit(X, y, 1, batch_size, 0.5, momentum=0.5 if batch_size > 1 else 0.0)  # compile first
+    before = rtsys.get_allocation_stats()
+    net.fit(X, y, 2, batch_size, 0.5, momentum=0.5 if batch_size > 1 else 0.0,
+            validation_data=(X, y), monitor=["training_cost", "validation_accuracy"])
+    after = rtsys.get_allocation_stats()
+    assert after.alloc - before.alloc > 0  # the epochs did allocate their work buffers
+    assert after.alloc - before.alloc == after.free - before.free
+    assert after.mi_alloc - before.mi_alloc == after.mi_free - before.mi_free
+
+
+def test_view2d_is_the_reshaped_slice():
+    from kernels.layout import view2d
+
+    @njit
+    def views(buf, start, rows, cols):
+        v = view2d(buf, start, rows, cols)
+        v[0, 0] += 0.0  # a view, not a copy
+        return v.copy(), v.strides, v.flags.c_contiguous
+
+    buf = np.arange(24.0)
+    out, strides, contiguous = views(buf, 5, 3, 4)
+    np.testing.assert_array_equal(out, buf[5:17].reshape(3, 4))
+    assert strides == (32, 8) and contiguous
+    grid = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(views(grid, 0, 1, 12)[0], grid.reshape(1, 12))
