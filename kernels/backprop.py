@@ -28,9 +28,18 @@ def backward_layer(W, D, A_prev, oW, ob, scale, decay, D_prev, need_prev):
     the error of the layer below belongs to the weights that produced the output.
     """
     if need_prev:
-        D_prev[:, :] = D.dtype.type(0)
-        add_outer(D_prev, D.dtype.type(1), D.T, W)
+        delta_below(D, W, D_prev)
     sgd_rows(oW, ob, D, A_prev, scale, decay)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def delta_below(D, W, D_prev):
+    """D_prev = D W: (w^T delta) for every example, before sigma'(z) of the layer below.
+
+    W may be a range of columns of a layer's weights, with D_prev the matching columns.
+    """
+    D_prev[:, :] = D.dtype.type(0)
+    add_outer(D_prev, D.dtype.type(1), D.T, W)
 
 
 @njit(cache=True, fastmath=FASTMATH)

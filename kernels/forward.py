@@ -15,15 +15,16 @@ CHUNK = 256
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off):
-    """Feed the block A0 (m examples) through every layer, filling acts.
+def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, first=0):
+    """Feed the block A0 (m examples) through the layers above layer ``first``, filling acts.
 
-    Hidden layers use the activation code ``hidden``, the last layer ``output``.
+    A0 holds layer first's activations: the input by default. Hidden layers use the
+    activation code ``hidden``, the last layer ``output``.
     """
     m = A0.shape[0]
     n_layers = len(sizes) - 1
     A_in = A0
-    for l in range(n_layers):
+    for l in range(first, n_layers):
         Z = block(acts, a_off, sizes, l + 1, m)
         linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
         activate(Z, output if l == n_layers - 1 else hidden)

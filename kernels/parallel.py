@@ -41,9 +41,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .activations import activate, scale_by_derivative
-from .backprop import gather_rows, sgd_rows
+from .backprop import delta_below, gather_rows, sgd_rows
 from .costs import output_delta
-from .gemm import add_outer, linear
+from .forward import forward_layers
+from .gemm import linear
 from .layout import alloc_acts, biases, block, max_width, view2d, weights
 from .sgd import minibatch_epoch, momentum_rows, online_epoch
 
@@ -230,20 +231,13 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
         for i in range(m):
             for j in range(n1):
                 H[i, j] = HT[j, i]
-        A_in = H
-        for l in range(1, L):
-            Z = block(acts, a_off, sizes, l + 1, m)
-            linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
-            activate(Z, output if l == L - 1 else hidden)
-            A_in = Z
+        forward_layers(params, w_off, b_off, sizes, hidden, output, H, acts, a_off, 1)
         D = block(deltas, a_off, sizes, L, m)
-        output_delta(A_in, Ym, cost, output, D)
+        output_delta(block(acts, a_off, sizes, L, m), Ym, cost, output, D)
         for l in range(L - 1, 0, -1):
-            A_prev = block(acts, a_off, sizes, l, m)
             D_prev = block(deltas, a_off, sizes, l, m)
-            D_prev[:, :] = dt(0)
-            add_outer(D_prev, dt(1), D.T, weights(params, w_off, sizes, l))
-            scale_by_derivative(D_prev, A_prev, hidden)
+            delta_below(D, weights(params, w_off, sizes, l), D_prev)
+            scale_by_derivative(D_prev, block(acts, a_off, sizes, l, m), hidden)
             D = D_prev
         k += 1
         if not barrier(sync, nthreads, k):

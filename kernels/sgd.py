@@ -131,14 +131,9 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
             A1 = block(acts, a_off, sizes, 1, 1)
             _first_layer_input(Z0, G, D0, P, b0, eta, t, A1[0])
             activate(A1, output if L == 1 else hidden)
-            A_in = A1
-            for l in range(1, L):
-                Z = block(acts, a_off, sizes, l + 1, 1)
-                linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
-                activate(Z, output if l == L - 1 else hidden)
-                A_in = Z
+            forward_layers(params, w_off, b_off, sizes, hidden, output, A1, acts, a_off, 1)
             D = view2d(d1, 0, 1, sizes[L])
-            output_delta(A_in, Y[r:r + 1], cost, output, D)
+            output_delta(block(acts, a_off, sizes, L, 1), Y[r:r + 1], cost, output, D)
             in_d1 = True
             for l in range(L - 1, 0, -1):
                 A_prev = block(acts, a_off, sizes, l, 1)
