@@ -35,7 +35,7 @@ def cmd_train(args):
         t0 = time.perf_counter()
         # Compile (or load from the cache) the kernels this run uses, so epoch times exclude it.
         parallel = dict(threads=args.threads, hogwild=args.hogwild)
-        net.fit(X[:2], y[:2], 1, min(args.batch_size, 2) if args.batch_size > 1 or args.hogwild else 1, args.eta,
+        net.fit(X[:2], y[:2], 1, min(args.batch_size, 2), args.eta,
                 validation_data=(X_val[:2], y_val[:2]), **parallel)
         net.initialize(args.init, args.seed)
         print(f"compile/load kernels: {time.perf_counter() - t0:.2f} s")
@@ -81,7 +81,7 @@ def _etas(text):
 
 
 def cmd_study(args):
-    from .study import StudyConfig, StudyError, failed_runs, run_study
+    from .study import StudyConfig, failed_runs, run_study
     settings = dict(QUICK) if args.quick else {}
     for key in ("batch_sizes", "seeds", "epochs", "eta_grid", "max_train", "cost", "activation", "dtype", "lmbda",
                 "evals_per_epoch", "noise_checkpoints", "noise_batches", "search_epochs", "data"):
