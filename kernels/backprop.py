@@ -14,7 +14,7 @@ from .codes import FASTMATH
 from .costs import output_delta
 from .forward import CHUNK, forward_layers
 from .gemm import add_outer
-from .layout import alloc_acts, biases, block, max_width, view2d, weights
+from .layout import alloc_acts, biases, block, max_width, prefetch, view2d, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -115,6 +115,22 @@ def gather_rows(X, idx, start, m, out, first=0):
         for k in range(n):
             o[k] = x[k]
     return out[:m]
+
+
+@njit(cache=True)
+def prefetch_rows(X, idx, start, m):
+    """Ask for the rows X[idx[start + i]], 0 <= i < m, to be brought into cache, one hint per
+    64-byte line, so the next block's gather finds them there.
+
+    A training set larger than the last-level cache (50,000 MNIST images are 157 MB in
+    float32) is read from memory once per epoch in random order; without the hint each
+    gather waits for memory.
+    """
+    step = max(1, 64 // X.itemsize)
+    for i in range(m):
+        r = idx[start + i]
+        for k in range(0, X.shape[1], step):
+            prefetch(X, r, k)
 
 
 @njit(cache=True)

@@ -10,10 +10,13 @@ Activations for a block of up to ``m_max`` examples live in one 1-D buffer
 an (m, sizes[l]) row-major block. Layer 0 is the input and is not stored there.
 """
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import impl_ret_borrowed, make_array, populate_array
+
+PREFETCH_LOCALITY = 3  # llvm.prefetch's hint: 3 keeps the line in every cache level
 
 
 @intrinsic
@@ -92,3 +95,23 @@ def max_width(sizes):
         if s > w:
             w = s
     return w
+
+
+@intrinsic
+def prefetch(typingctx, arr, i, j):
+    """Hint the CPU to fetch the cache line holding arr[i, j] (no bounds check, no fault):
+    reads the next block's rows from memory while this block computes."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2):
+        return None
+    sig = types.void(arr, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        a = make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], a, [args[1], args[2]],
+                                       wraparound=False, boundscheck=False)
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(PREFETCH_LOCALITY), i32(1)])
+        return context.get_dummy_value()
+    return sig, codegen

@@ -41,7 +41,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .activations import activate, scale_by_derivative
-from .backprop import delta_below, gather_rows, sgd_rows
+from .backprop import delta_below, gather_rows, prefetch_rows, sgd_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .gemm import linear
@@ -205,7 +205,10 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
         taken = 0
         c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
         while c >= 0:
-            gather_rows(X, order, start, min(m, (c + 1) * GATHER_CHUNK), Xm, c * GATHER_CHUNK)
+            lo, hi = c * GATHER_CHUNK, min(m, (c + 1) * GATHER_CHUNK)
+            gather_rows(X, order, start, hi, Xm, lo)
+            # the same rows of the next batch, likely this thread's again
+            prefetch_rows(X, order, start + batch_size + lo, max(0, min(hi, len(order) - start - batch_size) - lo))
             taken += 1
             c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
         bases[0] += n_rows + nthreads

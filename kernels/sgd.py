@@ -18,7 +18,7 @@ from numba import njit
 
 from .activations import activate, scale_by_derivative
 from .codes import FASTMATH
-from .backprop import block_backprop, block_gradient, gather_rows
+from .backprop import block_backprop, block_gradient, gather_rows, prefetch_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .gemm import add_outer, linear
@@ -122,6 +122,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
     for start in range(0, len(order), T):
         m = min(T, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
+        prefetch_rows(X, order, start + m, min(T, len(order) - start - m))
         linear(W0, no_bias[:n1], Xm, Z0[:m])
         for t0 in range(0, m, 4):  # G[t, s] = x_t . x_s for s < t (and a little more), 4 rows at a time
             t1 = min(m, t0 + 4)
@@ -245,6 +246,9 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
         m = min(batch_size, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
         Ym = gather_rows(Y, order, start, m, Yb)
+        ahead = min(batch_size, len(order) - start - m)
+        prefetch_rows(X, order, start + m, ahead)
+        prefetch_rows(Y, order, start + m, ahead)
         if mu == zero:
             block_backprop(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym,
                            params, -eta / X.dtype.type(m), one - decay_l2, acts, a_off, d1, d2)
