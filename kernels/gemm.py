@@ -13,12 +13,15 @@ each loaded row feeds several outputs at once:
   from L2 once per block, not once per pair of examples.
   Remainder rows and examples reuse the last row (the extra results are
   computed and dropped), so one loop body covers every shape.
-- ``add_outer`` updates 3 rows of C from 4 rows of A in one pass, k in chunks
-  of KC so the chunk of A stays in the L1 cache while every row of C passes.
+- ``add_outer`` updates 3 rows of C from 4 rows of A in one pass over k. Each
+  pass sets up 12 broadcast coefficients, so passes are kept long: k is split
+  into chunks only beyond KC columns, where the rows of A would crowd out L2.
 
 Measured on the development machine (Zen 3, one core, float32, 20 x 784 x 30):
-the plain loops run at 34 and 23 GFLOP/s, these at 73 and 49 (bench/RESULTS.md
-has the epoch times). Index through row-slice views (``c = C[j, k0:k1]; c[k]``):
+the plain loops run at 34 and 23 GFLOP/s, these at 69 and 70 (bench/RESULTS.md
+has the epoch times). add_outer once worked in chunks of 256 columns, to keep
+the chunk of A in L1: 57 GFLOP/s, as the set-up of each pass cost more than
+L2 reads (similar at every shape tried, up to 20 x 1000 x 300). Index through row-slice views (``c = C[j, k0:k1]; c[k]``):
 ``C[j, k0 + k]`` keeps Python's negative-index wraparound in the inner loop
 and stops vectorisation.
 """
@@ -26,7 +29,7 @@ from numba import njit
 
 from .codes import FASTMATH
 
-KC = 256  # columns per chunk in add_outer
+KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 
 
@@ -90,8 +93,10 @@ def add_outer(C, alpha, D, A):
     m = A.shape[0]
     n, K = C.shape
     m4 = m - m % 4
-    for k0 in range(0, K, KC):
-        k1 = min(K, k0 + KC)
+    kc = (K + KC - 1) // KC  # chunks
+    kc = (K + kc - 1) // kc  # columns per chunk, balanced
+    for k0 in range(0, K, kc):
+        k1 = min(K, k0 + kc)
         j = 0
         while j + 3 <= n:
             c0 = C[j, k0:k1]
