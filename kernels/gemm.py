@@ -7,10 +7,12 @@ Plain triple loops run at about a quarter of this machine's peak: each
 multiply-add loads two numbers, and the dot products are latency bound. Here
 each loaded row feeds several outputs at once:
 
-- ``linear`` computes 4 rows of W against 2 examples in one pass over the
-  inputs: 8 independent dot products that the compiler vectorises along k.
-  The 4 rows stay in L1 while a block of EB examples passes, so W is read
-  from L2 once per block, not once per pair of examples.
+- ``linear`` computes 3 rows of W against 4 examples in one pass over the
+  inputs: 12 independent dot products that the compiler vectorises along k,
+  7 loads for 12 multiply-adds. The 3 rows stay in L1 while a block of EB
+  examples passes, so W is read from L2 once per block, not once per group
+  of examples. (4 rows against 2 examples, 6 loads for 8, ran 10-35% slower
+  from 16 to 100 examples.) One example takes a matrix-vector loop instead.
   Remainder rows and examples reuse the last row (the extra results are
   computed and dropped), so one loop body covers every shape.
 - ``add_outer`` updates 3 rows of C from 4 rows of A in one pass over k. Each
@@ -18,7 +20,7 @@ each loaded row feeds several outputs at once:
   into chunks only beyond KC columns, where the rows of A would crowd out L2.
 
 Measured on the development machine (Zen 3, one core, float32, 20 x 784 x 30):
-the plain loops run at 34 and 23 GFLOP/s, these at 69 and 70 (bench/RESULTS.md
+the plain loops run at 34 and 23 GFLOP/s, these at 63-79 and 70 (bench/RESULTS.md
 has the epoch times). add_outer once worked in chunks of 256 columns, to keep
 the chunk of A in L1: 57 GFLOP/s, as the set-up of each pass cost more than
 L2 reads (similar at every shape tried, up to 20 x 1000 x 300). Index through row-slice views (``c = C[j, k0:k1]; c[k]``):
@@ -37,50 +39,101 @@ EB = 32  # examples per block in linear: a block of rows of A stays in L2 while 
 def linear(W, b, A, Z):
     """Z[i, j] = b[j] + sum_k W[j, k] A[i, k], for every example i of the block A."""
     m = A.shape[0]
+    if m == 1:
+        _matvec(W, b, A[0], Z[0])
+        return
     n_out, n_in = W.shape
     zero = Z.dtype.type(0)
     for e0 in range(0, m, EB):
         e1 = min(m, e0 + EB)
-        for j in range(0, n_out, 4):
+        for j in range(0, n_out, 3):
             j1 = min(j + 1, n_out - 1)
             j2 = min(j + 2, n_out - 1)
-            j3 = min(j + 3, n_out - 1)
             w0 = W[j]
             w1 = W[j1]
             w2 = W[j2]
-            w3 = W[j3]
-            for i in range(e0, e1, 2):
+            for i in range(e0, e1, 4):
                 i1 = min(i + 1, e1 - 1)
+                i2 = min(i + 2, e1 - 1)
+                i3 = min(i + 3, e1 - 1)
                 x0 = A[i]
                 x1 = A[i1]
+                x2 = A[i2]
+                x3 = A[i3]
                 s00 = zero
                 s01 = zero
                 s02 = zero
-                s03 = zero
                 s10 = zero
                 s11 = zero
                 s12 = zero
-                s13 = zero
+                s20 = zero
+                s21 = zero
+                s22 = zero
+                s30 = zero
+                s31 = zero
+                s32 = zero
                 for k in range(n_in):
+                    u0 = w0[k]
+                    u1 = w1[k]
+                    u2 = w2[k]
                     p = x0[k]
-                    q = x1[k]
-                    s00 += w0[k] * p
-                    s01 += w1[k] * p
-                    s02 += w2[k] * p
-                    s03 += w3[k] * p
-                    s10 += w0[k] * q
-                    s11 += w1[k] * q
-                    s12 += w2[k] * q
-                    s13 += w3[k] * q
+                    s00 += u0 * p
+                    s01 += u1 * p
+                    s02 += u2 * p
+                    p = x1[k]
+                    s10 += u0 * p
+                    s11 += u1 * p
+                    s12 += u2 * p
+                    p = x2[k]
+                    s20 += u0 * p
+                    s21 += u1 * p
+                    s22 += u2 * p
+                    p = x3[k]
+                    s30 += u0 * p
+                    s31 += u1 * p
+                    s32 += u2 * p
                 # A duplicated row or example is stored first and then overwritten by the real one.
-                Z[i1, j3] = s13 + b[j3]
+                Z[i3, j2] = s32 + b[j2]
+                Z[i3, j1] = s31 + b[j1]
+                Z[i3, j] = s30 + b[j]
+                Z[i2, j2] = s22 + b[j2]
+                Z[i2, j1] = s21 + b[j1]
+                Z[i2, j] = s20 + b[j]
                 Z[i1, j2] = s12 + b[j2]
                 Z[i1, j1] = s11 + b[j1]
                 Z[i1, j] = s10 + b[j]
-                Z[i, j3] = s03 + b[j3]
                 Z[i, j2] = s02 + b[j2]
                 Z[i, j1] = s01 + b[j1]
                 Z[i, j] = s00 + b[j]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _matvec(W, b, x, z):
+    """z[j] = b[j] + sum_k W[j, k] x[k]: linear for one example, 4 rows of W per pass over x."""
+    n_out, n_in = W.shape
+    zero = z.dtype.type(0)
+    for j in range(0, n_out, 4):
+        j1 = min(j + 1, n_out - 1)
+        j2 = min(j + 2, n_out - 1)
+        j3 = min(j + 3, n_out - 1)
+        w0 = W[j]
+        w1 = W[j1]
+        w2 = W[j2]
+        w3 = W[j3]
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        for k in range(n_in):
+            p = x[k]
+            s0 += w0[k] * p
+            s1 += w1[k] * p
+            s2 += w2[k] * p
+            s3 += w3[k] * p
+        z[j3] = s3 + b[j3]
+        z[j2] = s2 + b[j2]
+        z[j1] = s1 + b[j1]
+        z[j] = s0 + b[j]
 
 
 @njit(cache=True, fastmath=FASTMATH)

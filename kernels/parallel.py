@@ -55,7 +55,7 @@ GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared pha
 SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
-FORWARD_CHUNK = 4  # neurons per claim in the first layer's forward pass (linear's 4-row blocks)
+FORWARD_CHUNK = 6  # neurons per claim in the first layer's forward pass (linear's 3-row blocks)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks)
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
