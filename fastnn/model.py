@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import kernels
-from kernels.layout import param_offsets
+from kernels.layout import aligned_zeros, param_offsets
 
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, OUTPUT_ACTIVATIONS, lookup
@@ -96,7 +96,7 @@ class Network:
         self.dtype = lookup(DTYPES, dtype, "dtype")
         self._sizes = np.array(self.sizes, dtype=np.int64)
         self._w_off, self._b_off, total = param_offsets(self.sizes)
-        self.params = np.zeros(total, dtype=self.dtype)
+        self.params = aligned_zeros(total, self.dtype)
         self.initialize(init, seed)
 
     # ----------------------------------------------------------------- parameters
@@ -220,7 +220,7 @@ class Network:
         dt = self.dtype.type
         n = len(X) if n is None else n
         if velocity is None:
-            velocity = np.zeros_like(self.params) if momentum else self.params  # unused when mu == 0
+            velocity = aligned_zeros(len(self.params), self.dtype) if momentum else self.params  # unused when mu == 0
         args = (self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden, self._output,
                 self._cost, X, Y, order)
         if hogwild:
@@ -317,7 +317,7 @@ class Network:
 
         n = len(X)
         rng = np.random.default_rng(seed)
-        velocity = np.zeros_like(self.params) if momentum else self.params
+        velocity = aligned_zeros(len(self.params), self.dtype) if momentum else self.params
         history = History()
         last_good = self.params.copy()
         best_acc, best_params, since_best = -1.0, None, 0

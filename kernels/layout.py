@@ -46,6 +46,28 @@ def view2d(typingctx, buf, start, rows, cols):
     return out(buf, start, rows, cols), codegen
 
 
+def aligned_empty(shape, dtype, align=64):
+    """np.empty(shape, dtype) starting on an align-byte boundary (a cache line).
+
+    NumPy's large arrays come from malloc, 16 bytes past a page boundary, so every
+    other 32-byte vector load of a weight row straddles two cache lines. Measured
+    on [784, 100, 10] at batch 20: 7% (float32) and 8% (float64) slower than at
+    64-byte alignment.
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    raw = np.empty(count * dtype.itemsize + align, dtype=np.uint8)
+    skip = -raw.ctypes.data % align
+    return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def aligned_zeros(shape, dtype, align=64):
+    """np.zeros(shape, dtype) starting on an align-byte boundary."""
+    out = aligned_empty(shape, dtype, align)
+    out[...] = 0
+    return out
+
+
 def param_offsets(sizes):
     """Return (w_off, b_off, total) for a network with the given layer sizes."""
     w_off = np.zeros(len(sizes) - 1, dtype=np.int64)

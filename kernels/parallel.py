@@ -45,7 +45,7 @@ from .backprop import delta_below, gather_rows, prefetch_rows, sgd_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .gemm import linear
-from .layout import alloc_acts, biases, block, max_width, view2d, weights
+from .layout import aligned_empty, alloc_acts, biases, block, max_width, view2d, weights
 from .sgd import minibatch_epoch, momentum_rows, online_epoch
 
 # Slots of the shared int64 array ``sync``, each on a cache line of its own.
@@ -260,15 +260,6 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
                 _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off,
                              block(acts, a_off, sizes, l, m), m, eta, decay_l2, mu, grad)
         batch += 1
-
-
-def aligned_empty(shape, dtype, align=64):
-    """np.empty(shape, dtype) starting on an align-byte boundary (a cache line)."""
-    dtype = np.dtype(dtype)
-    count = int(np.prod(shape))
-    raw = np.empty(count * dtype.itemsize + align, dtype=np.uint8)
-    skip = -raw.ctypes.data % align
-    return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)
 
 
 def run_threads(work, nthreads):

@@ -8,7 +8,7 @@ from numba import njit
 import fastnn
 import kernels
 from fastnn.checks import usable_cores
-from kernels import parallel
+from kernels import layout, parallel
 
 from conftest import make_data, make_learnable
 
@@ -155,6 +155,17 @@ def test_online_learning_on_two_threads_needs_hogwild():
 
 def test_aligned_buffers_start_on_a_cache_line():
     for shape, dtype in [((2, 20, 784), np.float32), ((30, 24), np.float64), ((1,), np.float32)]:
-        a = parallel.aligned_empty(shape, dtype)
+        a = layout.aligned_empty(shape, dtype)
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
         assert a.ctypes.data % 64 == 0
+    z = layout.aligned_zeros((3, 5), np.float64)
+    assert z.ctypes.data % 64 == 0 and z.shape == (3, 5) and not z.any()
+
+
+def test_network_parameters_start_on_a_cache_line(tmp_path):
+    for dtype in ("float32", "float64"):
+        for sizes in ([784, 100, 10], [5, 3, 2]):  # large arrays come from mmap, small ones from the heap
+            net = fastnn.Network(sizes, dtype=dtype, seed=0)
+            assert net.params.ctypes.data % 64 == 0
+            net.save(tmp_path / "net.npz")
+            assert fastnn.load(tmp_path / "net.npz").params.ctypes.data % 64 == 0
