@@ -61,6 +61,27 @@ def test_fastnn(benchmark, epoch_data, sizes, batch_size, dtype):
     assert np.isfinite(net.params).all()
 
 
+@pytest.mark.parametrize("batch_size", [1, 20])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fastnn_full_epoch(benchmark, full_data, batch_size, dtype):
+    """fastnn on a whole epoch of N_FULL distinct examples, the performance targets' own measure.
+
+    It sits in the group of the N_EXAMPLES comparison: the difference between the two
+    rows is the cost of reading a training set that does not fit in cache.
+    """
+    X, y = full_data
+    annotate(benchmark, MAIN, batch_size, f"fastnn ({dtype}), {len(X):,} examples")
+    benchmark.extra_info.update(n_examples=len(X), full_epoch=True, dtype=dtype,
+                                flops=roofline.flops_per_example(MAIN, batch_size) * len(X))
+    net = setup_net(MAIN, dtype)
+    X, Y, _ = net._data(X, y)
+    order = np.random.default_rng(1).permutation(len(X))
+    net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
+    net.initialize("large", 0)
+    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=7, iterations=1)
+    assert np.isfinite(net.params).all()
+
+
 @pytest.mark.parametrize("sizes,batch_size", BOOK_CASES, ids=["784-30-10-b1", "784-30-10-b20"])
 def test_numpy_book_loop(benchmark, epoch_data, sizes, batch_size):
     annotate(benchmark, sizes, batch_size, "book-style NumPy loop (float64)")
