@@ -87,7 +87,9 @@ def test_numpy_book_loop(benchmark, epoch_data, sizes, batch_size):
     annotate(benchmark, sizes, batch_size, "book-style NumPy loop (float64)")
     weights, biases, X, Y, order = start(sizes, "float64", epoch_data)
     biases = [b.reshape(-1, 1) for b in biases]
-    benchmark.pedantic(numpy_book.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=1,
+    # 3 rounds, like the other peers: one round of this Python-bound loop measured 3.6 s in one run and 6.7 s
+    # in the next; the minimum of several is the peer's fair figure
+    benchmark.pedantic(numpy_book.epoch, args=(weights, biases, X, Y, order, batch_size, 3.0), rounds=3,
                        iterations=1)
     assert all(np.isfinite(w).all() for w in weights)
 
