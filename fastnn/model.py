@@ -208,6 +208,11 @@ class Network:
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
 
     # ----------------------------------------------------------------- training
+    def _velocity(self, momentum):
+        """A zero velocity buffer (aligned like params) for momentum > 0; without momentum the
+        kernels never read it, so params itself stands in."""
+        return aligned_zeros(len(self.params), self.dtype) if momentum else self.params
+
     def train_epoch(self, X, Y, order, batch_size, eta, lmbda=0.0, momentum=0.0, n=None, velocity=None,
                     threads=1, hogwild=False):
         """Run one compiled epoch over X[order] on already-checked arrays (no validation, no history).
@@ -220,7 +225,7 @@ class Network:
         dt = self.dtype.type
         n = len(X) if n is None else n
         if velocity is None:
-            velocity = aligned_zeros(len(self.params), self.dtype) if momentum else self.params  # unused when mu == 0
+            velocity = self._velocity(momentum)
         args = (self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden, self._output,
                 self._cost, X, Y, order)
         if hogwild:
@@ -317,7 +322,7 @@ class Network:
 
         n = len(X)
         rng = np.random.default_rng(seed)
-        velocity = aligned_zeros(len(self.params), self.dtype) if momentum else self.params
+        velocity = self._velocity(momentum)
         history = History()
         last_good = self.params.copy()
         best_acc, best_params, since_best = -1.0, None, 0

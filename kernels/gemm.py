@@ -23,9 +23,11 @@ Measured on the development machine (Zen 3, one core, float32, 20 x 784 x 30):
 the plain loops run at 34 and 23 GFLOP/s, these at 63-79 and 70 (bench/RESULTS.md
 has the epoch times). add_outer once worked in chunks of 256 columns, to keep
 the chunk of A in L1: 57 GFLOP/s, as the set-up of each pass cost more than
-L2 reads (similar at every shape tried, up to 20 x 1000 x 300). Index through row-slice views (``c = C[j, k0:k1]; c[k]``):
-``C[j, k0 + k]`` keeps Python's negative-index wraparound in the inner loop
-and stops vectorisation.
+L2 reads (similar at every shape tried, up to 20 x 1000 x 300).
+
+Index through row-slice views (``c = C[j, k0:k1]; c[k]``): ``C[j, k0 + k]``
+keeps Python's negative-index wraparound in the inner loop and stops
+vectorisation.
 """
 from numba import njit
 
