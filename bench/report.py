@@ -213,8 +213,8 @@ def why_missed(groups, rates, threads):
         f"- Arithmetic rate. fastnn float32 on {MAIN} reaches {rate} GFLOP/s, against {rates['sgemm']:.0f} for "
         f"a 1024^3 sgemm. Its products (`kernels/gemm.py`) are register-blocked loops that Numba/LLVM "
         f"vectorise: 3 weight rows x 4 examples for the forward pass (a matrix-vector loop for one example), "
-        f"3 rows x 4 examples over whole rows for the update. A 20 x 784 x 30 product is too small and too narrow (30 outputs) for the blocking "
-        f"that gives sgemm its rate, and every batch also runs work that counts no flops here: sigmoids, "
+        f"3 rows x 4 examples over whole rows for the update. A 20 x 784 x 30 product is too small and too "
+        f"narrow (30 outputs) for the blocking that gives sgemm its rate, and every batch also runs work that counts no flops here: sigmoids, "
         f"the small layers, copying the batch's rows.",
         "- Batch 1. Online learning needs every example to see the weights updated by the one before. fastnn "
         "applies the first layer's updates 16 examples at a time (a product, a 16 x 16 Gram matrix of the "
@@ -236,10 +236,9 @@ def float64_ratios(groups):
     """{(sizes, batch, examples per round): float64 time / float32 time} for every case measured in both."""
     ratios = {}
     for (sizes, batch), v in groups.items():
-        for f32, f64, n in (("fastnn (float32)", "fastnn (float64)", 0), (full_name("float32"), full_name("float64"),
-                                                                           PER_EPOCH)):
+        for f32, f64 in (("fastnn (float32)", "fastnn (float64)"), (full_name("float32"), full_name("float64"))):
             if f32 in v and f64 in v:
-                ratios[sizes, batch, n or v[f32]["n_examples"]] = v[f64]["seconds"] / v[f32]["seconds"]
+                ratios[sizes, batch, v[f32]["n_examples"]] = v[f64]["seconds"] / v[f32]["seconds"]
     return ratios
 
 

@@ -39,11 +39,11 @@ def start(sizes, dtype, epoch_data):
     return [w.copy() for w in net.weights], [b.copy() for b in net.biases], X, Y, order
 
 
-def annotate(benchmark, sizes, batch_size, implementation):
+def annotate(benchmark, sizes, batch_size, implementation, n_examples=N_EXAMPLES):
     benchmark.group = group(sizes, batch_size)
     benchmark.extra_info.update(sizes=sizes, batch_size=batch_size, implementation=implementation,
-                                n_examples=N_EXAMPLES,
-                                flops=roofline.flops_per_example(sizes, batch_size) * N_EXAMPLES)
+                                n_examples=n_examples,
+                                flops=roofline.flops_per_example(sizes, batch_size) * n_examples)
 
 
 @pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
@@ -70,9 +70,7 @@ def test_fastnn_full_epoch(benchmark, full_data, batch_size, dtype):
     rows is the cost of reading a training set that does not fit in cache.
     """
     X, y = full_data
-    annotate(benchmark, MAIN, batch_size, f"fastnn ({dtype}), {len(X):,} examples")
-    benchmark.extra_info.update(n_examples=len(X), full_epoch=True, dtype=dtype,
-                                flops=roofline.flops_per_example(MAIN, batch_size) * len(X))
+    annotate(benchmark, MAIN, batch_size, f"fastnn ({dtype}), {len(X):,} examples", n_examples=len(X))
     net = setup_net(MAIN, dtype)
     X, Y, _ = net._data(X, y)
     order = np.random.default_rng(1).permutation(len(X))
