@@ -1,0 +1,71 @@
+"""bench/report.py's verdicts, on a made-up pytest-benchmark run whose ratios are known.
+
+The report decides which targets are met and explains the missed ones; these checks keep that logic
+from rotting between the rare full runs. No benchmark is timed here.
+"""
+import report
+
+SGEMM = 100.0  # GFLOP/s, so the FLOP limits are round numbers
+
+
+def bench(group, implementation, seconds, batch, sizes=(784, 30, 10), n_examples=5000, **extra):
+    """One entry of pytest-benchmark's JSON, as bench/test_epoch.py writes them."""
+    info = dict(sizes=list(sizes), batch_size=batch, implementation=implementation, n_examples=n_examples,
+                flops=1e9, **extra)
+    return dict(group=group, name=f"test_{implementation}", extra_info=info, stats=dict(min=seconds))
+
+
+def run(book_batch1, book_batch20):
+    """fastnn at 0.01 s per 5,000 examples (0.1 s per epoch) at batch 1 and 20, the book loop as given."""
+    benchmarks = [dict(group="roofline", name="test_sgemm_rate", extra_info=dict(gflops=SGEMM), stats={}),
+                  dict(group="roofline", name="test_gemv_rate", extra_info=dict(gflops=30.0), stats={})]
+    for batch, book in ((1, book_batch1), (20, book_batch20)):
+        benchmarks += [bench(f"b{batch}", "fastnn (float32)", 0.01, batch),
+                       bench(f"b{batch}", "fastnn (float64)", 0.03, batch),
+                       bench(f"b{batch}", report.BOOK, book, batch)]
+    benchmarks.append(bench("threads", "fastnn 2 threads, synchronous", 0.008, 20, mode="synchronous",
+                            serial_s=[0.012, 0.01]))
+    return report.collect(dict(benchmarks=benchmarks))
+
+
+def rows_by_target(groups, rates, threads):
+    compile_warm, memory = dict(compile_s=0.5), dict(examples=60_000, extra_mb=40.0)
+    return {t: (measured, met) for t, measured, met in report.targets(groups, rates, compile_warm, memory,
+                                                                      threads, None)}
+
+
+def test_collect_scales_rounds_to_an_epoch_and_pairs_threads():
+    groups, rates, _, threads = run(0.5, 0.5)
+    assert rates == {"sgemm": SGEMM, "gemv": 30.0}
+    assert abs(groups[(report.MAIN, 20)]["fastnn (float32)"]["seconds"] - 0.1) < 1e-12
+    (t,) = threads
+    assert abs(t["serial"] - 0.1) < 1e-12 and abs(t["speedup"] - 0.1 / 0.08) < 1e-12
+
+
+def test_book_target_met_at_40x_and_explained_only_when_missed():
+    groups, rates, _, threads = run(book_batch1=0.5, book_batch20=0.3)  # 50x and 30x over fastnn
+    rows = rows_by_target(groups, rates, threads)
+    assert rows["at least 40x faster than the book-style loop, batch 1"] == ("50.0x", True)
+    assert rows["at least 40x faster than the book-style loop, batch 20"] == ("30.0x", False)
+    (why,) = report.book_why(groups, rates)
+    assert "batch 20: the loop took 3.00 s, so 40x needs 0.075 s" in why
+    assert "batch 1:" not in why
+    assert "1.7x less time at batch 20 than at batch 1" in why
+    assert report.book_why(*run(0.5, 0.5)[:2]) == []
+
+
+def test_float64_and_thread_targets_report_the_measured_ratio():
+    groups, rates, _, threads = run(0.5, 0.5)
+    rows = rows_by_target(groups, rates, threads)
+    assert rows["float64 at most 2x the float32 time (every case)"] == ("at most 3.00x", False)
+    assert rows["2 threads at least 1.7x faster than 1: [784, 30, 10] batch 20"] == ("1.25x", False)
+    why = "\n".join(report.why_missed(groups, rates, threads))
+    assert "[784, 30, 10] batch 20 (5,000 examples a round): 3.00x" in why
+    assert "[784, 30, 10] batch 20: 1.25x" in why
+
+
+def test_hogwild_accuracy_change_in_words():
+    acc = {"serial": dict(accuracy=0.8328), "Hogwild, 2 threads": dict(accuracy=0.8131)}
+    assert report.accuracy_change(acc) == "test accuracy 1.97 points lower than serial"
+    acc["Hogwild, 2 threads"]["accuracy"] = 0.84
+    assert report.accuracy_change(acc) == "test accuracy 0.72 points higher than serial"
