@@ -1,14 +1,17 @@
 """Run the whole comparison once, one job at a time, and write bench/RESULTS.md.
 
-    python bench/report.py            (or: make bench-report)
+    python bench/report.py [--passes N]     (or: make bench-report)
 
 1. pytest-benchmark runs bench/test_epoch.py, bench/test_scaling.py and bench/test_threads.py (fastnn,
-   the peers that are installed, the roofline rates, one thread against two), in one process, so all
-   ratios share the machine's state.
+   the peers that are installed, the roofline rates, one thread against two), in one process, N times
+   (3 by default). Each benchmark keeps its fastest pass: the shared host has slow spells that last
+   minutes, longer than one benchmark's rounds, and a spell has to cover every pass of an
+   implementation to slow it down in the report.
 2. bench/probe.py measures, in fresh processes, the cold and warm compile time and the peak memory.
 3. Hogwild's accuracy cost: serial and Hogwild online learning on all of Fashion-MNIST (with $FASTNN_DATA).
-Times are the minimum over rounds, scaled to an epoch of 50,000 examples.
+Times are the minimum over rounds and passes, scaled to an epoch of 50,000 examples.
 """
+import argparse
 import json
 import os
 import platform
@@ -32,6 +35,35 @@ def run_benchmarks(json_path):
            "--benchmark-only", "-q", "-p", "no:cacheprovider", f"--benchmark-json={json_path}"]
     subprocess.run(cmd, check=True)
     return f"pytest {' '.join('bench/' + f for f in files)} --benchmark-only"
+
+
+def merge_passes(runs):
+    """One pytest-benchmark result out of several passes of the same suite.
+
+    Each benchmark is taken from the pass where it ran fastest (the roofline rates: highest);
+    the 1-thread times that the thread benchmarks record in extra_info["serial_s"] are pooled
+    over all passes, so their minimum is the fastest 1-thread epoch, as for the 2-thread one.
+    """
+    merged = dict(runs[0], passes=len(runs))
+    best = {}
+    for run in runs:
+        for b in run["benchmarks"]:
+            key = b["fullname"]
+            if key not in best:
+                best[key] = dict(b, extra_info=dict(b["extra_info"]))
+                continue
+            old = best[key]
+            if b["group"] == "roofline":
+                faster = b["extra_info"]["gflops"] > old["extra_info"]["gflops"]
+            else:
+                faster = b["stats"]["min"] < old["stats"]["min"]
+            serial = old["extra_info"].get("serial_s", []) + b["extra_info"].get("serial_s", [])
+            if faster:
+                best[key] = dict(b, extra_info=dict(b["extra_info"]))
+            if "serial_s" in b["extra_info"]:
+                best[key]["extra_info"]["serial_s"] = serial
+    merged["benchmarks"] = list(best.values())
+    return merged
 
 
 def probe(what, env=None):
@@ -310,8 +342,8 @@ def threads_why(threads):
             "- The machine's own ceiling, measured alternately in the same run: two independent trainings at once, "
             "with nothing shared, ran " + ", ".join(f"{r['speedup']:.2f}x (batch {r['batch']})" for r in ceiling) +
             " as fast as one after the other. The two cores of this virtual machine are shared with other "
-            "tenants, and a test of two threads doing unrelated arithmetic measured from 2.08x down to 1.07x "
-            "within a minute; no split of one training can beat the ceiling of the moment.")
+            "tenants: while both are busy, each can run slower than one alone, so the ceiling changes from run "
+            "to run, and no split of one training can beat the ceiling of the moment.")
     return lines
 
 
@@ -336,11 +368,23 @@ def cpu_model():
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--passes", type=int, default=3,
+                        help="runs of the whole suite; each benchmark keeps its fastest (default 3)")
+    passes = parser.parse_args().passes
+    if passes < 1:
+        parser.error(f"--passes must be at least 1, got {passes}")
     with tempfile.TemporaryDirectory() as tmp:
-        json_path = Path(tmp) / "bench.json"
-        command = run_benchmarks(json_path)
-        results = json.loads(json_path.read_text())
-        (HERE / "RESULTS.json").write_text(json_path.read_text())  # the machine-readable report of this run
+        runs = []
+        for i in range(passes):
+            json_path = Path(tmp) / f"bench{i}.json"
+            command = run_benchmarks(json_path)
+            runs.append(json.loads(json_path.read_text()))
+        results = merge_passes(runs)
+        # the machine-readable report of this run, written whole or not at all
+        partial = HERE / "RESULTS.json.partial"
+        partial.write_text(json.dumps(results, indent=2))
+        partial.replace(HERE / "RESULTS.json")
         cache = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cache")}
         compile_cold, compile_warm = probe("compile", cache), probe("compile", cache)
     memory = probe("memory")
@@ -356,7 +400,8 @@ def main():
     text = [
         "# fastnn speed, measured side by side", "",
         f"Seconds per epoch of {PER_EPOCH:,} examples, one thread (BLAS, Numba, PyTorch and XLA all pinned to 1), "
-        f"sigmoid neurons, quadratic cost, eta 3.0. Each time is the minimum over rounds of an epoch of "
+        f"sigmoid neurons, quadratic cost, eta 3.0. Each time is the minimum over rounds, in {passes} passes "
+        f"through the whole suite (each benchmark keeps its fastest pass), of an epoch of "
         f"{N_EXAMPLES:,} {data}, scaled; the rows named '{PER_EPOCH:,} examples' time whole epochs of "
         f"{PER_EPOCH:,} distinct images (157 MB in float32, more than the last-level cache, where {N_EXAMPLES:,} "
         f"fit in it), and the targets for batch 1 and 20 use them. All implementations start from the same weights and visit the same "
@@ -377,7 +422,8 @@ def main():
     text += ["## Two threads", "",
              "Seconds per epoch of 50,000, float32. Synchronous mode computes what one thread computes (up to "
              "round-off; `tests/test_parallel.py`); Hogwild is lock-free and not reproducible. The 1- and 2-thread "
-             "epochs alternate in the same benchmark, so both see the same machine.", ""]
+             "epochs alternate in the same benchmark, so both see the same machine; the speed-up is the fastest "
+             "1-thread epoch over the fastest 2-thread one, over all passes.", ""]
     text += threads_table(threads)
     text += ["", "### What Hogwild costs", ""] + hogwild_lines(hogwild_acc) + [""]
     text += ["## Scaling: fastnn float32, [784, width, 10]", "",
@@ -394,8 +440,11 @@ def main():
              f"float32 data and labels) raised the resident set from {memory['rss_before_mb']:.0f} MB to a peak of "
              f"{memory['peak_mb']:.0f} MB: {memory['extra_mb']:.1f} MB for training.", "",
              f"Command: `python bench/report.py` (runs `{command}`, then `bench/probe.py`). "
-             f"pytest-benchmark's JSON of the same run: `bench/RESULTS.json`.", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(text))
+             f"pytest-benchmark's JSON of the same run, each benchmark from its fastest of the {passes} passes "
+             f"(key `passes`): `bench/RESULTS.json`.", ""]
+    partial = HERE / "RESULTS.md.partial"
+    partial.write_text("\n".join(text))
+    partial.replace(HERE / "RESULTS.md")
     print("\n".join(text))
 
 

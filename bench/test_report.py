@@ -69,3 +69,21 @@ def test_hogwild_accuracy_change_in_words():
     assert report.accuracy_change(acc) == "test accuracy 1.97 points lower than serial"
     acc["Hogwild, 2 threads"]["accuracy"] = 0.84
     assert report.accuracy_change(acc) == "test accuracy 0.72 points higher than serial"
+
+
+def test_merge_passes_keeps_each_benchmarks_fastest_pass_and_pools_serial_times():
+    def one_pass(fastnn_s, sgemm, two_threads_s, serial_s):
+        return dict(machine_info={}, benchmarks=[
+            dict(group="roofline", name="test_sgemm_rate", fullname="e::sgemm", extra_info=dict(gflops=sgemm),
+                 stats={}),
+            dict(bench("b20", "fastnn (float32)", fastnn_s, 20), fullname="e::fastnn"),
+            dict(bench("threads", "fastnn 2 threads, synchronous", two_threads_s, 20, mode="synchronous",
+                       serial_s=serial_s), fullname="t::sync")])
+    passes = [one_pass(0.012, 80.0, 0.007, [0.011]), one_pass(0.010, 70.0, 0.009, [0.009, 0.013])]
+    merged = report.merge_passes(passes)
+    assert merged["passes"] == 2
+    groups, rates, _, (t,) = report.collect(merged)
+    assert rates == {"sgemm": 80.0}
+    assert abs(groups[(report.MAIN, 20)]["fastnn (float32)"]["seconds"] - 0.1) < 1e-12
+    assert abs(t["seconds"] - 0.07) < 1e-12 and abs(t["serial"] - 0.09) < 1e-12
+    assert passes[0]["benchmarks"][2]["extra_info"]["serial_s"] == [0.011]  # the passes are left as they were
