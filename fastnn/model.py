@@ -271,10 +271,11 @@ class Network:
             Threads per epoch, at most the cores this process may use. With batch_size > 1 the
             work of every mini-batch is split by neurons: the same result as one thread, up to
             round-off. The first weight layer is split; the layers above it run on every thread,
-            so deep nets of narrow layers gain little or nothing, and a net without hidden layers
-            runs on one thread (bench/RESULTS.md has the measured speed-ups). Online learning
-            (batch_size=1) is sequential by definition and needs hogwild=True to use more than
-            one thread.
+            so deep nets of narrow layers gain little or nothing; so can small mini-batches
+            (20), whose three barriers per batch wait whenever the host slows one core. A net
+            without hidden layers runs on one thread (bench/RESULTS.md has the measured
+            speed-ups). Online learning (batch_size=1) is sequential by definition and needs
+            hogwild=True to use more than one thread.
         hogwild : bool
             Lock-free parallel SGD (needs threads >= 2): each thread trains on its share of the
             examples and updates the shared weights without locks. Faster, not reproducible,
