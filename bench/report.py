@@ -1,12 +1,12 @@
-"""Run the whole comparison once, one job at a time, and write bench/RESULTS.md.
+"""Run the whole comparison, one job at a time, and write bench/RESULTS.md.
 
     python bench/report.py [--passes N]     (or: make bench-report)
 
 1. pytest-benchmark runs bench/test_epoch.py, bench/test_scaling.py and bench/test_threads.py (fastnn,
-   the peers that are installed, the roofline rates, one thread against two), in one process, N times
-   (3 by default). Each benchmark keeps its fastest pass: the shared host has slow spells that last
-   minutes, longer than one benchmark's rounds, and a spell has to cover every pass of an
-   implementation to slow it down in the report.
+   the peers that are installed, the roofline rates, one thread against two) in one process: one pass.
+   It makes N passes (3 by default), and each benchmark keeps its fastest pass: the shared host
+   has slow spells that last minutes, longer than one benchmark's rounds, and a spell has to
+   cover every pass of an implementation to slow it down in the report.
 2. bench/probe.py measures, in fresh processes, the cold and warm compile time and the peak memory.
 3. Hogwild's accuracy cost: serial and Hogwild online learning on all of Fashion-MNIST (with $FASTNN_DATA).
 Times are the minimum over rounds and passes, scaled to an epoch of 50,000 examples.
