@@ -131,20 +131,25 @@ def own_rows(n, tid, nthreads):
 
 
 @njit(cache=True)
-def next_chunk(sync, slot, base, n_chunks, tid, nthreads, taken):
+def next_chunk(sync, slot, claims, n_chunks, tid, nthreads):
     """The next of n_chunks chunks of a shared phase for thread tid, or -1 when all are taken.
 
     Every thread claims until it fails once, so one use of a phase makes exactly
-    n_chunks + nthreads claims on sync[slot] and the counter needs no reset: ``base`` is
-    that sum over the phase's earlier uses, kept alike by every thread. ``taken`` is how
-    many chunks this thread has had in this use.
+    n_chunks + nthreads claims on sync[slot] and the counter needs no reset. ``claims`` is
+    this thread's record of the phase, [base, taken]: base is that sum over the phase's
+    earlier uses, kept alike by every thread, and taken how many chunks this thread has had
+    in this use. The failing claim ends the use: it moves base on and sets taken to 0.
     With two threads, thread 0 takes chunks from the front and thread 1 from the back: while
     their speeds hold, each keeps the same rows (and their cache lines) from batch to batch,
     and when one core slows down, the other takes over part of its share.
     """
-    c = _fetch_add(sync, slot, 1) - base
+    c = _fetch_add(sync, slot, 1) - claims[0]
     if c >= n_chunks:
+        claims[0] += n_chunks + nthreads
+        claims[1] = 0
         return -1
+    taken = claims[1]
+    claims[1] += 1
     if nthreads == 2:
         return taken if tid == 0 else n_chunks - 1 - taken
     return c
@@ -196,36 +201,31 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
     n_upd = (n1 + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     k = 0  # barriers passed
     batch = 0
-    bases = np.zeros(3, dtype=np.int64)  # claims made in the phases GATHER, FORWARD, UPDATE before this batch
+    # [base, taken] of the phases GATHER, FORWARD, UPDATE, for next_chunk
+    gathered, forwarded, updated = np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64)
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
         Xm = Xs[batch % 2, :m]
         # 1. rows of the batch, a chunk at a time; 2. neurons of the first hidden layer, likewise
         n_rows = (m + GATHER_CHUNK - 1) // GATHER_CHUNK
-        taken = 0
-        c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
+        c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
         while c >= 0:
             lo, hi = c * GATHER_CHUNK, min(m, (c + 1) * GATHER_CHUNK)
             gather_rows(X, order, start, hi, Xm, lo)
             # the same rows of the next batch, likely this thread's again
             prefetch_rows(X, order, start + batch_size + lo, max(0, min(hi, len(order) - start - batch_size) - lo))
-            taken += 1
-            c = next_chunk(sync, GATHER, bases[0], n_rows, tid, nthreads, taken)
-        bases[0] += n_rows + nthreads
+            c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
         Ym = gather_rows(Y, order, start, m, Yb)
         k += 1
         if not barrier(sync, nthreads, k):
             return
-        taken = 0
-        c = next_chunk(sync, FORWARD, bases[1], n_fwd, tid, nthreads, taken)
+        c = next_chunk(sync, FORWARD, forwarded, n_fwd, tid, nthreads)
         while c >= 0:
             lo, hi = c * FORWARD_CHUNK, min(n1, (c + 1) * FORWARD_CHUNK)
             Hc = HT[lo:hi, :m]
             linear(W0[lo:hi], b0[lo:hi], Xm, Hc.T)
             activate(Hc, hidden)
-            taken += 1
-            c = next_chunk(sync, FORWARD, bases[1], n_fwd, tid, nthreads, taken)
-        bases[1] += n_fwd + nthreads
+            c = next_chunk(sync, FORWARD, forwarded, n_fwd, tid, nthreads)
         k += 1
         if not barrier(sync, nthreads, k):
             return
@@ -246,14 +246,11 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
         if not barrier(sync, nthreads, k):
             return
         # 4. rows of the first layer a chunk at a time, and this thread's rows of the small layers
-        taken = 0
-        c = next_chunk(sync, UPDATE, bases[2], n_upd, tid, nthreads, taken)
+        c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         while c >= 0:
             _update_rows(params, velocity, w_off, b_off, sizes, 0, c * UPDATE_CHUNK, min(n1, (c + 1) * UPDATE_CHUNK),
                          deltas, a_off, Xm, m, eta, decay_l2, mu, grad)
-            taken += 1
-            c = next_chunk(sync, UPDATE, bases[2], n_upd, tid, nthreads, taken)
-        bases[2] += n_upd + nthreads
+            c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         for l in range(1, L):
             lo, hi = own_rows(sizes[l + 1], tid, nthreads)
             if hi > lo:
