@@ -46,19 +46,23 @@ def annotate(benchmark, sizes, batch_size, implementation, n_examples=N_EXAMPLES
                                 flops=roofline.flops_per_example(sizes, batch_size) * n_examples)
 
 
+def time_fastnn(benchmark, sizes, dtype, data, batch_size, rounds):
+    """Time fastnn's epoch over all of data from the weights and in the order the peers get (see start)."""
+    net = setup_net(sizes, dtype)
+    X, Y, _ = net._data(*data)
+    order = np.random.default_rng(1).permutation(len(X))
+    net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
+    net.initialize("large", 0)
+    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=rounds, iterations=1)
+    assert np.isfinite(net.params).all()
+
+
 @pytest.mark.parametrize("sizes,batch_size", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fastnn(benchmark, epoch_data, sizes, batch_size, dtype):
     annotate(benchmark, sizes, batch_size, f"fastnn ({dtype})")
-    net = setup_net(sizes, dtype)
-    X, y = epoch_data
-    X, Y, _ = net._data(X, y)
-    order = np.random.default_rng(1).permutation(len(X))
-    net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
-    net.initialize("large", 0)
     # 15 short rounds: on this shared machine a slow spell can cover a few of them, rarely all
-    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=15, iterations=1)
-    assert np.isfinite(net.params).all()
+    time_fastnn(benchmark, sizes, dtype, epoch_data, batch_size, rounds=15)
 
 
 @pytest.mark.parametrize("batch_size", [1, 20])
@@ -69,15 +73,9 @@ def test_fastnn_full_epoch(benchmark, full_data, batch_size, dtype):
     It sits in the group of the N_EXAMPLES comparison: the difference between the two
     rows is the cost of reading a training set that does not fit in cache.
     """
-    X, y = full_data
-    annotate(benchmark, MAIN, batch_size, f"fastnn ({dtype}), {len(X):,} examples", n_examples=len(X))
-    net = setup_net(MAIN, dtype)
-    X, Y, _ = net._data(X, y)
-    order = np.random.default_rng(1).permutation(len(X))
-    net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
-    net.initialize("large", 0)
-    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 3.0), rounds=7, iterations=1)
-    assert np.isfinite(net.params).all()
+    n = len(full_data[0])
+    annotate(benchmark, MAIN, batch_size, f"fastnn ({dtype}), {n:,} examples", n_examples=n)
+    time_fastnn(benchmark, MAIN, dtype, full_data, batch_size, rounds=7)
 
 
 @pytest.mark.parametrize("sizes,batch_size", BOOK_CASES, ids=["784-30-10-b1", "784-30-10-b20"])

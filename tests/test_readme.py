@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
+
+from fastnn.datasets import to_book_data
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -44,10 +45,8 @@ def test_first_example_trains_saves_and_loads(mnist_test_set, tmp_path, monkeypa
 
 def test_book_example_runs_unchanged(mnist_test_set, tmp_path, monkeypatch):
     X, y = mnist_test_set
-    onehot = np.eye(10)[y]
-    training_data = [(x.reshape(784, 1), t.reshape(10, 1)) for x, t in zip(X[:2000], onehot[:2000])]
-    validation_data = [(x.reshape(784, 1), int(c)) for x, c in zip(X[2000:3000], y[2000:3000])]
-    ns = dict(training_data=training_data, validation_data=validation_data)
+    ns = dict(training_data=to_book_data(X[:2000], y[:2000], vector_labels=True),
+              validation_data=to_book_data(X[2000:3000], y[2000:3000], vector_labels=False))
     out = run(block_with("network2.Network"), ns, tmp_path, monkeypatch)
     accuracy = ns["evaluation_accuracy"]
     assert len(accuracy) == 30 and len(ns["training_cost"]) == 0  # only what the call monitors
