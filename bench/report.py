@@ -21,6 +21,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from fastnn.serialization import atomic_write
+
 HERE = Path(__file__).parent
 PER_EPOCH = 50_000
 MAIN = "[784, 30, 10]"
@@ -382,9 +384,7 @@ def main():
             runs.append(json.loads(json_path.read_text()))
         results = merge_passes(runs)
         # the machine-readable report of this run, written whole or not at all
-        partial = HERE / "RESULTS.json.partial"
-        partial.write_text(json.dumps(results, indent=2))
-        partial.replace(HERE / "RESULTS.json")
+        atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(results, indent=2).encode()))
         cache = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cache")}
         compile_cold, compile_warm = probe("compile", cache), probe("compile", cache)
     memory = probe("memory")
@@ -442,9 +442,7 @@ def main():
              f"Command: `python bench/report.py` (runs `{command}`, then `bench/probe.py`). "
              f"pytest-benchmark's JSON of the same run, each benchmark from its fastest of the {passes} passes "
              f"(key `passes`): `bench/RESULTS.json`.", ""]
-    partial = HERE / "RESULTS.md.partial"
-    partial.write_text("\n".join(text))
-    partial.replace(HERE / "RESULTS.md")
+    atomic_write(HERE / "RESULTS.md", lambda f: f.write("\n".join(text).encode()))
     print("\n".join(text))
 
 
