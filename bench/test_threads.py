@@ -14,7 +14,7 @@ import fastnn
 import roofline
 from conftest import N_EXAMPLES
 from fastnn.checks import usable_cores
-from kernels.parallel import run_threads
+from fastnn.kernels.parallel import run_threads
 
 CASES = [([784, 30, 10], 20, False), ([784, 30, 10], 100, False), ([784, 30, 10], 1000, False),
          ([784, 100, 10], 20, False), ([784, 30, 30, 30, 30, 10], 20, False),

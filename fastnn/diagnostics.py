@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import kernels
-from kernels.sgd import apply_update
+from . import kernels
+from .kernels.sgd import apply_update
 
 from ._figures import save_figure
 from .checks import check_float, check_int

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import kernels
-from kernels.layout import aligned_zeros, param_offsets
+from . import kernels
+from .kernels.layout import aligned_zeros, param_offsets
 
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, OUTPUT_ACTIVATIONS, lookup

@@ -1,7 +1,7 @@
 """Registries mapping the user's names to the kernels' integer codes."""
 import numpy as np
 
-import kernels
+from . import kernels
 
 ACTIVATIONS = {"sigmoid": kernels.SIGMOID, "tanh": kernels.TANH, "relu": kernels.RELU}
 COSTS = {

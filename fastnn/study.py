@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-import kernels
+from . import kernels
 
 from ._progress import progress_bar
 from .checks import check_int

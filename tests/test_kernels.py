@@ -5,11 +5,11 @@ import pytest
 from numba import njit
 
 import fastnn
-import kernels
+from fastnn import kernels
 from conftest import make_data
 import reference as ref
-from kernels import gemm
-from kernels.vmath import exp_nonpositive
+from fastnn.kernels import gemm
+from fastnn.kernels.vmath import exp_nonpositive
 
 
 def flat(weights, biases):

@@ -6,9 +6,9 @@ import pytest
 from numba import njit
 
 import fastnn
-import kernels
+from fastnn import kernels
 from fastnn.checks import usable_cores
-from kernels import layout, parallel
+from fastnn.kernels import layout, parallel
 
 from conftest import make_data, make_learnable
 
