@@ -49,7 +49,7 @@ def annotate(benchmark, sizes, batch_size, implementation, n_examples=N_EXAMPLES
 def time_fastnn(benchmark, sizes, dtype, data, batch_size, rounds):
     """Time fastnn's epoch over all of data from the weights and in the order the peers get (see start)."""
     net = setup_net(sizes, dtype)
-    X, Y, _ = net._data(*data)
+    X, Y, _ = net.check_data(*data)
     order = np.random.default_rng(1).permutation(len(X))
     net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
     net.initialize("large", 0)

@@ -23,7 +23,7 @@ def test_scaling(benchmark, epoch_data, width, batch_size):
                                 n_examples=N_SCALING, flops=roofline.flops_per_example(sizes, batch_size) * N_SCALING)
     net = fastnn.Network(sizes, dtype="float32", seed=0)
     X, y = epoch_data
-    X, Y, _ = net._data(X[:N_SCALING], y[:N_SCALING])
+    X, Y, _ = net.check_data(X[:N_SCALING], y[:N_SCALING])
     order = np.random.default_rng(1).permutation(len(X))
     net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 0.1)  # compile / load from cache first
     benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 0.1), rounds=3, iterations=1)

@@ -14,7 +14,7 @@ import fastnn
 import roofline
 from conftest import N_EXAMPLES
 from fastnn.checks import usable_cores
-from fastnn.kernels.parallel import run_threads
+from fastnn.threads import run_threads
 
 CASES = [([784, 30, 10], 20, False), ([784, 30, 10], 100, False), ([784, 30, 10], 1000, False),
          ([784, 100, 10], 20, False), ([784, 30, 30, 30, 30, 10], 20, False),
@@ -34,7 +34,7 @@ def test_two_threads(benchmark, epoch_data, sizes, batch_size, hogwild):
                                 flops=roofline.flops_per_example(sizes, batch_size) * N_EXAMPLES, serial_s=[])
     net = fastnn.Network(sizes, cost="quadratic", init="large", dtype="float32", seed=0)
     X, y = epoch_data
-    X, Y, _ = net._data(X, y)
+    X, Y, _ = net.check_data(X, y)
     order = np.random.default_rng(1).permutation(len(X))
     for threads in (1, 2):  # compile / load from cache first
         net.train_epoch(X[:40], Y[:40], np.arange(40), batch_size, 3.0, threads=threads, hogwild=hogwild)
@@ -63,7 +63,7 @@ def test_two_core_ceiling(benchmark, epoch_data, batch_size):
                                 flops=2 * roofline.flops_per_example(sizes, batch_size) * N_EXAMPLES, serial_s=[])
     nets = [fastnn.Network(sizes, cost="quadratic", init="large", dtype="float32", seed=s) for s in (0, 1)]
     X, y = epoch_data
-    X, Y, _ = nets[0]._data(X, y)
+    X, Y, _ = nets[0].check_data(X, y)
     order = np.random.default_rng(1).permutation(len(X))
     nets[0].train_epoch(X[:40], Y[:40], np.arange(40), batch_size, 3.0)
 

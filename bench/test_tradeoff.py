@@ -49,7 +49,7 @@ def time_to_target(net, X, Y, X_val, y_val, batch_size, max_epochs=20):
 def test_time_to_target_accuracy(benchmark, data, batch_size):
     benchmark.group = f"time to {TARGET:.0%} validation accuracy, {data.name}"
     net = fastnn.Network([784, 30, 10], seed=0)
-    X, Y, _ = net._data(data.X_train, data.y_train)
+    X, Y, _ = net.check_data(data.X_train, data.y_train)
     start = net.params.copy()
     time_to_target(net, X[:40], Y[:40], data.X_val[:10], data.y_val[:10], batch_size, 1)  # compile first
 
@@ -65,7 +65,7 @@ def test_time_to_target_accuracy(benchmark, data, batch_size):
 def test_throughput(benchmark, data, batch_size):
     benchmark.group = f"one epoch (throughput), {data.name}"
     net = fastnn.Network([784, 30, 10], seed=0)
-    X, Y, _ = net._data(data.X_train, data.y_train)
+    X, Y, _ = net.check_data(data.X_train, data.y_train)
     order = np.random.default_rng(0).permutation(len(X))
     net.train_epoch(X[:4], Y[:4], np.arange(4), batch_size, ETAS[batch_size])
     benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, ETAS[batch_size]), rounds=5)

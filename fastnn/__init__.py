@@ -8,9 +8,10 @@ Book-compatible modules: ``fastnn.network`` and ``fastnn.network2``.
 """
 from .datasets import (DataFileError, DataUnavailable, load_book_pickle, load_dataset, load_fashion_mnist,
                        load_idx, load_mnist, load_npz)
-from .model import DivergenceError, History, Network
-from .serialization import ModelFileError, load
+from .model import Data, DivergenceError, History, Network, load
+from .serialization import ModelFileError
+from .training import Optimizer
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "DivergenceError", "ModelFileError", "DataFileError", "DataUnavailable", "load",
+__all__ = ["Network", "History", "Data", "Optimizer", "DivergenceError", "ModelFileError", "DataFileError", "DataUnavailable", "load",
            "load_idx", "load_mnist", "load_fashion_mnist", "load_npz", "load_book_pickle", "load_dataset"]

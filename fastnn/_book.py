@@ -12,8 +12,9 @@ import random
 
 import numpy as np
 
-from .checks import check_float, check_int
-from .model import DivergenceError, Network, ParamList
+from .checks import check_int
+from .model import Network, ParamList
+from .training import Optimizer, run
 
 
 def sigmoid(z):
@@ -78,7 +79,7 @@ class BookNetwork:
 
     # ------------------------------------------------------------ data and training
     def _arrays(self, data, name):
-        """(X, Y, labels) for a book data list of (x, y) tuples, y a column vector or an int label."""
+        """fastnn.Data (X, Y, labels) for a book data list of (x, y) tuples, y a column vector or an int label."""
         if len(data) == 0:
             raise ValueError(f"{name} is empty")
         try:
@@ -87,34 +88,24 @@ class BookNetwork:
             y = np.array(ys) if np.ndim(ys[0]) == 0 else np.stack([np.reshape(t, -1) for t in ys])
         except (TypeError, ValueError) as e:
             raise ValueError(f"{name} must be a list of (x, y) pairs of equal shapes ({e})") from None
-        return self._net._data(X, y, name=f"{name} x")
+        return self._net.check_data(X, y, name=f"{name} x")
 
-    def _train(self, X, Y, epochs, mini_batch_size, eta, lmbda, after_epoch):
-        """The book's SGD loop over checked arrays; after_epoch(j) runs after each epoch, True stops."""
+    def _train(self, data, epochs, mini_batch_size, eta, lmbda, after_epoch):
+        """The book's SGD loop over checked data; after_epoch(j) runs after each epoch, True stops."""
         epochs = check_int(epochs, "epochs", 0)
         mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
-        eta = check_float(eta, "eta", positive=True)
-        lmbda = check_float(lmbda, "lmbda", minimum=0.0)
-        n = len(X)
-        order = list(range(n))
-        last_good = self._net.params.copy()
-        for j in range(epochs):
+        order = list(range(len(data.X)))
+
+        def shuffled(epoch):
             random.shuffle(order)
-            self._net.train_epoch(X, Y, np.array(order, dtype=np.int64), mini_batch_size, eta, lmbda, 0.0, n)
-            if not np.isfinite(self._net.params).all():
-                self._net.params[:] = last_good
-                raise DivergenceError(
-                    f"training diverged in epoch {j} (non-finite weights) with eta={eta:g}; the weights from "
-                    f"before that epoch were kept. Try a smaller learning rate, e.g. eta={eta / 10:g}.")
-            last_good[:] = self._net.params
-            if after_epoch(j):
-                break
+            return np.array(order, dtype=np.int64)
+        run(self._net, data, epochs, mini_batch_size, Optimizer(eta, lmbda), order=shuffled,
+            on_epoch=lambda pos: after_epoch(pos.epoch - 1))
 
     def _update(self, mini_batch, eta, lmbda, n):
-        X, Y, _ = self._arrays(mini_batch, "mini_batch")
-        self._net.train_epoch(X, Y, np.arange(len(X)), len(X), check_float(eta, "eta", positive=True),
-                              lmbda, 0.0, n)
+        d = self._arrays(mini_batch, "mini_batch")
+        self._net.train_epoch(d.X, d.Y, np.arange(len(d.X)), len(d.X), Optimizer(eta, lmbda), n)
 
     def _correct(self, data, name):
-        X, _, labels = self._arrays(data, name)
-        return int(round(self._net.accuracy(X, labels) * len(X)))
+        d = self._arrays(data, name)
+        return int(round(self._net.accuracy(d) * len(d.X)))

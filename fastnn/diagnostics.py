@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
-from .kernels.sgd import apply_update
-
 from ._figures import save_figure
-from .checks import check_float, check_int
-from .model import DivergenceError, Network
+from .checks import check_int
+from .model import Network
+from .training import DivergenceError, Optimizer, Position, run
 
 
 def layer_gradient_norms(net, X, y):
@@ -66,56 +64,40 @@ def train_recording_norms(net, X, y, epochs, batch_size, eta, lmbda=0.0, every=1
     """Train by SGD and record the per-layer gradient norms over (X, y) before training and every ``every`` epochs.
 
     With batch_size >= len(X) this is the book's batch gradient descent: one update per
-    epoch from the gradient over all of X, and that same gradient gives the norms, so an
-    epoch costs one compiled pass. Otherwise each epoch runs the compiled SGD epoch and a
-    second pass measures the norms. Training stops (diverged_at set) if the weights stop
-    being finite.
+    epoch from the gradient over all of X. The norms come from a separate pass over X
+    after the epoch. Training stops (diverged_at set, the last finite weights kept) if the
+    weights stop being finite.
 
     Returns
     -------
     NormHistory
     """
-    X, Y, _ = net._data(X, y)
+    d = net.check_data(X, y)
     epochs = check_int(epochs, "epochs", 0)
     batch_size = check_int(batch_size, "batch_size", 1)
     every = check_int(every, "every", 1)
-    eta = check_float(eta, "eta", positive=True)
-    lmbda = check_float(lmbda, "lmbda", minimum=0.0)
-    n = len(X)
-    full_batch = batch_size >= n
+    optimizer = Optimizer(eta, lmbda)
+    n = len(d.X)
     rng = np.random.default_rng(seed)
-    grad = np.zeros_like(net.params)
-    idx = np.arange(n)
-    dt = net.dtype.type
     hist = NormHistory()
+    done = [0]  # epochs finished
     t0 = time.perf_counter()
 
-    def gradient():
-        grad[:] = 0
-        kernels.accumulate_gradient(*net._args(), net._cost, X, Y, idx, grad)
-        return grad
+    def record(pos):
+        done[0] = pos.epoch
+        if pos.epoch % every == 0:
+            b, w = _norms(*net.split(net.gradient_sum(d) / n))
+            hist.epochs.append(pos.epoch)
+            hist.bias_norms.append(b)
+            hist.weight_norms.append(w)
 
-    def record(epoch, g):
-        b, w = _norms(*net._split(g / n))
-        hist.epochs.append(epoch)
-        hist.bias_norms.append(b)
-        hist.weight_norms.append(w)
-
-    g = gradient()
-    record(0, g)
-    for epoch in range(1, epochs + 1):
-        if full_batch:  # one update from the gradient over all of X, which is g
-            apply_update(net.params, g, net.params, net._w_off, net._b_off, net._sizes, dt(eta / n),
-                         dt(eta * lmbda / n), dt(0.0))
-        else:
-            net.train_epoch(X, Y, rng.permutation(n), batch_size, eta, lmbda)
-        if not np.isfinite(net.params).all():
-            hist.diverged_at = epoch
-            break
-        if full_batch or epoch % every == 0:
-            g = gradient()  # with full batches, also the gradient of the next update
-            if epoch % every == 0:
-                record(epoch, g)
+    record(Position(n))
+    full_batch = batch_size >= n
+    try:
+        run(net, d, epochs, min(batch_size, n), optimizer, order=None if full_batch else (lambda e: rng.permutation(n)),
+            on_epoch=record)
+    except DivergenceError:
+        hist.diverged_at = done[0] + 1
     hist.seconds = time.perf_counter() - t0
     return hist
 

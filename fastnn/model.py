@@ -1,24 +1,33 @@
 """fastnn.Network: a fully-connected feedforward network trained by compiled SGD epochs.
 
 The weights and biases live in one flat buffer (see ``kernels.layout``);
-``net.weights`` and ``net.biases`` are lists of views into it. Training runs one
-compiled call per epoch: ``kernels.online_epoch`` for batch size 1,
-``kernels.minibatch_epoch`` otherwise.
+``net.weights`` and ``net.biases`` are lists of views into it. Training runs through
+``fastnn.training.run``: one compiled call per epoch (or per segment of one),
+``kernels.sgd.online_epoch`` for batch size 1, ``kernels.sgd.minibatch_epoch`` otherwise,
+with the update rule of ``kernels.update``.
 """
-import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels
-from .kernels.layout import aligned_zeros, param_offsets
-
+from . import kernels, serialization
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
-from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, OUTPUT_ACTIVATIONS, lookup
+from .kernels.layout import aligned_zeros, param_offsets
+from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, lookup
+from .threads import hogwild_epoch, minibatch_epoch_parallel
+from .training import DivergenceError, Optimizer, run
+
+__all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 
 
-class DivergenceError(FloatingPointError):
-    """Training produced non-finite weights or cost; the last finite weights were kept."""
+class Data(NamedTuple):
+    """Arrays checked once for a network (``Network.check_data``): X (n, n_in) and targets Y
+    (n, n_out) C-contiguous in the network's dtype, and the integer class labels (n,)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    labels: np.ndarray
 
 
 class ParamList(list):
@@ -78,6 +87,14 @@ class Network:
     seed : int or None
         Seed of the initial weights (``numpy.random.default_rng``).
 
+    Attributes
+    ----------
+    params : ndarray
+        Every weight and bias in one flat buffer; ``weights`` and ``biases`` are views into it.
+    velocity : ndarray or None
+        The momentum rules' velocity, laid out like params; kept between ``partial_fit`` and
+        ``train_epoch`` calls, reset by ``fit`` and ``reset_optimizer``.
+
     Raises
     ------
     ValueError
@@ -88,15 +105,16 @@ class Network:
                  seed=None):
         self.sizes = check_sizes(sizes)
         self._hidden = lookup(ACTIVATIONS, activation, "activation")
-        self._cost = lookup(COSTS, cost, "cost")
-        out = OUTPUT_ACTIVATIONS[cost]
-        self._output = self._hidden if out is None else out
+        spec = lookup(COSTS, cost, "cost")
+        self._cost = spec.code
+        self._output = self._hidden if spec.output is None else spec.output
         self.activation = activation
         self.cost = cost
         self.dtype = lookup(DTYPES, dtype, "dtype")
         self._sizes = np.array(self.sizes, dtype=np.int64)
         self._w_off, self._b_off, total = param_offsets(self.sizes)
         self.params = aligned_zeros(total, self.dtype)
+        self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
         self.initialize(init, seed)
 
     # ----------------------------------------------------------------- parameters
@@ -146,49 +164,84 @@ class Network:
             except ValueError as e:
                 raise ValueError(f"{name}: {e}") from None
 
-    # ----------------------------------------------------------------- inference
-    def _args(self):
-        return (self.params, self._w_off, self._b_off, self._sizes, self._hidden, self._output)
+    # ----------------------------------------------------------------- data
+    def check_data(self, X, y=None, name="X"):
+        """Check and convert (X, y) once for this network; the result can be passed wherever X, y go.
 
-    def _data(self, X, y=None, name="X"):
+        Parameters
+        ----------
+        X : array (n, sizes[0])
+        y : array (n,) of integer labels, (n, sizes[-1]) of targets, or None
+        name : str
+            How error messages call X (y's name follows it).
+
+        Returns
+        -------
+        Data
+            (X, Y, labels); with y None, X alone as a C-contiguous array of the network's dtype.
+
+        Raises
+        ------
+        ValueError
+            Naming the problem: wrong shape, non-finite values, labels out of range.
+        """
+        if isinstance(X, Data):
+            return X
         X = as_features(X, self.sizes[0], self.dtype, name)
         if y is None:
             return X
         y_name = "y" if name == "X" else name.replace("X", "y")
-        return (X,) + as_targets(y, len(X), self.sizes[-1], self.dtype, y_name)
+        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name))
 
+    def kernel_args(self):
+        """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
+
+        For code that calls ``fastnn.kernels`` directly (benchmarks, the study's gradient noise).
+        """
+        return (self.params, self._w_off, self._b_off, self._sizes, self._hidden, self._output, self._cost)
+
+    # ----------------------------------------------------------------- inference
     def feedforward(self, X):
         """Output activations for every row of X, shape (n, sizes[-1])."""
-        X = self._data(X)
+        X = self.check_data(X)
         out = np.empty((len(X), self.sizes[-1]), dtype=self.dtype)
-        kernels.feedforward(*self._args(), X, out)
+        kernels.feedforward(*self.kernel_args()[:-1], X, out)
         return out
 
     def predict(self, X):
         """Predicted class (argmax of the output) for every row of X."""
-        X = self._data(X)
+        X = self.check_data(X)
         labels = np.empty(len(X), dtype=np.int64)
-        kernels.predict(*self._args(), X, labels)
+        kernels.predict(*self.kernel_args()[:-1], X, labels)
         return labels
 
-    def accuracy(self, X, y):
-        """Fraction of rows of X classified correctly; y is labels (n,) or targets (n, n_out)."""
-        X, _, labels = self._data(X, y)
-        return kernels.accuracy(*self._args(), X, labels) / len(X)
+    def accuracy(self, X, y=None):
+        """Fraction of rows of X classified correctly; y is labels (n,) or targets (n, n_out).
 
-    def total_cost(self, X, y, lmbda=0.0):
-        """Mean cost over (X, y) plus the L2 term 0.5 (lmbda/n) sum w^2."""
+        X may be a ``Data`` from ``check_data`` (then y is not given).
+        """
+        d = self.check_data(X, y)
+        return kernels.accuracy(*self.kernel_args()[:-1], d.X, d.labels) / len(d.X)
+
+    def total_cost(self, X, y=None, lmbda=0.0):
+        """Mean cost over (X, y) plus the L2 term 0.5 (lmbda/n) sum w^2 (X may be a ``Data``)."""
         lmbda = check_float(lmbda, "lmbda", minimum=0.0)
-        X, Y, _ = self._data(X, y)
-        return kernels.total_cost(*self._args(), self._cost, X, Y, lmbda)
+        d = self.check_data(X, y)
+        return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
 
-    def gradient(self, X, y):
-        """Gradient of the mean cost over (X, y), without the L2 term, as (nabla_b, nabla_w) lists."""
-        X, Y, _ = self._data(X, y)
+    def gradient_sum(self, X, y=None, idx=None):
+        """The cost's gradient (no L2 term) summed over the examples idx (default all), as a flat
+        array laid out like params (see ``split``)."""
+        d = self.check_data(X, y)
+        idx = np.arange(len(d.X), dtype=np.int64) if idx is None else self._checked_order(idx, len(d.X), "idx")
         grad = np.zeros_like(self.params)
-        kernels.accumulate_gradient(*self._args(), self._cost, X, Y, np.arange(len(X)), grad)
-        grad /= len(X)
-        return self._split(grad)
+        kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
+        return grad
+
+    def gradient(self, X, y=None):
+        """Gradient of the mean cost over (X, y), without the L2 term, as (nabla_b, nabla_w) lists."""
+        d = self.check_data(X, y)
+        return self.split(self.gradient_sum(d) / len(d.X))
 
     def backprop(self, x, y):
         """Gradient of the cost for one example x (shape (n_in,) or (n_in, 1)), as (nabla_b, nabla_w).
@@ -201,44 +254,117 @@ class Network:
         y = np.asarray(y)
         return self.gradient(x.reshape(1, -1), y.reshape(1, -1) if y.ndim else y.reshape(1))
 
-    def _split(self, flat):
-        """(biases, weights) lists of views into a buffer with the layout of params."""
+    def split(self, flat):
+        """(biases, weights) lists of views into a flat buffer laid out like params."""
         L = range(len(self.sizes) - 1)
         return ([kernels.layout.biases(flat, self._b_off, self._sizes, l) for l in L],
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
 
     # ----------------------------------------------------------------- training
-    def _velocity(self, momentum):
-        """A zero velocity buffer (aligned like params) for momentum > 0; without momentum the
-        kernels never read it, so params itself stands in."""
-        return aligned_zeros(len(self.params), self.dtype) if momentum else self.params
+    def reset_optimizer(self):
+        """Forget the update rule's state (the velocity): the next update starts from rest."""
+        self.velocity = None
 
-    def train_epoch(self, X, Y, order, batch_size, eta, lmbda=0.0, momentum=0.0, n=None, velocity=None,
-                    threads=1, hogwild=False):
-        """Run one compiled epoch over X[order] on already-checked arrays (no validation, no history).
+    def _checked_order(self, order, n, name="order"):
+        order = np.asarray(order)
+        if order.ndim != 1 or order.dtype.kind not in "iu":
+            raise ValueError(f"{name} must be a 1-D array of integer example indices, got shape {order.shape} "
+                             f"and dtype {order.dtype}")
+        if len(order) and (order.min() < 0 or order.max() >= n):
+            bad = int(np.argmax((order < 0) | (order >= n)))
+            raise ValueError(f"{name}[{bad}] = {order[bad]} is not an example index: X has {n} rows")
+        return np.ascontiguousarray(order, dtype=np.int64)
 
-        X and Y must be C-contiguous arrays of the network's dtype, order an int64 array.
-        n is the training-set size for the L2 term (default len(X)). threads and hogwild
-        as in ``fit`` (checked there). This is the entry point for callers that manage
-        their own loop, such as the book-compatible modules.
+    def train_epoch(self, X, Y, order, batch_size, optimizer, n=None, threads=1, hogwild=False):
+        """One compiled epoch over X[order], keeping the optimizer's state (velocity) for the next call.
+
+        The low-level step under ``fit``, ``partial_fit`` and ``fastnn.training.run``: no shuffling,
+        no history, no divergence check. The arrays are checked cheaply, not converted.
+
+        Parameters
+        ----------
+        X, Y : arrays (N, sizes[0]) and (N, sizes[-1]), C-contiguous, of the network's dtype
+            (``check_data`` makes them).
+        order : 1-D integer array
+            The example indices in the order they are visited (may repeat or leave some out).
+        batch_size : int >= 1
+        optimizer : fastnn.training.Optimizer or float
+            The update rule; a number is the learning rate eta of plain SGD.
+        n : int or None
+            Training-set size for the L2 term (default len(X)).
+        threads, hogwild
+            As in ``fit`` (checked there, not here).
+
+        Raises
+        ------
+        ValueError
+            For arrays of the wrong dtype, shape or layout, or an index outside X.
         """
-        dt = self.dtype.type
-        n = len(X) if n is None else n
-        if velocity is None:
-            velocity = self._velocity(momentum)
-        args = (self.params, velocity, self._w_off, self._b_off, self._sizes, self._hidden, self._output,
-                self._cost, X, Y, order)
+        if not isinstance(optimizer, Optimizer):
+            optimizer = Optimizer(optimizer)
+        for name, A, width in (("X", X, self.sizes[0]), ("Y", Y, self.sizes[-1])):
+            if not (isinstance(A, np.ndarray) and A.dtype == self.dtype and A.ndim == 2 and A.shape[1] == width
+                    and A.flags.c_contiguous):
+                raise ValueError(f"train_epoch needs {name} as a C-contiguous {self.dtype} array with {width} "
+                                 f"columns (use check_data), got {getattr(A, 'shape', type(A))}")
+        if len(Y) != len(X):
+            raise ValueError(f"Y has {len(Y)} rows but X has {len(X)}")
+        order = self._checked_order(order, len(X))
+        batch_size = check_int(batch_size, "batch_size", 1)
+        rule = optimizer.rule
+        if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
+            self.velocity = aligned_zeros(len(self.params), self.dtype)
+        # Plain SGD never reads the velocity, so params stands in for it.
+        velocity = self.params if rule == kernels.SGD else self.velocity
+        hyper = optimizer.hyper(len(X) if n is None else n, self.dtype)
+        args = self.kernel_args()
+        args = (args[0], velocity) + args[1:] + (X, Y, order)
         if hogwild:
-            kernels.hogwild_epoch(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n, threads)
+            hogwild_epoch(*args, batch_size, rule, hyper, threads)
         elif batch_size == 1:
-            kernels.online_epoch(*args, dt(eta), dt(lmbda), dt(momentum), n)
+            kernels.online_epoch(*args, rule, hyper)
         elif threads > 1:
-            kernels.minibatch_epoch_parallel(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n, threads)
+            minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
         else:
-            kernels.minibatch_epoch(*args, batch_size, dt(eta), dt(lmbda), dt(momentum), n)
+            kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+
+    def partial_fit(self, X, y, batch_size, eta, lmbda=0.0, momentum=0.0, nesterov=False, order=None, n=None,
+                    threads=1, hogwild=False):
+        """One epoch over (X, y), keeping the optimizer's state (velocity) between calls.
+
+        Parameters
+        ----------
+        X, y, batch_size, eta, lmbda, momentum, nesterov, threads, hogwild
+            As in ``fit``.
+        order : 1-D integer array or None
+            The example indices in the order to visit them (default: 0 .. n-1, as given).
+        n : int or None
+            Training-set size for the L2 term (default len(X)): pass the whole set's size when
+            (X, y) is one part of it.
+
+        Returns
+        -------
+        fastnn.training.Position
+            Examples, updates and training seconds of the epoch.
+
+        Raises
+        ------
+        ValueError
+            For invalid data or arguments.
+        DivergenceError
+            When the epoch produces non-finite weights; the weights from before it are kept.
+        """
+        d = self.check_data(X, y)
+        optimizer = Optimizer(eta, lmbda, momentum, nesterov)
+        batch_size = check_int(batch_size, "batch_size", 1)
+        threads = check_threads(threads, batch_size, hogwild)
+        if order is not None:
+            order = self._checked_order(order, len(d.X))
+        return run(self, d, 1, batch_size, optimizer, n=n, order=None if order is None else (lambda epoch: order),
+                   threads=threads, hogwild=hogwild)
 
     def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, momentum=0.0, validation_data=None, shuffle=True,
-            seed=None, monitor=None, early_stopping=None, verbose=False, threads=1, hogwild=False):
+            seed=None, monitor=None, early_stopping=None, verbose=False, threads=1, hogwild=False, nesterov=False):
         """Train by stochastic gradient descent.
 
         Parameters
@@ -253,7 +379,8 @@ class Network:
         lmbda : float >= 0
             L2 regularisation; the weights decay by a factor (1 - eta*lmbda/n) per update.
         momentum : float in [0, 1)
-            Classical momentum coefficient mu (0: plain SGD). The velocity starts at zero in every call.
+            Momentum coefficient mu (0: plain SGD). The velocity starts at zero in every call
+            of fit (``partial_fit`` keeps it).
         validation_data : (X_val, y_val) or None
         shuffle : bool
             Visit the examples in a new random order each epoch; False keeps the given order.
@@ -280,6 +407,9 @@ class Network:
             Lock-free parallel SGD (needs threads >= 2): each thread trains on its share of the
             examples and updates the shared weights without locks. Faster, not reproducible,
             and an approximation of serial SGD; see bench/RESULTS.md for its measured cost.
+        nesterov : bool
+            With momentum > 0, Nesterov's momentum (Sutskever et al. 2013, scikit-learn's
+            ``nesterovs_momentum``) instead of classical momentum; see ``fastnn.kernels.update``.
 
         Returns
         -------
@@ -293,19 +423,17 @@ class Network:
             When an epoch produces non-finite weights or cost; the weights from the end
             of the previous epoch are kept.
         """
-        X, Y, labels = self._data(X, y)
+        d = self.check_data(X, y)
         epochs = check_int(epochs, "epochs", 0)
         batch_size = check_int(batch_size, "batch_size", 1)
-        eta = check_float(eta, "eta", positive=True)
-        lmbda = check_float(lmbda, "lmbda", minimum=0.0)
-        momentum = check_float(momentum, "momentum", minimum=0.0, below=1.0)
+        optimizer = Optimizer(eta, lmbda, momentum, nesterov)
         threads = check_threads(threads, batch_size, hogwild)
         if validation_data is not None:
             try:
                 X_val, y_val = validation_data
             except (TypeError, ValueError):
                 raise ValueError("validation_data must be a pair (X_val, y_val)") from None
-            X_val, Y_val, labels_val = self._data(X_val, y_val, name="validation_data X")
+            val = self.check_data(X_val, y_val, name="validation_data X")
         if monitor is None:
             monitor = ("validation_accuracy",) if validation_data is not None else ()
         monitor = tuple(monitor)
@@ -321,66 +449,90 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
-        n = len(X)
+        n = len(d.X)
         rng = np.random.default_rng(seed)
-        velocity = self._velocity(momentum)
+        self.reset_optimizer()
         history = History()
-        last_good = self.params.copy()
-        best_acc, best_params, since_best = -1.0, None, 0
+        best = dict(acc=-1.0, params=None, since=0)
+        measures = {"training_cost": lambda: self.total_cost(d, lmbda=lmbda),
+                    "training_accuracy": lambda: self.accuracy(d),
+                    "validation_cost": lambda: self.total_cost(val, lmbda=lmbda),
+                    "validation_accuracy": lambda: self.accuracy(val)}
         progress = _Progress(epochs, verbose)
+
+        def after_epoch(pos):
+            history.epoch_time.append(pos.epoch_seconds)
+            for name in MONITORS:
+                if name in monitor:
+                    getattr(history, name).append(measures[name]())
+            for costs in (history.training_cost, history.validation_cost):
+                if costs and not np.isfinite(costs[-1]):
+                    self.params[:] = last_good
+                    raise DivergenceError(
+                        f"training diverged in epoch {pos.epoch} (a non-finite cost) with eta={eta:g}: "
+                        f"{optimizer.divergence_hint(n)}. The weights from the end of epoch {pos.epoch - 1} "
+                        f"were kept.")
+            last_good[:] = self.params
+            progress.update(history)
+            if early_stopping is None:
+                return False
+            acc = history.validation_accuracy[-1]
+            if acc > best["acc"]:
+                best.update(acc=acc, params=self.params.copy(), since=0)
+                history.best_epoch = pos.epoch - 1
+                return False
+            best["since"] += 1
+            if best["since"] >= early_stopping:
+                self.params[:] = best["params"]
+                history.stopped_early = True
+                return True
+            return False
+
+        last_good = self.params.copy()
         try:
-            for epoch in range(epochs):
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                t0 = time.perf_counter()
-                self.train_epoch(X, Y, order, batch_size, eta, lmbda, momentum, n, velocity, threads, hogwild)
-                history.epoch_time.append(time.perf_counter() - t0)
-                if not np.isfinite(self.params).all():
-                    self._diverged(epoch, eta, last_good, "non-finite weights")
-                if "training_cost" in monitor:
-                    history.training_cost.append(kernels.total_cost(*self._args(), self._cost, X, Y, lmbda))
-                if "training_accuracy" in monitor:
-                    history.training_accuracy.append(kernels.accuracy(*self._args(), X, labels) / n)
-                if "validation_cost" in monitor:
-                    history.validation_cost.append(
-                        kernels.total_cost(*self._args(), self._cost, X_val, Y_val, lmbda))
-                if "validation_accuracy" in monitor:
-                    history.validation_accuracy.append(
-                        kernels.accuracy(*self._args(), X_val, labels_val) / len(X_val))
-                for costs in (history.training_cost, history.validation_cost):
-                    if costs and not np.isfinite(costs[-1]):
-                        self._diverged(epoch, eta, last_good, "a non-finite cost")
-                last_good[:] = self.params
-                progress.update(history)
-                if early_stopping is not None:
-                    acc = history.validation_accuracy[-1]
-                    if acc > best_acc:
-                        best_acc, best_params, since_best = acc, self.params.copy(), 0
-                        history.best_epoch = epoch
-                    else:
-                        since_best += 1
-                        if since_best >= early_stopping:
-                            self.params[:] = best_params
-                            history.stopped_early = True
-                            break
+            run(self, d, epochs, batch_size, optimizer, order=(lambda e: rng.permutation(n)) if shuffle else None,
+                on_epoch=after_epoch, threads=threads, hogwild=hogwild)
         finally:
             progress.close()
         return history
 
-    def _diverged(self, epoch, eta, last_good, what):
-        self.params[:] = last_good
-        raise DivergenceError(
-            f"training diverged in epoch {epoch + 1} ({what}) with eta={eta:g}; the weights from the end of "
-            f"epoch {epoch} were kept. Try a smaller learning rate, e.g. eta={eta / 10:g}.")
-
     # ----------------------------------------------------------------- files
     def save(self, path):
         """Save to ``path``: ``.json`` (readable by the book's network2.load) or ``.npz``; see fastnn.load."""
-        from .serialization import save
-        save(self, path)
+        serialization.save(self, path)
 
     def __repr__(self):
         return (f"Network({self.sizes}, activation={self.activation!r}, cost={self.cost!r}, "
                 f"dtype={self.dtype.name!r})")
+
+
+def load(path):
+    """Load a network saved by ``Network.save`` or by the book's ``network2.save``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.json`` or ``.npz`` file.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    ModelFileError
+        If the file is corrupt, truncated or inconsistent (a subclass of ValueError).
+    """
+    if serialization.file_format(path) == ".json":
+        sizes, weights, biases, meta = serialization.read_json_model(path)
+        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+        net.weights = weights
+        net.biases = biases
+        return net
+    sizes, params, meta = serialization.read_npz_model(path)
+    net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+    net.params[:] = params
+    return net
 
 
 class _Progress:

@@ -21,20 +21,20 @@ class Network(BookNetwork):
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Train by mini-batch stochastic gradient descent; with test_data, print its accuracy each epoch."""
-        X, Y, _ = self._arrays(list(training_data), "training_data")
+        train = self._arrays(list(training_data), "training_data")
         if test_data:
             test_data = list(test_data)
             n_test = len(test_data)
-            X_test, _, labels_test = self._arrays(test_data, "test_data")
+            test = self._arrays(test_data, "test_data")
 
         def after_epoch(j):
             if test_data:
-                correct = int(round(self._net.accuracy(X_test, labels_test) * n_test))
+                correct = int(round(self._net.accuracy(test) * n_test))
                 print("Epoch {0}: {1} / {2}".format(j, correct, n_test))
             else:
                 print("Epoch {0} complete".format(j))
 
-        self._train(X, Y, epochs, mini_batch_size, eta, 0.0, after_epoch)
+        self._train(train, epochs, mini_batch_size, eta, 0.0, after_epoch)
 
     def update_mini_batch(self, mini_batch, eta):
         """One gradient-descent step on the list of (x, y) tuples mini_batch."""

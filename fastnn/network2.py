@@ -14,6 +14,7 @@ import numpy as np
 
 from . import serialization
 from ._book import BookNetwork, sigmoid, sigmoid_prime
+from .model import Network as _FastNetwork
 
 
 class QuadraticCost:
@@ -87,11 +88,11 @@ class Network(BookNetwork):
         """
         training_data = list(training_data)
         n = len(training_data)
-        X, Y, labels = self._arrays(training_data, "training_data")
+        train = self._arrays(training_data, "training_data")
         if evaluation_data:
             evaluation_data = list(evaluation_data)
             n_data = len(evaluation_data)
-            X_ev, Y_ev, labels_ev = self._arrays(evaluation_data, "evaluation_data")
+            ev = self._arrays(evaluation_data, "evaluation_data")
         elif monitor_evaluation_cost or monitor_evaluation_accuracy:
             raise ValueError("monitoring the evaluation cost or accuracy needs evaluation_data")
         evaluation_cost, evaluation_accuracy = [], []
@@ -102,19 +103,19 @@ class Network(BookNetwork):
         def after_epoch(j):
             print("Epoch %s training complete" % j)
             if monitor_training_cost:
-                cost = net.total_cost(X, Y, lmbda)
+                cost = net.total_cost(train, lmbda=lmbda)
                 training_cost.append(cost)
                 print("Cost on training data: {}".format(cost))
             if monitor_training_accuracy:
-                accuracy = int(round(net.accuracy(X, labels) * n))
+                accuracy = int(round(net.accuracy(train) * n))
                 training_accuracy.append(accuracy)
                 print("Accuracy on training data: {} / {}".format(accuracy, n))
             if monitor_evaluation_cost:
-                cost = net.total_cost(X_ev, Y_ev, lmbda)
+                cost = net.total_cost(ev, lmbda=lmbda)
                 evaluation_cost.append(cost)
                 print("Cost on evaluation data: {}".format(cost))
             if monitor_evaluation_accuracy:
-                accuracy = int(round(net.accuracy(X_ev, labels_ev) * n_data))
+                accuracy = int(round(net.accuracy(ev) * n_data))
                 evaluation_accuracy.append(accuracy)
                 print("Accuracy on evaluation data: {} / {}".format(accuracy, n_data))
             print()
@@ -130,7 +131,7 @@ class Network(BookNetwork):
                     return True
             return False
 
-        self._train(X, Y, epochs, mini_batch_size, eta, lmbda, after_epoch)
+        self._train(train, epochs, mini_batch_size, eta, lmbda, after_epoch)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -147,8 +148,7 @@ class Network(BookNetwork):
 
     def total_cost(self, data, lmbda, convert=False):
         """Mean cost over data plus the L2 term; y may be a label or a vector (see accuracy)."""
-        X, Y, _ = self._arrays(list(data), "data")
-        return self._net.total_cost(X, Y, lmbda)
+        return self._net.total_cost(self._arrays(list(data), "data"), lmbda=lmbda)
 
     def save(self, filename):
         """Save the network to filename as JSON, in the book's format (written atomically)."""
@@ -158,8 +158,7 @@ class Network(BookNetwork):
 
 
 def _with_cost(net, cost):
-    from .model import Network as _Net
-    new = _Net(net.sizes, activation="sigmoid", cost=cost, dtype="float64", seed=0)
+    new = _FastNetwork(net.sizes, activation="sigmoid", cost=cost, dtype="float64", seed=0)
     new.params[:] = net.params
     return new
 

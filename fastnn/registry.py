@@ -1,16 +1,28 @@
-"""Registries mapping the user's names to the kernels' integer codes."""
+"""Registries mapping the user's names to the kernels' integer codes: one dict per kind of name."""
+from typing import NamedTuple
+
 import numpy as np
 
 from . import kernels
 
+
+class Cost(NamedTuple):
+    """A cost function: its kernel code, the output layer's activation code (None: the hidden
+    layers' activation) and the class name the book's network2 uses for it in model files."""
+
+    code: int
+    output: int
+    book_name: str
+
+
 ACTIVATIONS = {"sigmoid": kernels.SIGMOID, "tanh": kernels.TANH, "relu": kernels.RELU}
 COSTS = {
-    "quadratic": kernels.QUADRATIC,
-    "cross_entropy": kernels.CROSS_ENTROPY,
-    "log_likelihood": kernels.LOG_LIKELIHOOD,
+    "quadratic": Cost(kernels.QUADRATIC, None, "QuadraticCost"),
+    "cross_entropy": Cost(kernels.CROSS_ENTROPY, kernels.SIGMOID, "CrossEntropyCost"),
+    "log_likelihood": Cost(kernels.LOG_LIKELIHOOD, kernels.SOFTMAX, "LogLikelihoodCost"),
 }
-# The output layer's activation for each cost; None means "the hidden activation".
-OUTPUT_ACTIVATIONS = {"quadratic": None, "cross_entropy": kernels.SIGMOID, "log_likelihood": kernels.SOFTMAX}
+# Update rules. Network.fit selects one from momentum and nesterov; the study and the CLI by name.
+OPTIMIZERS = {"sgd": kernels.SGD, "momentum": kernels.MOMENTUM, "nesterov": kernels.NESTEROV}
 INITS = ("default", "large")
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 MONITORS = ("training_cost", "training_accuracy", "validation_cost", "validation_accuracy")
@@ -23,3 +35,8 @@ def lookup(registry, name, what):
         return registry[key]
     except (KeyError, TypeError):
         raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None
+
+
+def cost_from_book_name(book_name):
+    """The cost's name for a class name of the book's network2 ("CrossEntropyCost"), or None."""
+    return next((name for name, c in COSTS.items() if c.book_name == book_name), None)

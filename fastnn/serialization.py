@@ -18,12 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_sizes
-from .registry import ACTIVATIONS, COSTS, DTYPES
+from .kernels.layout import param_offsets
+from .registry import ACTIVATIONS, COSTS, DTYPES, cost_from_book_name
 
 FORMAT_VERSION = 1
-BOOK_COST_NAMES = {"quadratic": "QuadraticCost", "cross_entropy": "CrossEntropyCost",
-                   "log_likelihood": "LogLikelihoodCost"}
-COST_FROM_BOOK_NAME = {v: k for k, v in BOOK_COST_NAMES.items()}
 
 
 class ModelFileError(ValueError):
@@ -51,7 +49,8 @@ def atomic_write(path, write):
         raise
 
 
-def _suffix(path):
+def file_format(path):
+    """".json" or ".npz" from the file name, or a ValueError."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".npz"):
         raise ValueError(f"{path}: unknown model file type {suffix!r}; use .json or .npz")
@@ -64,14 +63,14 @@ def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float6
         "sizes": list(sizes),
         "weights": [np.asarray(w).tolist() for w in weights],
         "biases": [np.asarray(b).reshape(-1, 1).tolist() for b in biases],
-        "cost": BOOK_COST_NAMES[cost],
+        "cost": COSTS[cost].book_name,
         "fastnn": {"format_version": FORMAT_VERSION, "activation": activation, "cost": cost, "dtype": dtype},
     }
 
 
 def save(net, path):
     """Save a fastnn.Network to a .json or .npz file (see the module docstring)."""
-    suffix = _suffix(path)
+    suffix = file_format(path)
     meta = {"format_version": FORMAT_VERSION, "activation": net.activation, "cost": net.cost,
             "dtype": net.dtype.name}
     if suffix == ".json":
@@ -105,11 +104,11 @@ def read_json_model(path):
         raise ModelFileError(f"{path}: the 'fastnn' entry must be an object")
     if "cost" in extra:
         cost = extra["cost"]
-    elif doc.get("cost") in COST_FROM_BOOK_NAME:
-        cost = COST_FROM_BOOK_NAME[doc["cost"]]
+    elif isinstance(doc.get("cost"), str) and cost_from_book_name(doc["cost"]) is not None:
+        cost = cost_from_book_name(doc["cost"])
     else:
         raise ModelFileError(f"{path}: unknown cost {doc.get('cost')!r}; "
-                             f"known: {', '.join(sorted(COST_FROM_BOOK_NAME))}")
+                             f"known: {', '.join(sorted(c.book_name for c in COSTS.values()))}")
     meta = {"activation": extra.get("activation", "sigmoid"), "cost": cost, "dtype": extra.get("dtype", "float64")}
     _check_meta(path, meta)
     weights = _arrays(path, doc["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], "weights")
@@ -140,31 +139,8 @@ def _arrays(path, values, shapes, name, also=None):
     return out
 
 
-def load(path):
-    """Load a network saved by ``Network.save`` or by the book's ``network2.save``.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.json`` or ``.npz`` file.
-
-    Returns
-    -------
-    fastnn.Network
-
-    Raises
-    ------
-    ModelFileError
-        If the file is corrupt, truncated or inconsistent (a subclass of ValueError).
-    """
-    from .model import Network
-    suffix = _suffix(path)
-    if suffix == ".json":
-        sizes, weights, biases, meta = read_json_model(path)
-        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
-        net.weights = weights
-        net.biases = biases
-        return net
+def read_npz_model(path):
+    """Read and validate a .npz model file; returns (sizes, params, meta) (see read_json_model)."""
     try:
         with np.load(path, allow_pickle=False) as f:
             if not {"params", "sizes", "meta"} <= set(f.files):
@@ -178,14 +154,13 @@ def load(path):
         raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
     _check_meta(path, meta)
     try:
-        net = Network(check_sizes(sizes.tolist()), activation=meta["activation"], cost=meta["cost"],
-                      dtype=meta["dtype"], seed=0)
+        sizes = check_sizes(sizes.tolist())
     except ValueError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    if params.shape != net.params.shape or params.dtype != net.dtype:
+    total = param_offsets(sizes)[2]
+    if params.shape != (total,) or params.dtype != DTYPES[meta["dtype"]]:
         raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
-                             f"{net.params.shape} and {net.dtype} for sizes {net.sizes}")
+                             f"({total},) and {meta['dtype']} for sizes {sizes}")
     if not np.isfinite(params).all():
         raise ModelFileError(f"{path}: params contains NaN or inf")
-    net.params[:] = params
-    return net
+    return sizes, params, meta

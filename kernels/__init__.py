@@ -1,15 +1,17 @@
 """Numba kernels of fastnn: compiled numeric code over flat arrays, no Python objects.
 
-See ``layout`` for the parameter buffer, ``forward``, ``backprop`` and ``sgd``
-for the algorithms, ``gemm`` for the blocked matrix products they spend their
-time in, ``codes`` for the activation and cost codes.
+Installed as ``fastnn.kernels``. See ``layout`` for the parameter buffer, ``forward``,
+``backprop``, ``update`` (the update rules) and ``sgd`` (one epoch per call) for the
+algorithms, ``gemm`` for the blocked matrix products they spend their time in, ``parallel``
+for one thread's share of a multi-threaded epoch, ``codes`` for the activation, cost and
+update-rule codes.
 """
 from .backprop import accumulate_gradient
-from .codes import (CROSS_ENTROPY, LOG_LIKELIHOOD, QUADRATIC, RELU, SIGMOID,
-                    SOFTMAX, TANH)
+from .codes import (CROSS_ENTROPY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID, SOFTMAX,
+                    TANH)
 from .costs import total_cost
 from .forward import accuracy, feedforward, predict
 from .layout import param_offsets
-from .sgd import minibatch_epoch, online_epoch
 from .noise import minibatch_gradient_spread
-from .parallel import hogwild_epoch, minibatch_epoch_parallel
+from .sgd import minibatch_epoch, online_epoch
+from .update import apply_gradient

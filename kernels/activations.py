@@ -79,6 +79,8 @@ def activate(Z, code):
             inv = one / total
             for j in range(n):
                 Z[i, j] *= inv
+    else:
+        raise ValueError("unknown activation code")
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -102,3 +104,5 @@ def scale_by_derivative(D, A, code):
             for j in range(n):
                 if not A[i, j] > zero:
                     D[i, j] = zero
+    else:  # softmax's Jacobian is not elementwise: it only comes with the log-likelihood cost
+        raise ValueError("no elementwise derivative for this activation code")

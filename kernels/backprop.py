@@ -4,7 +4,8 @@
     delta^l = ((w^{l+1})^T delta^{l+1}) * sigma'(z^l)
     dC/db^l = delta^l,   dC/dw^l = delta^l (a^{l-1})^T
 
-For a block of examples the gradients are summed over the block.
+For a block of examples the gradients are summed over the block. Backprop computes
+errors and gradients; changing the weights is ``update``'s job.
 """
 import numpy as np
 from numba import njit
@@ -14,22 +15,7 @@ from .codes import FASTMATH
 from .costs import output_delta
 from .forward import CHUNK, forward_layers
 from .gemm import add_outer
-from .layout import alloc_acts, biases, block, max_width, prefetch, view2d, weights
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def backward_layer(W, D, A_prev, oW, ob, scale, decay, D_prev, need_prev):
-    """One layer of backprop for a block: D_prev = D W if need_prev, then
-    oW <- decay oW + scale D^T A_prev and ob <- ob + scale sum_i D[i].
-
-    D holds delta for the m examples of the block (m, n_out); D_prev receives
-    (w^T delta) for each example, still to be multiplied by sigma'(z) of the
-    layer below. D_prev is computed before oW changes, so oW may be W itself:
-    the error of the layer below belongs to the weights that produced the output.
-    """
-    if need_prev:
-        delta_below(D, W, D_prev)
-    sgd_rows(oW, ob, D, A_prev, scale, decay)
+from .layout import alloc_acts, biases, block, prefetch, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -43,61 +29,47 @@ def delta_below(D, W, D_prev):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def sgd_rows(W, b, D, A_prev, scale, decay):
-    """W <- decay W + scale D^T A_prev and b <- b + scale sum_i D[i]: one layer's update
-    (or gradient) from its deltas D (m, n_out) and the inputs A_prev (m, n_in).
+def backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas):
+    """Forward pass over the block A0 (m examples, targets Y), then delta^l of every layer.
 
-    W and b may be a range of rows of a layer, with D the matching columns.
-    """
-    m, n_out = D.shape
-    zero = D.dtype.type(0)
-    if decay != D.dtype.type(1):
-        for j in range(n_out):
-            for k in range(W.shape[1]):
-                W[j, k] *= decay
-    add_outer(W, scale, D, A_prev)
-    for j in range(n_out):
-        s = zero
-        for i in range(m):
-            s += D[i, j]
-        b[j] += scale * s
-
-
-@njit(cache=True)
-def block_backprop(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, out, scale, decay,
-                   acts, a_off, d1, d2):
-    """Backprop over the block A0 (targets Y): out <- decay * out + scale * (gradient summed over the block).
-
-    The decay multiplies weights only, never biases. With out = grad, scale = 1
-    and decay = 1 this adds the gradient to grad; with out = params,
-    scale = -eta/m and decay = 1 - eta*lmbda/n it is one SGD step in place.
-    out has the layout of params. acts, d1 and d2 are work buffers: the
-    activation buffer and two flat delta buffers of at least m * max(sizes).
+    acts receives the activations and deltas the errors, both in the layout of ``alloc_acts``
+    (layer l's block of m rows at a_off[l]). Every delta is computed from the weights as
+    they are: an update comes after, from ``update``.
     """
     m = A0.shape[0]
     L = len(sizes) - 1
     forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
-    D = view2d(d1, 0, m, sizes[L])
+    D = block(deltas, a_off, sizes, L, m)
     output_delta(block(acts, a_off, sizes, L, m), Y, cost, output, D)
-    in_d1 = True  # delta is in d1; the next one goes to the other buffer
-    for l in range(L - 1, -1, -1):
-        A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
-        D_prev = view2d(d2 if in_d1 else d1, 0, m, sizes[l])
-        backward_layer(weights(params, w_off, sizes, l), D, A_prev,
-                       weights(out, w_off, sizes, l), biases(out, b_off, sizes, l), scale, decay,
-                       D_prev, l > 0)
-        if l > 0:
-            scale_by_derivative(D_prev, A_prev, hidden)
-            in_d1 = not in_d1
-            D = D_prev
+    for l in range(L - 1, 0, -1):
+        D_prev = block(deltas, a_off, sizes, l, m)
+        delta_below(D, weights(params, w_off, sizes, l), D_prev)
+        scale_by_derivative(D_prev, block(acts, a_off, sizes, l, m), hidden)
+        D = D_prev
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def layer_gradient(G, gb, D, A_prev):
+    """G += D^T A_prev and gb += sum_i D[i]: a layer's gradient summed over a block,
+    dC/dw^l = delta^l (a^{l-1})^T and dC/db^l = delta^l for each example."""
+    m, n_out = D.shape
+    add_outer(G, D.dtype.type(1), D, A_prev)
+    for j in range(n_out):
+        s = D.dtype.type(0)
+        for i in range(m):
+            s += D[i, j]
+        gb[j] += s
 
 
 @njit(cache=True)
-def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, d1, d2):
-    """Add the gradient of the cost summed over the block A0 (targets Y) to grad."""
-    one = A0.dtype.type(1)
-    block_backprop(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, one, one,
-                   acts, a_off, d1, d2)
+def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, deltas):
+    """Add the gradient of the cost summed over the block A0 (targets Y) to grad (layout of params)."""
+    m = A0.shape[0]
+    backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas)
+    for l in range(len(sizes) - 1):
+        A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
+        layer_gradient(weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l),
+                       block(deltas, a_off, sizes, l + 1, m), A_prev)
 
 
 @njit(cache=True)
@@ -139,13 +111,11 @@ def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y,
     n = len(idx)
     chunk = min(CHUNK, max(n, 1))
     acts, a_off = alloc_acts(sizes, chunk, X)
-    width = max_width(sizes)
-    d1 = np.empty(chunk * width, dtype=X.dtype)
-    d2 = np.empty(chunk * width, dtype=X.dtype)
+    deltas, _ = alloc_acts(sizes, chunk, X)
     Xb = np.empty((chunk, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((chunk, Y.shape[1]), dtype=Y.dtype)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
                        gather_rows(X, idx, start, m, Xb), gather_rows(Y, idx, start, m, Yb),
-                       grad, acts, a_off, d1, d2)
+                       grad, acts, a_off, deltas)

@@ -23,6 +23,8 @@ def output_delta(A, Y, cost, output, D):
             D[i, j] = A[i, j] - Y[i, j]
     if cost == QUADRATIC:
         scale_by_derivative(D, A, output)
+    elif cost != CROSS_ENTROPY and cost != LOG_LIKELIHOOD:
+        raise ValueError("unknown cost code")
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -63,6 +65,8 @@ def block_cost(Z, A, Y, cost):
             lse = zmax + np.log(s)
             for j in range(n):
                 total += np.float64(Y[i, j]) * (lse - np.float64(Z[i, j]))
+    else:
+        raise ValueError("unknown cost code")
     return total
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from .backprop import block_gradient, gather_rows
-from .layout import alloc_acts, max_width
+from .layout import alloc_acts
 
 
 @njit(cache=True)
@@ -18,9 +18,7 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
     """(sq_dist, cosine): for each row of batches, ||g_k - g_full||^2 and cos(g_k, g_full), in float64."""
     K, m = batches.shape
     acts, a_off = alloc_acts(sizes, m, X)
-    width = max_width(sizes)
-    d1 = np.empty(m * width, dtype=X.dtype)
-    d2 = np.empty(m * width, dtype=X.dtype)
+    deltas, _ = alloc_acts(sizes, m, X)
     Xb = np.empty((m, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((m, Y.shape[1]), dtype=Y.dtype)
     grad = np.empty_like(params)
@@ -34,7 +32,7 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
         grad[:] = 0
         row = batches[k]
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
-                       gather_rows(X, row, 0, m, Xb), gather_rows(Y, row, 0, m, Yb), grad, acts, a_off, d1, d2)
+                       gather_rows(X, row, 0, m, Xb), gather_rows(Y, row, 0, m, Yb), grad, acts, a_off, deltas)
         dist = 0.0
         dot = 0.0
         norm = 0.0

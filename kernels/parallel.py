@@ -1,7 +1,7 @@
-"""Several threads in one epoch: synchronous mini-batch SGD, and lock-free Hogwild.
+"""The compiled half of several threads in one epoch: each thread's share of synchronous mini-batch SGD.
 
-Synchronous mode (``minibatch_epoch_parallel``) computes exactly what
-``sgd.minibatch_epoch`` computes, with the work of every mini-batch split
+Synchronous mode (``minibatch_part``, one call per thread; ``fastnn.threads`` starts the
+threads) computes exactly what ``sgd.minibatch_epoch`` computes, with the work of every mini-batch split
 between the threads. Per mini-batch:
 
 1. the threads copy the batch's rows into a shared buffer, a chunk of rows each;
@@ -21,18 +21,15 @@ computed by the same loops as in the serial kernel. The batch buffer is
 double-buffered (even and odd batches): a thread may gather the next batch
 while the other still updates from this one, but cannot get two batches ahead.
 
-The threads are ordinary Python threads, each running one call of a compiled
-function that releases the GIL, so they run at once whatever Numba's threading
+The threads are ordinary Python threads (started by ``fastnn.threads``), each running one call
+of a compiled function that releases the GIL, so they run at once whatever Numba's threading
 layer; they meet at spin barriers on an atomic counter. Spinning needs a core
 per thread: ``fastnn.checks.check_threads`` refuses more threads than the process has cores.
 
-Hogwild mode (``hogwild_epoch``) runs the serial epoch in every thread on its
-own share of the examples, on the shared weights without locks (Recht et al.,
-2011). Updates race, so results vary from run to run; it is an approximation
-whose speed-up and accuracy cost bench/report.py measures, never the default.
+Hogwild mode (``fastnn.threads.hogwild_epoch``) needs nothing here: it runs the serial
+epoch in every thread on the shared weights.
 """
 import platform
-import threading
 
 import numpy as np
 from llvmlite import ir
@@ -41,12 +38,13 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .activations import activate, scale_by_derivative
-from .backprop import delta_below, gather_rows, prefetch_rows, sgd_rows
+from .backprop import delta_below, gather_rows, prefetch_rows
 from .costs import output_delta
 from .forward import forward_layers
 from .gemm import linear
-from .layout import aligned_empty, alloc_acts, biases, block, max_width, view2d, weights
-from .sgd import minibatch_epoch, momentum_rows, online_epoch
+from .layout import alloc_acts, biases, block, weights
+from .sgd import gradient_scratch
+from .update import check_rule, update_rows
 
 # Slots of the shared int64 array ``sync``, each on a cache line of its own.
 COUNTER = 0  # barrier arrivals so far, summed over threads
@@ -156,44 +154,29 @@ def next_chunk(sync, slot, claims, n_chunks, tid, nthreads):
 
 
 @njit(cache=True)
-def _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off, A_prev, m, eta, decay_l2, mu,
-                 grad):
-    """SGD (mu == 0) or momentum update of rows [lo, hi) of layer l from the batch's deltas."""
-    dt = A_prev.dtype.type
-    D = block(deltas, a_off, sizes, l + 1, m)[:, lo:hi]
-    W = weights(params, w_off, sizes, l)[lo:hi]
-    b = biases(params, b_off, sizes, l)[lo:hi]
-    if mu == dt(0):
-        sgd_rows(W, b, D, A_prev, -eta / dt(m), dt(1) - decay_l2)
-    else:
-        n_in = sizes[l]
-        G = view2d(grad, 0, hi - lo, n_in)
-        gb = grad[(hi - lo) * n_in:(hi - lo) * (n_in + 1)]
-        G[:, :] = dt(0)
-        gb[:] = dt(0)
-        sgd_rows(G, gb, D, A_prev, dt(1), dt(1))
-        momentum_rows(W, b, weights(velocity, w_off, sizes, l)[lo:hi], biases(velocity, b_off, sizes, l)[lo:hi],
-                      G, gb, eta / dt(m), decay_l2, mu)
+def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo, hi, D, A_prev, G):
+    """update.update_rows on rows [lo, hi) of layer l, from the block's deltas D of that layer."""
+    update_rows(rule, hyper, weights(params, w_off, sizes, l)[lo:hi], biases(params, b_off, sizes, l)[lo:hi],
+                weights(velocity, w_off, sizes, l)[lo:hi], biases(velocity, b_off, sizes, l)[lo:hi],
+                D[:, lo:hi], A_prev, G)
 
 
 @njit(cache=True, nogil=True)
-def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, sizes, hidden, output, cost,
-                    X, Y, order, batch_size, eta, lmbda, mu, n):
-    """Thread tid's share of minibatch_epoch_parallel (see the module docstring).
+def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, sizes, hidden, output, cost,
+                   X, Y, order, batch_size, rule, hyper):
+    """Thread tid's share of a synchronous mini-batch epoch (see the module docstring).
 
     Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts:
     Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches;
     HT (sizes[1], >= batch_size) the first hidden layer's activations, one row per neuron.
     """
+    check_rule(rule)
     L = len(sizes) - 1
-    dt = X.dtype.type
     m_max = min(batch_size, max(len(order), 1))
     acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's copy of every layer's activations
     deltas, _ = alloc_acts(sizes, m_max, X)  # and of every layer's delta, same layout
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
-    width = max_width(sizes)
-    grad = np.empty(0 if mu == dt(0) else max(UPDATE_CHUNK, width) * (width + 1), dtype=X.dtype)
-    decay_l2 = eta * lmbda / dt(n)
+    G = gradient_scratch(sizes, rule, X)  # for the rules that need the gradient itself
     n1 = sizes[1]
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
@@ -248,73 +231,12 @@ def _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
         # 4. rows of the first layer a chunk at a time, and this thread's rows of the small layers
         c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         while c >= 0:
-            _update_rows(params, velocity, w_off, b_off, sizes, 0, c * UPDATE_CHUNK, min(n1, (c + 1) * UPDATE_CHUNK),
-                         deltas, a_off, Xm, m, eta, decay_l2, mu, grad)
+            _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, 0, c * UPDATE_CHUNK,
+                               min(n1, (c + 1) * UPDATE_CHUNK), block(deltas, a_off, sizes, 1, m), Xm, G)
             c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         for l in range(1, L):
             lo, hi = own_rows(sizes[l + 1], tid, nthreads)
             if hi > lo:
-                _update_rows(params, velocity, w_off, b_off, sizes, l, lo, hi, deltas, a_off,
-                             block(acts, a_off, sizes, l, m), m, eta, decay_l2, mu, grad)
+                _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo, hi,
+                                   block(deltas, a_off, sizes, l + 1, m), block(acts, a_off, sizes, l, m), G)
         batch += 1
-
-
-def run_threads(work, nthreads):
-    """Run work(tid, sync) for tid = 0 .. nthreads-1, tid 0 in the calling thread; re-raise the first error.
-
-    sync is the shared barrier state; a failing thread sets sync[ABORT] so the others stop waiting.
-    """
-    sync = np.zeros(SYNC_SIZE, dtype=np.int64)
-    errors = []
-
-    def run(tid):
-        try:
-            work(tid, sync)
-        except BaseException as e:  # noqa: BLE001 -- re-raised below, in the calling thread
-            sync[ABORT] = 1
-            errors.append(e)
-    others = [threading.Thread(target=run, args=(tid,), name=f"fastnn-{tid}", daemon=True)
-              for tid in range(1, nthreads)]
-    for t in others:
-        t.start()
-    run(0)
-    for t in others:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
-def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
-                             batch_size, eta, lmbda, mu, n, nthreads):
-    """minibatch_epoch with nthreads threads; the same result up to round-off.
-
-    Needs at least one hidden layer (the split is by hidden neurons); with none,
-    or with one thread, it runs the serial kernel.
-    """
-    if nthreads == 1 or len(sizes) < 3:
-        minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
-                        batch_size, eta, lmbda, mu, n)
-        return
-    m_max = min(batch_size, max(len(order), 1))
-    line = 64 // X.dtype.itemsize  # numbers per cache line
-    Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
-    HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
-    run_threads(lambda tid, sync: _minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
-                                                  sizes, hidden, output, cost, X, Y, order, batch_size,
-                                                  eta, lmbda, mu, n), nthreads)
-
-
-def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
-                  batch_size, eta, lmbda, mu, n, nthreads):
-    """One epoch in which each of nthreads threads runs the serial epoch over every nthreads-th
-    example of order, on the shared params (and velocity) without locks."""
-    parts = [np.ascontiguousarray(order[t::nthreads]) for t in range(nthreads)]
-
-    def work(tid, sync):
-        if batch_size == 1:
-            online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
-                         eta, lmbda, mu, n)
-        else:
-            minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
-                            batch_size, eta, lmbda, mu, n)
-    run_threads(work, nthreads)

@@ -2,8 +2,8 @@
 
 Follows network2.py: per-example backprop, gradients summed over a mini-batch,
 then the update w <- (1 - eta*lmbda/n) w - (eta/m) nabla_w. Extended with
-tanh/ReLU, the softmax/log-likelihood output and classical momentum, exactly as
-fastnn documents them. Weights are lists of (n_out, n_in) arrays, biases lists
+tanh/ReLU, the softmax/log-likelihood output, classical momentum and Nesterov's
+momentum, exactly as fastnn documents them (fastnn/kernels/update.py). Weights are lists of (n_out, n_in) arrays, biases lists
 of (n_out,) arrays, examples are 1-D vectors.
 """
 import numpy as np
@@ -81,8 +81,12 @@ def backprop(weights, biases, x, y, activation, cost):
 
 
 def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
-              lmbda=0.0, mu=0.0, vw=None, vb=None):
-    """One epoch over X[order] in mini-batches; returns new (weights, biases, vw, vb)."""
+              lmbda=0.0, mu=0.0, vw=None, vb=None, nesterov=False):
+    """One epoch over X[order] in mini-batches; returns new (weights, biases, vw, vb).
+
+    With mu > 0: v <- mu v - (eta/m) nabla - (eta lmbda/n) w (no L2 term for biases), then
+    w <- w + v (classical momentum) or w <- w + mu v - (eta/m) nabla - (eta lmbda/n) w (Nesterov).
+    """
     n = len(order)
     weights = [w.copy() for w in weights]
     biases = [b.copy() for b in biases]
@@ -101,10 +105,16 @@ def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
             weights = [(1 - eta * (lmbda / n)) * w - (eta / m) * g for w, g in zip(weights, nw)]
             biases = [b - (eta / m) * g for b, g in zip(biases, nb)]
         else:
-            vw = [mu * v - (eta / m) * g - (eta * lmbda / n) * w for v, g, w in zip(vw, nw, weights)]
-            vb = [mu * v - (eta / m) * g for v, g in zip(vb, nb)]
-            weights = [w + v for w, v in zip(weights, vw)]
-            biases = [b + v for b, v in zip(biases, vb)]
+            step_w = [(eta / m) * g + (eta * lmbda / n) * w for g, w in zip(nw, weights)]
+            step_b = [(eta / m) * g for g in nb]
+            vw = [mu * v - s for v, s in zip(vw, step_w)]
+            vb = [mu * v - s for v, s in zip(vb, step_b)]
+            if nesterov:
+                weights = [w + mu * v - s for w, v, s in zip(weights, vw, step_w)]
+                biases = [b + mu * v - s for b, v, s in zip(biases, vb, step_b)]
+            else:
+                weights = [w + v for w, v in zip(weights, vw)]
+                biases = [b + v for b, v in zip(biases, vb)]
     return weights, biases, vw, vb
 
 

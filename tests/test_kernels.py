@@ -16,16 +16,17 @@ def flat(weights, biases):
     return np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(weights, biases)])
 
 
-def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7):
+def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7,
+                        nesterov=False):
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype="float64", seed=11)
     X, y = make_data(n, sizes[0], sizes[-1], seed=12)
     W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-    net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, shuffle=False)
+    net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False)
     Y = np.eye(sizes[-1])[y]
     vw = vb = None
     for _ in range(epochs):  # the velocity carries over between epochs of one fit
         W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(n), batch_size, eta, activation, cost, lmbda, momentum,
-                                     vw, vb)
+                                     vw, vb, nesterov=nesterov)
     return net.params, flat(W, B)
 
 
@@ -46,6 +47,18 @@ def test_epoch_matches_reference_other_activations(activation, cost, batch_size)
     # start moves the weights by 1e-10 after two epochs), so no two summation orders agree to 1e-10.
     got, want = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, 1.0, 0.5, eta=0.2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("lmbda", [0.0, 2.0])
+@pytest.mark.parametrize("batch_size", [1, 7, 45])
+@pytest.mark.parametrize("activation,cost", [("sigmoid", "cross_entropy"), ("tanh", "quadratic"),
+                                             ("relu", "log_likelihood")])
+def test_nesterov_epoch_matches_reference(activation, cost, batch_size, lmbda):
+    got, want = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, lmbda, 0.9, eta=0.2, nesterov=True)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    # and it is not classical momentum under another name
+    classical, _ = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, lmbda, 0.9, eta=0.2)
+    assert np.abs(got - classical).max() > 1e-4
 
 
 def test_remainder_batch_uses_its_real_size():
@@ -200,7 +213,7 @@ def test_epochs_free_every_buffer_they_allocate(batch_size):
 
 
 def test_view2d_is_the_reshaped_slice():
-    from kernels.layout import view2d
+    from fastnn.kernels.layout import view2d
 
     @njit
     def views(buf, start, rows, cols):

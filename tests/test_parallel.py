@@ -6,9 +6,9 @@ import pytest
 from numba import njit
 
 import fastnn
-from fastnn import kernels
 from fastnn.checks import usable_cores
 from fastnn.kernels import layout, parallel
+from fastnn.threads import run_threads
 
 from conftest import make_data, make_learnable
 
@@ -16,36 +16,35 @@ two_cores = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores: the th
 
 
 def epochs(sizes, X, y, batch_size, threads, dtype="float64", activation="sigmoid", cost="cross_entropy",
-           eta=0.5, lmbda=0.0, momentum=0.0, n_epochs=2):
-    """params after n_epochs of minibatch_epoch_parallel (threads=1 runs the serial kernel)."""
+           eta=0.5, lmbda=0.0, momentum=0.0, nesterov=False, n_epochs=2):
+    """params after n_epochs of train_epoch with that many threads (threads=1 runs the serial kernel)."""
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=3)
-    X, Y, _ = net._data(X, y)
-    velocity = np.zeros_like(net.params)
-    dt = net.dtype.type
+    d = net.check_data(X, y)
+    optimizer = fastnn.Optimizer(eta, lmbda, momentum, nesterov)
     rng = np.random.default_rng(4)
     for _ in range(n_epochs):
-        kernels.minibatch_epoch_parallel(net.params, velocity, net._w_off, net._b_off, net._sizes, net._hidden,
-                                         net._output, net._cost, X, Y, rng.permutation(len(X)), batch_size,
-                                         dt(eta), dt(lmbda), dt(momentum), len(X), threads)
+        net.train_epoch(d.X, d.Y, rng.permutation(len(X)), batch_size, optimizer, threads=threads)
     return net.params
 
 
-PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum
-    ([784, 30, 10], 20, "sigmoid", "quadratic", 0.0, 0.0),
-    ([784, 30, 10], 100, "sigmoid", "cross_entropy", 5.0, 0.0),
-    ([50, 7, 5, 3], 7, "tanh", "log_likelihood", 2.0, 0.5),  # odd widths, softmax output, momentum
-    ([20, 31, 9], 1000, "relu", "cross_entropy", 0.0, 0.0),  # one batch larger than the data
-    ([20, 3, 9], 10, "sigmoid", "quadratic", 1.0, 0.9),
-    ([13, 1, 4], 6, "sigmoid", "cross_entropy", 0.0, 0.0),  # one hidden neuron: one thread owns none
-    ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3),  # deep; the last batch is partial
+PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum, nesterov
+    ([784, 30, 10], 20, "sigmoid", "quadratic", 0.0, 0.0, False),
+    ([784, 30, 10], 100, "sigmoid", "cross_entropy", 5.0, 0.0, False),
+    ([50, 7, 5, 3], 7, "tanh", "log_likelihood", 2.0, 0.5, False),  # odd widths, softmax output, momentum
+    ([20, 31, 9], 1000, "relu", "cross_entropy", 0.0, 0.0, False),  # one batch larger than the data
+    ([20, 3, 9], 10, "sigmoid", "quadratic", 1.0, 0.9, False),
+    ([20, 17, 9], 10, "sigmoid", "quadratic", 1.0, 0.9, True),  # Nesterov
+    ([13, 1, 4], 6, "sigmoid", "cross_entropy", 0.0, 0.0, False),  # one hidden neuron: one thread owns none
+    ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3, False),  # deep; the last batch is partial
 ]
 
 
 @two_cores
-@pytest.mark.parametrize("sizes,batch_size,activation,cost,lmbda,momentum", PARITY)
-def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activation, cost, lmbda, momentum):
+@pytest.mark.parametrize("sizes,batch_size,activation,cost,lmbda,momentum,nesterov", PARITY)
+def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activation, cost, lmbda, momentum,
+                                                      nesterov):
     X, y = make_data(503, sizes[0], sizes[-1])
-    kw = dict(activation=activation, cost=cost, lmbda=lmbda, momentum=momentum)
+    kw = dict(activation=activation, cost=cost, lmbda=lmbda, momentum=momentum, nesterov=nesterov)
     serial = epochs(sizes, X, y, batch_size, 1, **kw)
     threaded = epochs(sizes, X, y, batch_size, 2, **kw)
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
@@ -113,7 +112,7 @@ def test_a_failing_thread_releases_the_others_and_its_error_is_raised():
             raise RuntimeError("thread 1 failed")
         seen.append(_wait_at_barrier(sync))  # would spin for ever without the abort flag
     with pytest.raises(RuntimeError, match="thread 1 failed"):
-        parallel.run_threads(work, 2)
+        run_threads(work, 2)
     assert seen == [False]
     assert not [t for t in threading.enumerate() if t.name.startswith("fastnn-")]  # joined, none left spinning
 
@@ -125,7 +124,7 @@ def test_barrier_lets_threads_through_together():
 
     def work(tid, sync_):
         out.append((tid, _wait_at_barrier(sync_)))
-    parallel.run_threads(work, 2)
+    run_threads(work, 2)
     assert sorted(out) == [(0, True), (1, True)]
     assert sync[parallel.COUNTER] == 0  # run_threads made its own
 

@@ -1,0 +1,154 @@
+"""Paired A/B of the epoch kernels: this checkout's against another revision's, in one process.
+
+    python bench/ab.py --base HEAD~1            # or any git revision, or --base-dir DIR
+    python bench/ab.py --base v0 --pairs 11 --out bench/ab-update.md
+
+The base revision's ``kernels/`` folder is extracted (``git archive``) and imported as a
+separate package, so both versions are compiled in the same process. For every shape the
+two epochs alternate, A B then B A, on copies of the same start weights, example order and
+data (float32, sigmoid, quadratic cost, eta 3.0: the benchmark suite's settings), after a
+warm-up that compiles both. A pair's ratio is new / old time; the table gives the median
+time of each and the median ratio with its range over the pairs, so a slow spell of the
+shared host that hits one pair does not decide the verdict.
+
+The base may use the signature before or after the update-rule module (eta, lmbda, mu, n
+as loose scalars, or rule and hyper); both are handled.
+"""
+import argparse
+import importlib.util
+import inspect
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import numpy as np  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn import kernels  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAPES = [([784, 30, 10], 1), ([784, 30, 10], 20), ([784, 30, 10], 100), ([784, 100, 10], 20)]
+
+
+def load_base(base_dir):
+    """Import the kernels folder base_dir as the package ``kernels_base``."""
+    spec = importlib.util.spec_from_file_location("kernels_base", Path(base_dir) / "__init__.py",
+                                                  submodule_search_locations=[str(base_dir)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kernels_base"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def extract(rev, folder):
+    """git archive rev kernels/ into folder; returns the extracted kernels folder."""
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "kernels"], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(folder, filter="data")
+    return Path(folder) / "kernels"
+
+
+def epoch_call(module, net, batch_size, eta, momentum, n):
+    """A function (params, velocity, X, Y, order) -> None running one epoch of module's kernels."""
+    args = net.kernel_args()
+    layout = args[1:]
+    sgd = module.sgd
+    fn = sgd.online_epoch if batch_size == 1 else sgd.minibatch_epoch
+    py = getattr(fn, "py_func", fn)
+    optimizer = fastnn.Optimizer(eta, momentum=momentum)
+    dt = net.dtype.type
+    if "hyper" in inspect.signature(py).parameters:
+        extra = (optimizer.rule, optimizer.hyper(n, net.dtype))
+    else:  # the loose-scalar signature: eta, lmbda, mu, n
+        extra = (dt(eta), dt(0.0), dt(momentum), n)
+    if batch_size != 1:
+        extra = (batch_size,) + extra
+    return lambda params, velocity, X, Y, order: fn(params, velocity, *layout, X, Y, order, *extra)
+
+
+def data(n):
+    root = os.environ.get("FASTNN_DATA")
+    folder = Path(root) / "fashion-mnist" if root else None
+    if folder and (folder / "train-images-idx3-ubyte.gz").exists():
+        X, y = fastnn.load_idx(folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz")
+        return X[:n], y[:n], "Fashion-MNIST training images"
+    rng = np.random.default_rng(0)
+    return rng.random((n, 784)), rng.integers(0, 10, n), "uniform noise"
+
+
+def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0):
+    """Per-pair (old seconds, new seconds) for one epoch over X."""
+    net = fastnn.Network(sizes, cost="quadratic", init="large", dtype="float32", seed=0)
+    d = net.check_data(X, y)
+    order = np.random.default_rng(1).permutation(len(d.X))
+    start = net.params.copy()
+    calls = {"old": epoch_call(base, net, batch_size, eta, momentum, len(d.X)),
+             "new": epoch_call(kernels, net, batch_size, eta, momentum, len(d.X))}
+
+    def once(which, order=order):
+        net.params[:] = start
+        velocity = np.zeros_like(net.params)
+        t0 = time.perf_counter()
+        calls[which](net.params, velocity, d.X, d.Y, order)
+        return time.perf_counter() - t0
+
+    # Compile both, and check they compute the same steps (on a short prefix: over a whole
+    # epoch at eta 3 float32 round-off grows until the two runs differ everywhere).
+    after = {}
+    for which in calls:
+        once(which, order[:64])
+        after[which] = net.params.copy()
+    np.testing.assert_allclose(after["new"], after["old"], rtol=0, atol=1e-4)
+    times = []
+    for p in range(pairs):
+        first, second = ("old", "new") if p % 2 == 0 else ("new", "old")
+        t = {first: once(first), second: once(second)}
+        times.append((t["old"], t["new"]))
+    return np.array(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--base", default="HEAD", help="git revision whose kernels/ is the old side")
+    parser.add_argument("--base-dir", help="a kernels folder to use as the old side instead of --base")
+    parser.add_argument("--pairs", type=int, default=9, help="alternating A/B pairs per shape")
+    parser.add_argument("--n", type=int, default=10_000, help="examples per timed epoch")
+    parser.add_argument("--momentum", action="store_true", help="also time momentum 0.9 at batch 1 and 20")
+    parser.add_argument("--out", help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        base_dir = Path(args.base_dir) if args.base_dir else extract(args.base, tmp)
+        base = load_base(base_dir)
+        X, y, what = data(args.n)
+        shapes = [(s, b, 0.0) for s, b in SHAPES]
+        if args.momentum:
+            shapes += [([784, 30, 10], 1, 0.9), ([784, 30, 10], 20, 0.9)]
+        label = args.base_dir or args.base
+        lines = [f"Paired A/B, `python bench/ab.py {' '.join(argv if argv is not None else sys.argv[1:])}`: "
+                 f"old = kernels of {label}, new = this checkout; one epoch of {args.n:,} {what}, float32, "
+                 f"{args.pairs} alternating pairs per shape.", "",
+                 "| network | batch | momentum | old s (median) | new s (median) | new/old (median) | range |",
+                 "|---|---|---|---|---|---|---|"]
+        for sizes, b, mu in shapes:
+            t = measure(base, sizes, b, X, y, args.pairs, momentum=mu)
+            r = t[:, 1] / t[:, 0]
+            lines.append(f"| {sizes} | {b} | {mu:g} | {np.median(t[:, 0]):.4f} | {np.median(t[:, 1]):.4f} | "
+                         f"{np.median(r):.3f} | {r.min():.3f}-{r.max():.3f} |")
+            print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

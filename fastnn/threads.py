@@ -1,0 +1,80 @@
+"""Several threads in one epoch: Python threads around the compiled kernels.
+
+- ``minibatch_epoch_parallel``: synchronous mini-batch SGD, the work of every mini-batch split
+  between the threads (``kernels.parallel.minibatch_part`` is one thread's share; its docstring
+  describes the phases and barriers). The same result as one thread, up to round-off.
+- ``hogwild_epoch``: each thread runs the serial epoch on its own share of the examples, on
+  the shared weights without locks (Recht et al., 2011). Updates race, so results vary from
+  run to run; an approximation whose speed-up and accuracy cost bench/report.py measures,
+  never the default.
+
+The threads are ordinary Python threads, each running one call of a compiled function that
+releases the GIL, so they run at once whatever Numba's threading layer.
+"""
+import threading
+
+import numpy as np
+
+from .kernels.layout import aligned_empty
+from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
+from .kernels.sgd import minibatch_epoch, online_epoch
+
+
+def run_threads(work, nthreads):
+    """Run work(tid, sync) for tid = 0 .. nthreads-1, tid 0 in the calling thread; re-raise the first error.
+
+    sync is the shared barrier state; a failing thread sets sync[ABORT] so the others stop waiting.
+    """
+    sync = np.zeros(SYNC_SIZE, dtype=np.int64)
+    errors = []
+
+    def run(tid):
+        try:
+            work(tid, sync)
+        except BaseException as e:  # noqa: BLE001 -- re-raised below, in the calling thread
+            sync[ABORT] = 1
+            errors.append(e)
+    others = [threading.Thread(target=run, args=(tid,), name=f"fastnn-{tid}", daemon=True)
+              for tid in range(1, nthreads)]
+    for t in others:
+        t.start()
+    run(0)
+    for t in others:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                             batch_size, rule, hyper, nthreads):
+    """kernels.sgd.minibatch_epoch with nthreads threads; the same result up to round-off.
+
+    Needs at least one hidden layer (the split is by hidden neurons); with none,
+    or with one thread, it runs the serial kernel.
+    """
+    if nthreads == 1 or len(sizes) < 3:
+        minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                        batch_size, rule, hyper)
+        return
+    m_max = min(batch_size, max(len(order), 1))
+    line = 64 // X.dtype.itemsize  # numbers per cache line
+    Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
+    HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
+    run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
+                                                 sizes, hidden, output, cost, X, Y, order, batch_size,
+                                                 rule, hyper), nthreads)
+
+
+def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                  batch_size, rule, hyper, nthreads):
+    """One epoch in which each of nthreads threads runs the serial epoch over every nthreads-th
+    example of order, on the shared params (and velocity) without locks."""
+    parts = [np.ascontiguousarray(order[t::nthreads]) for t in range(nthreads)]
+
+    def work(tid, sync):
+        if batch_size == 1:
+            online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid], rule, hyper)
+        else:
+            minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
+                            batch_size, rule, hyper)
+    run_threads(work, nthreads)

@@ -1,0 +1,182 @@
+"""The training loop, written once: order the examples, run compiled segments, check, call hooks.
+
+``fastnn.Network.fit``, the book's ``SGD``, the study's runs and learning-rate search and the
+gradient diagnostics all train through ``run``. Per epoch it takes the example order (a fresh
+permutation, the book's ``random.shuffle``, or the given order), runs the compiled epoch in
+segments that end at chosen example counts, checks the weights after each segment, and calls
+the caller's hooks: ``on_point`` after each segment (evaluate, record, report progress),
+``on_epoch`` after each epoch. A hook returns True to stop training.
+
+The update rule and its hyper-parameters travel together as an ``Optimizer``.
+"""
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import check_float
+from .registry import OPTIMIZERS, lookup
+from .kernels.codes import DECAY, ETA, MOMENTUM, MU, N_HYPER, NESTEROV, SGD
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced non-finite weights or cost; the last finite weights were kept."""
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule and its hyper-parameters (see ``fastnn.kernels.update``).
+
+    Parameters
+    ----------
+    eta : float > 0
+        Learning rate.
+    lmbda : float >= 0
+        L2 regularisation: the weights decay by a factor (1 - eta*lmbda/n) per update, n the
+        training-set size.
+    momentum : float in [0, 1)
+        Momentum coefficient mu; 0 is the book's plain SGD.
+    nesterov : bool
+        With momentum > 0: Nesterov's momentum instead of classical momentum.
+
+    Raises
+    ------
+    ValueError
+        For a hyper-parameter out of its range, naming it.
+    """
+
+    eta: float
+    lmbda: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "eta", check_float(self.eta, "eta", positive=True))
+        object.__setattr__(self, "lmbda", check_float(self.lmbda, "lmbda", minimum=0.0))
+        object.__setattr__(self, "momentum", check_float(self.momentum, "momentum", minimum=0.0, below=1.0))
+        if self.nesterov not in (True, False):
+            raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
+
+    @classmethod
+    def named(cls, name, eta, lmbda=0.0, momentum=0.9):
+        """The optimizer of a registry name ("sgd", "momentum", "nesterov"); momentum is ignored by "sgd"."""
+        rule = lookup(OPTIMIZERS, name, "optimizer")
+        return cls(eta, lmbda, 0.0 if rule == SGD else momentum, rule == NESTEROV)
+
+    @property
+    def name(self):
+        return "sgd" if self.rule == SGD else ("nesterov" if self.rule == NESTEROV else "momentum")
+
+    @property
+    def rule(self):
+        """The kernels' code of the update rule (momentum 0 is plain SGD, whatever nesterov says)."""
+        if self.momentum == 0.0:
+            return SGD
+        return NESTEROV if self.nesterov else MOMENTUM
+
+    def hyper(self, n, dtype):
+        """The kernels' hyper-parameter array for a training set of n examples.
+
+        decay = eta*lmbda/n is computed in the parameters' dtype, as the kernels did.
+        """
+        dt = np.dtype(dtype).type
+        h = np.empty(N_HYPER, dtype=dtype)
+        h[ETA] = dt(self.eta)
+        h[DECAY] = dt(self.eta) * dt(self.lmbda) / dt(n)
+        h[MU] = dt(self.momentum)
+        return h
+
+    def divergence_hint(self, n):
+        """A sentence naming the likely cause of divergence and the fix."""
+        if self.eta * self.lmbda / n >= 1.0:
+            return (f"eta*lmbda/n = {self.eta * self.lmbda / n:.3g} >= 1 makes every update flip the weights' sign "
+                    f"and grow: lmbda is too large for this eta (try lmbda <= {0.5 * n / self.eta:.3g})")
+        return f"the learning rate is likely too large: try a smaller learning rate, e.g. eta={self.eta / 10:g}"
+
+
+@dataclass
+class Position:
+    """Where training stands, as the hooks see it (counts since the start of this ``run``)."""
+
+    n: int  # examples per epoch
+    epoch: int = 0  # epochs completed
+    in_epoch: int = 0  # examples of the current epoch done (n after its last segment)
+    examples: int = 0
+    updates: int = 0
+    seconds: float = 0.0  # training seconds: the compiled segments only
+    epoch_seconds: float = 0.0  # of the current epoch
+    stopped: bool = False  # a hook asked to stop
+
+    @property
+    def epochs(self):
+        """Epochs done, fractional: examples / n."""
+        return self.examples / self.n
+
+
+def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=None, on_point=None,
+        on_epoch=None, threads=1, hogwild=False):
+    """Train net on data for up to ``epochs`` epochs; returns the final Position.
+
+    Parameters
+    ----------
+    net : fastnn.Network
+    data : fastnn.model.Data
+        Checked training arrays (``net.check_data``).
+    epochs : int
+    batch_size : int
+    optimizer : Optimizer
+    n : int or None
+        Training-set size for the L2 term (default len(data.X)).
+    order : callable or None
+        order(epoch) -> int64 array of example indices for that epoch; default 0 .. n-1.
+    points : callable or None
+        points(epoch) -> increasing example counts within the epoch at which a compiled segment
+        ends and on_point runs; the last must be the epoch's length. Default: the epoch's end.
+    on_point, on_epoch : callable or None
+        Hooks called with the Position after each segment and after each epoch; a true result
+        stops training.
+    threads, hogwild
+        As in ``Network.fit`` (checked there).
+
+    Raises
+    ------
+    DivergenceError
+        When a segment leaves non-finite weights; the weights from the end of the last
+        finished epoch are restored first.
+    """
+    N = len(data.X)
+    n = N if n is None else n
+    pos = Position(n=N)
+    last_good = net.params.copy()
+    for epoch in range(epochs):
+        idx = np.arange(N, dtype=np.int64) if order is None else order(epoch)
+        ends = [len(idx)] if points is None else points(epoch)
+        start = 0
+        pos.epoch_seconds = 0.0
+        for end in ends:
+            t0 = time.perf_counter()
+            net.train_epoch(data.X, data.Y, idx[start:end], batch_size, optimizer, n=n, threads=threads,
+                            hogwild=hogwild)
+            dt = time.perf_counter() - t0
+            pos.seconds += dt
+            pos.epoch_seconds += dt
+            pos.updates += math.ceil((end - start) / batch_size)
+            pos.examples += end - start
+            pos.in_epoch = end
+            start = end
+            if not np.isfinite(net.params).all():
+                net.params[:] = last_good
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch + 1} (non-finite weights after {end:,} of its examples) "
+                    f"with eta={optimizer.eta:g}, lmbda={optimizer.lmbda:g}: {optimizer.divergence_hint(n)}. "
+                    f"The weights from the end of epoch {epoch} were kept.")
+            if on_point is not None and on_point(pos):
+                pos.stopped = True
+                return pos
+        pos.epoch += 1
+        last_good[:] = net.params
+        if on_epoch is not None and on_epoch(pos):
+            pos.stopped = True
+            break
+    return pos

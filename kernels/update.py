@@ -1,0 +1,195 @@
+"""Update rules: how a layer's weights change, given its error delta. Each rule is written here once.
+
+With eta the learning rate, lmbda the L2 strength, n the training-set size, m the examples of
+one update, decay = eta*lmbda/n and u = (eta/m) sum_x dC_x/dw the scaled gradient of one weight:
+
+    SGD (the book):  w <- (1 - decay) w - u
+    momentum:        v <- mu v - u - decay w;   w <- w + v
+    Nesterov:        v <- mu v - u - decay w;   w <- w + mu v - u - decay w
+
+(Nesterov in the form of Sutskever et al. 2013, as scikit-learn's ``nesterovs_momentum``: the
+step looks ahead along the new velocity.) Biases follow the same rules with decay = 0. v is
+the velocity, one entry per parameter in a buffer laid out like params; SGD never touches it.
+The rule is a code (``codes.SGD``, ``MOMENTUM``, ``NESTEROV``) and its hyper-parameters travel
+together in one array ``hyper`` (``hyper[ETA]``, ``hyper[DECAY]``, ``hyper[MU]``).
+
+``step`` is the definition: the new (w, v) of one parameter. The functions below apply it:
+
+- ``update_rows``: one update from a block of m examples, given their deltas D (m, n_out) and
+  the layer's inputs A (m, n_in), whose summed gradient is D^T A. SGD is linear in the gradient,
+  so there the matrix product adds straight into W and no gradient buffer is needed; the other
+  rules form G = D^T A in a scratch buffer and step every parameter.
+- ``online_update``: one example, fused with w^T delta for the layer below in the same pass over W.
+- ``sgd_block_*``: SGD's closed form over a block of examples, for online learning's first
+  layer (see ``sgd.online_epoch``).
+
+Adding a rule means a new code, a branch in ``step`` and in ``update_rows``'s choice of form, an
+entry in ``fastnn.registry.OPTIMIZERS``, and the rule in ``tests/reference.py``.
+"""
+import numpy as np
+from numba import njit
+
+from .codes import DECAY, ETA, FASTMATH, MOMENTUM, MU, NESTEROV, SGD
+from .gemm import add_outer
+from .layout import view2d
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def step(rule, w, v, u, decay, mu):
+    """(new w, new v) for one parameter w with velocity v, scaled gradient u and weight decay."""
+    if rule == SGD:
+        return w - decay * w - u, v
+    if rule == MOMENTUM:
+        v = mu * v - u - decay * w
+        return w + v, v
+    if rule == NESTEROV:
+        v = mu * v - u - decay * w
+        return w + mu * v - u - decay * w, v
+    raise ValueError("unknown update rule code")
+
+
+@njit(cache=True)
+def check_rule(rule):
+    """Raise for a code ``step`` does not know (called once per epoch, outside the loops)."""
+    if rule != SGD and rule != MOMENTUM and rule != NESTEROV:
+        raise ValueError("unknown update rule code")
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def update_rows(rule, hyper, W, b, V, vb, D, A, G):
+    """One update of the rows W, b of a layer (V, vb their velocity) from a block of examples.
+
+    D (m, rows) holds the block's deltas for these rows, A (m, n_in) the layer's inputs; the
+    update uses the gradient summed over the block, D^T A and sum_i D[i], divided by m.
+    W and b may be a range of rows of a layer, with D the matching columns. G is scratch of at
+    least rows * (n_in + 1) entries for the rules that need the gradient itself (not SGD).
+    """
+    m, n_out = D.shape
+    n_in = W.shape[1]
+    dt = W.dtype.type
+    s = hyper[ETA] / dt(m)
+    decay = hyper[DECAY]
+    if rule == SGD:  # w <- (1 - decay) w - s (D^T A)_jk, the product added straight into W
+        if decay != dt(0):
+            c = dt(1) - decay
+            for j in range(n_out):
+                for k in range(n_in):
+                    W[j, k] *= c
+        add_outer(W, -s, D, A)
+        for j in range(n_out):
+            t = dt(0)
+            for i in range(m):
+                t += D[i, j]
+            b[j] -= s * t
+        return
+    Gw = view2d(G, 0, n_out, n_in)
+    Gw[:, :] = dt(0)
+    add_outer(Gw, dt(1), D, A)
+    mu = hyper[MU]
+    for j in range(n_out):
+        for k in range(n_in):
+            W[j, k], V[j, k] = step(rule, W[j, k], V[j, k], s * Gw[j, k], decay, mu)
+        t = dt(0)
+        for i in range(m):
+            t += D[i, j]
+        b[j], vb[j] = step(rule, b[j], vb[j], s * t, dt(0), mu)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def online_update(rule, hyper, W, b, V, vb, delta, a_prev, delta_prev, need_prev):
+    """One example's update of a layer, and delta_prev = W^T delta for the layer below if need_prev.
+
+    Both come from one pass over W: delta_prev is computed from each weight *before* that
+    weight changes, since the error of the layer below belongs to the weights that produced
+    this output.
+    """
+    n_out, n_in = W.shape
+    zero = W.dtype.type(0)
+    eta, decay, mu = hyper[ETA], hyper[DECAY], hyper[MU]
+    if need_prev:
+        delta_prev[:] = zero
+    for j in range(n_out):
+        d = delta[j]
+        ed = eta * d
+        for k in range(n_in):
+            w = W[j, k]
+            if need_prev:
+                delta_prev[k] += d * w
+            w, v = step(rule, w, V[j, k], ed * a_prev[k], decay, mu)
+            W[j, k] = w
+            if rule != SGD:
+                V[j, k] = v
+        w, v = step(rule, b[j], vb[j], ed, zero, mu)
+        b[j] = w
+        if rule != SGD:
+            vb[j] = v
+
+
+# ----------------------------------------------------------------------------- SGD over a block, in closed form
+@njit(cache=True)
+def sgd_block_powers(decay, P):
+    """P[k] = c^k with c = 1 - decay, the weights' shrink after k SGD updates."""
+    dt = P.dtype.type
+    P[0] = dt(1)
+    for k in range(1, len(P)):
+        P[k] = P[k - 1] * (dt(1) - decay)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sgd_block_input(Z0, G, D0, P, b, eta, t, z):
+    """z = P[t] Z0[t] - eta sum_{s<t} P[t-1-s] G[t, s] D0[s] + b: the layer's weighted input for
+    example t of a block, as if the SGD updates of examples 0 .. t-1 had been applied to W.
+
+    Z0[t] = W_0 x_t (W at the start of the block), G[t, s] = x_t . x_s, D0[s] = delta_s.
+    """
+    n = len(z)
+    c = P[t]
+    for j in range(n):
+        z[j] = c * Z0[t, j] + b[j]
+    for s in range(t):
+        g = -eta * P[t - 1 - s] * G[t, s]
+        d = D0[s]
+        for j in range(n):
+            z[j] += g * d[j]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sgd_block_bias(b, d, eta):
+    """The SGD step of one example for biases b with delta d (applied at once, not in closed form)."""
+    for j in range(len(b)):
+        b[j] -= eta * d[j]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sgd_block_apply(W, D0, Xm, P, eta):
+    """W <- c^m W - eta sum_s c^(m-1-s) delta_s x_s^T: the m SGD updates of a block at once.
+
+    D0 (m rows: delta_s) is scaled in place by the powers of c.
+    """
+    m = Xm.shape[0]
+    n1, n0 = W.shape
+    if P[1] != P.dtype.type(1):  # decay != 0
+        for s in range(m):
+            for j in range(n1):
+                D0[s, j] *= P[m - 1 - s]
+        for j in range(n1):
+            for k in range(n0):
+                W[j, k] *= P[m]
+    add_outer(W, -eta, D0, Xm)
+
+
+@njit(cache=True)
+def apply_gradient(rule, hyper, params, velocity, grad, w_off, b_off, sizes, m):
+    """params <- one update from grad, the gradient summed over m examples (layout of params)."""
+    dt = params.dtype.type
+    s = hyper[ETA] / dt(m)
+    decay, mu = hyper[DECAY], hyper[MU]
+    for l in range(len(sizes) - 1):
+        for i in range(w_off[l], b_off[l]):  # the weights of layer l
+            params[i], v = step(rule, params[i], velocity[i], s * grad[i], decay, mu)
+            if rule != SGD:
+                velocity[i] = v
+        for i in range(b_off[l], b_off[l] + sizes[l + 1]):  # its biases: no decay
+            params[i], v = step(rule, params[i], velocity[i], s * grad[i], dt(0), mu)
+            if rule != SGD:
+                velocity[i] = v
