@@ -8,9 +8,9 @@ import pytest
 
 import fastnn
 from conftest import make_learnable
-from fastnn import report as R
 from fastnn import study as S
 from fastnn.datasets import Dataset
+from fastnn.study import report as R
 
 pytest.importorskip("matplotlib", reason="the study's figures need the study extra")
 

@@ -11,8 +11,9 @@ One idea per module:
 - ``run``: one run (``train_run``), its evaluation points, gradient noise, and the warm-up;
 - ``search``: the learning-rate search (``search_eta``);
 - ``results``: the results file (``results.jsonl``) and study.json: names, reading, appending;
-- ``driver``: ``run_study``, which runs (or resumes) a study into a folder, on Dask through
-  ``fastnn.cluster``, and writes the report with ``fastnn.report``.
+- ``driver``: ``run_study``, which runs (or resumes) a study into a folder;
+- ``cluster``: running the runs on Dask;
+- ``report``: the figures, tables and answer (``write_report``).
 """
 from .config import StudyConfig, StudyError, grid, run_id
 from .driver import Interrupted, prepare_data, prepare_output, run_study

@@ -3,8 +3,8 @@
 ``run_study`` checks the output folder and the data, compiles the kernels, picks
 the learning rates (``search_eta``) or reads them back from study.json on resume,
 then runs the grid's unfinished runs, in this process or on Dask
-(``fastnn.cluster``), appending each run's rows to the results file as it
-finishes, and last writes the report (``fastnn.report``). The first Ctrl-C
+(``fastnn.study.cluster``), appending each run's rows to the results file as it
+finishes, and last writes the report (``fastnn.study.report``). The first Ctrl-C
 stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import json
@@ -21,7 +21,9 @@ from ..checks import check_int
 from ..datasets import load_dataset
 from ..model import Network
 from ..registry import DTYPES
+from .cluster import connect
 from .config import StudyError, grid
+from .report import write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
 from .search import search_eta
@@ -123,7 +125,6 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     """
     config.check()
     jobs = check_int(jobs, "jobs", 1)
-    from ..cluster import connect
     with connect(client, scheduler, jobs, config, log) as cluster:
         return _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster)
 
@@ -207,7 +208,6 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     if failed:
         log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(failed)}; "
             f"rerun with --resume to run them again")
-    from ..report import write_report
     report = write_report(out)
     log(f"report: {report}")
     return rows
