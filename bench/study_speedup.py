@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastnn.cluster import connect  # noqa: E402
 from fastnn.datasets import DataUnavailable, load_dataset  # noqa: E402
 from fastnn.study import StudyConfig, run_study  # noqa: E402
+from fastnn.study.cluster import connect  # noqa: E402
 
 
 def main():

@@ -160,7 +160,7 @@ def cmd_inspect(args):
 
 
 def cmd_report(args):
-    from .report import write_report
+    from .study.report import write_report
     try:
         print(f"report: {write_report(args.folder)}")
     except ValueError as e:

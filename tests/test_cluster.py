@@ -83,7 +83,7 @@ def test_a_killed_worker_does_not_lose_the_study(tmp_path, tiny, client):
 
 def test_a_run_that_keeps_failing_is_reported_and_resume_runs_it(tmp_path, tiny, client):
     def break_seed_1():  # on each worker: runs with seed 1 raise, as a bug or bad node would
-        import fastnn.study as st
+        import fastnn.study.cluster as st  # _remote_run calls the train_run of its own module
         real = st.train_run
 
         def broken(run, *args, **kwargs):
@@ -94,7 +94,7 @@ def test_a_run_that_keeps_failing_is_reported_and_resume_runs_it(tmp_path, tiny,
         st.train_run = broken
 
     def repair():
-        import fastnn.study as st
+        import fastnn.study.cluster as st
         st.train_run = getattr(st.train_run, "real", st.train_run)
 
     messages = []

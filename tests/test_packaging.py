@@ -25,6 +25,7 @@ def test_wheel_holds_only_the_fastnn_package(tmp_path):
     top = {n.split("/")[0] for n in names}
     assert top == {"fastnn", wheel.name.split("-py")[0] + ".dist-info"}, top
     assert "fastnn/kernels/sgd.py" in names and "fastnn/kernels/__init__.py" in names
+    assert "fastnn/study/__init__.py" in names and "fastnn/study/driver.py" in names
     assert not any(n.startswith("kernels/") for n in names)
     dist_info = next(t for t in top if t.endswith(".dist-info"))
     assert zipfile.ZipFile(wheel).read(f"{dist_info}/top_level.txt").decode().split() == ["fastnn"]

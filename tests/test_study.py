@@ -8,9 +8,9 @@ import pytest
 
 import fastnn
 from conftest import make_learnable
-from fastnn import report as R
 from fastnn import study as S
 from fastnn.datasets import Dataset
+from fastnn.study import report as R
 
 pytest.importorskip("matplotlib", reason="the study's figures need the study extra")
 
@@ -78,7 +78,7 @@ def test_an_interrupted_study_resumes_without_duplicates(tmp_path, tiny, monkeyp
         if len(calls) == 4:
             raise KeyboardInterrupt
         return real(run_, *args, **kwargs)
-    monkeypatch.setattr(S, "train_run", flaky)
+    monkeypatch.setattr(S.driver, "train_run", flaky)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run(out, tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
@@ -88,7 +88,7 @@ def test_an_interrupted_study_resumes_without_duplicates(tmp_path, tiny, monkeyp
         f.write('{"kind": "eval", "run": "12-8-3_b20_s1", "epo')
     with pytest.raises(S.StudyError, match="already holds a study"):
         run(out, tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
-    monkeypatch.setattr(S, "train_run", real)
+    monkeypatch.setattr(S.driver, "train_run", real)
     resumed = run(out, tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}), resume=True)
     ids = [r["run"] for r in S.read_results(out / S.RESULTS) if r["kind"] == "run"]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 6

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figures import save_figure
-from .study import CONFIG, RESULTS, StudyError, completed, failed_runs, read_results
+from .._figures import save_figure
+from .config import StudyError
+from .results import CONFIG, RESULTS, completed, failed_runs, read_results
 
 TARGET_FRACTIONS = (0.90, 0.95)
 FIGURES = ("accuracy_vs_epoch.png", "accuracy_vs_seconds.png", "throughput.png", "time_to_target.png",

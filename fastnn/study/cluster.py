@@ -11,7 +11,8 @@ import os
 import time
 import uuid
 
-from .study import StudyError
+from .config import StudyError
+from .run import train_run, warm_up
 
 THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CONNECT_TIMEOUT = 5  # seconds to reach a scheduler before giving up
@@ -43,12 +44,10 @@ class WarmUp(WorkerPlugin):
     def setup(self, worker):
         for var in THREAD_VARS:
             os.environ[var] = "1"
-        from .study import warm_up
         warm_up(self.config)
 
 
 def _remote_run(run, config, data):
-    from .study import train_run
     return train_run(run, config, data)
 
 

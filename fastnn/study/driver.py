@@ -1,0 +1,229 @@
+"""The driver: run (or resume) a whole study into a folder, then write its report.
+
+``run_study`` checks the output folder and the data, compiles the kernels, picks
+the learning rates (``search_eta``) or reads them back from study.json on resume,
+then runs the grid's unfinished runs, in this process or on Dask
+(``fastnn.study.cluster``), appending each run's rows to the results file as it
+finishes, and last writes the report (``fastnn.study.report``). The first Ctrl-C
+stops at a safe point and keeps every finished run; ``--resume`` continues.
+"""
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._progress import progress_bar
+from ..checks import check_int
+from ..datasets import load_dataset
+from ..model import Network
+from ..registry import DTYPES
+from .cluster import connect
+from .config import StudyError, grid
+from .report import write_report
+from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
+from .run import train_run, warm_up
+from .search import search_eta
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, taken at a safe point: between evaluations of a run, or while waiting for workers."""
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C into a flag that runs check at safe points; a second one interrupts at once.
+
+    A KeyboardInterrupt raised at an arbitrary point can land inside Numba's machinery and
+    surface as a SystemError, so the study does not let it happen there.
+    """
+
+    def __init__(self):
+        self.set = False
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def check(self):
+        if self.set:
+            raise Interrupted
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def prepare_output(out, resume, force):
+    """Create the output folder and check it is writable; refuse to overwrite results without force."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".fastnn-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise StudyError(f"cannot write to the output folder {out}: {e.strerror}") from None
+    existing = (out / RESULTS).exists() or (out / CONFIG).exists()
+    if existing and not (resume or force):
+        raise StudyError(f"{out} already holds a study; pass --resume to continue it or --force to start over "
+                         f"(which deletes its results)")
+    if force and not resume:
+        for name in (RESULTS, CONFIG):
+            (out / name).unlink(missing_ok=True)
+    return out
+
+
+def prepare_data(config, path=None, download=True, dataset=None):
+    """Load the study's data set (or use ``dataset``); returns (arrays dict, Dataset)."""
+    ds = dataset or load_dataset(config.data, path=path, download=download, dtype=DTYPES[config.dtype], progress=True)
+    X, y = ds.X_train, ds.y_train
+    if config.max_train is not None and config.max_train < len(X):
+        keep = np.sort(np.random.default_rng(0).choice(len(X), config.max_train, replace=False))
+        X, y = X[keep], y[keep]
+    n_out = config.sizes[0][-1]
+    for s in config.sizes:
+        if s[0] != X.shape[1] or s[-1] != n_out:
+            raise StudyError(f"network sizes {list(s)} do not fit the data: {X.shape[1]} inputs and {n_out} classes "
+                             f"(every net of a study needs the same output layer)")
+    net = Network(config.sizes[0], dtype=config.dtype)
+    try:
+        X, Y, labels = net._data(X, y)
+        X_val, Y_val, labels_val = net._data(ds.X_val, ds.y_val, name="validation X")
+    except ValueError as e:
+        raise StudyError(f"the data do not fit network {list(config.sizes[0])}: {e}") from None
+    return dict(X=X, Y=Y, labels=labels, X_val=X_val, Y_val=Y_val, labels_val=labels_val), ds
+
+
+def run_study(config, out, path=None, download=True, resume=False, force=False, jobs=1, quiet=False, command=None,
+              log=print, dataset=None, client=None, scheduler=None):
+    """Run (or resume) a study into the folder out and write its report; returns the completed rows.
+
+    The data set is ``config.data`` loaded with ``load_dataset`` (looking in ``path`` first), or
+    ``dataset`` (a ``fastnn.datasets.Dataset``) when given.
+
+    Where runs execute: in this process (jobs == 1, the default, for clean timings); on a
+    Dask ``distributed.LocalCluster`` of ``jobs`` single-threaded workers; on the cluster of
+    an existing ``client``; or on the Dask scheduler at ``scheduler`` (e.g. tcp://10.0.0.5:8786).
+    Only this process writes the results file.
+
+    Raises
+    ------
+    StudyError
+        For a bad grid, an unusable output folder, a corrupt results file, or a resumed study whose
+        configuration differs.
+    """
+    config.check()
+    jobs = check_int(jobs, "jobs", 1)
+    with connect(client, scheduler, jobs, config, log) as cluster:
+        return _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster)
+
+
+def _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster):
+    out = prepare_output(out, resume, force)
+    results_path = out / RESULTS
+    rows, done = completed(read_results(results_path)) if resume else ([], set())
+    stored = json.loads((out / CONFIG).read_text()) if resume and (out / CONFIG).exists() else None
+    if stored is not None and stored["config"] != config.to_json():
+        raise StudyError(f"{out} holds a study with other settings; use another output folder, or --force to "
+                         f"start over")
+    data, ds = prepare_data(config, path, download, dataset)
+    config.check(n_train=len(data["X"]))
+    warm_up(config, data)
+    if ds.is_offline_default:
+        log(f"!!! {ds.description}")
+    else:
+        log(f"data: {ds.description}")
+
+    if stored is not None:
+        etas = {(tuple(e["sizes"]), e["batch_size"]): e["eta"] for e in stored["etas"]}
+        search = stored["eta_search"]
+    else:
+        etas, search = {}, []
+        for s in config.sizes:
+            for b in config.batch_sizes:
+                if b in config.etas:
+                    etas[(tuple(s), b)] = float(config.etas[b])
+                else:
+                    eta, scores = search_eta(data, s, b, config)
+                    etas[(tuple(s), b)] = eta
+                    search.append(dict(sizes=list(s), batch_size=b, scores={str(k): v for k, v in scores.items()}))
+                    log(f"eta search {list(s)} batch {b}: eta = {eta:g} "
+                        f"(held-out accuracy {max(scores.values()):.4f})")
+        meta = dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
+                                                       offline_default=ds.is_offline_default,
+                                                       n_train=len(data["X"]), n_val=len(data["X_val"])),
+                    etas=[dict(sizes=list(k[0]), batch_size=k[1], eta=v,
+                               source="given" if k[1] in config.etas else "search") for k, v in etas.items()],
+                    eta_search=search, machine=machine_info(), command=command, jobs=jobs,
+                    started=time.strftime("%Y-%m-%d %H:%M:%S"))
+        tmp = out / (CONFIG + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, out / CONFIG)
+    if resume and results_path.exists():
+        # Keep only finished runs: drops the rows of a run cut short and a torn last line,
+        # so that new rows are appended after complete lines.
+        tmp = out / (RESULTS + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, results_path)
+    workers = cluster.n_workers if cluster is not None else 1
+    if workers > 1:
+        meta = json.loads((out / CONFIG).read_text())
+        meta["jobs"] = max(meta.get("jobs", 1), workers)
+        meta["executor"] = cluster.description
+        (out / CONFIG).write_text(json.dumps(meta, indent=1))
+
+    todo = [r for r in grid(config, etas) if r["id"] not in done]
+    if done:
+        log(f"resuming: {len(done)} runs done, {len(todo)} to go")
+    bar = progress_bar(len(todo) + len(done), quiet, unit="run", initial=len(done))
+    try:
+        with _StopFlag() as stop:
+            for run_rows in _execute(todo, config, data, cluster, bar, stop.check):
+                if run_rows[-1]["kind"] == "run":
+                    run_rows[-1]["workers"] = workers  # > 1: the timings were taken on a shared machine
+                else:
+                    log(f"run {run_rows[-1]['run']} failed: {run_rows[-1]['error']}; --resume will run it again")
+                append_rows(results_path, run_rows)
+                rows.extend(run_rows)
+                bar.update(1)
+                stop.check()
+    except KeyboardInterrupt:
+        bar.close()
+        n_done = len({r["run"] for r in rows if r["kind"] == "run"})
+        log(f"interrupted: {n_done} finished runs are saved in {results_path}; rerun with --resume to continue")
+        raise
+    bar.close()
+    failed = failed_runs(rows)
+    if failed:
+        log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(failed)}; "
+            f"rerun with --resume to run them again")
+    report = write_report(out)
+    log(f"report: {report}")
+    return rows
+
+
+def _execute(todo, config, data, cluster, bar, check_stop):
+    """Yield each run's rows as it finishes: in this process, or on the Dask cluster.
+
+    check_stop() is called at safe points (within runs, or while waiting for workers) and raises to stop.
+    """
+    if cluster is None:
+        for run in todo:
+            bar.set_postfix_str(f"{run['id']} epoch 0/{config.epochs}")
+
+            def progress(r, epoch):
+                bar.set_postfix_str(f"{r['id']} epoch {epoch}/{config.epochs}")
+            yield train_run(run, config, data, progress, check_stop)
+        return
+    yield from cluster.map_runs(todo, config, data, check_stop)
