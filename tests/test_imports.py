@@ -139,7 +139,7 @@ def test_imports_resolve_to_submodules_and_count_inside_functions(tmp_path):
 def test_the_graph_holds_the_kernels_under_their_installed_name():
     graph = import_graph(module_names(PACKAGES))
     assert "fastnn.kernels.sgd" in graph["fastnn.kernels"]
-    assert "fastnn.kernels.sgd" in graph["fastnn.diagnostics"] and "fastnn.kernels" in graph["fastnn.model"]
+    assert "fastnn.kernels.sgd" in graph["fastnn.threads"] and "fastnn.kernels" in graph["fastnn.model"]
 
 
 def test_fastnn_has_no_import_cycles():

@@ -145,7 +145,7 @@ def test_gradient_noise_matches_a_direct_computation():
     X, y = make_learnable(300, 10, 4, seed=1)
     net = fastnn.Network([10, 7, 4], dtype="float64", seed=2)
     Y = np.eye(4)[y]
-    got = S.gradient_noise(net, X, Y, [1, 5, 25], 12, np.random.default_rng(7))
+    got = S.gradient_noise(net, net.check_data(X, Y), [1, 5, 25], 12, np.random.default_rng(7))
     g = np.concatenate([np.concatenate([w.ravel(), b]) for b, w in zip(*net.gradient(X, y)) for w, b in [(w, b)]])
     rng = np.random.default_rng(7)
     for row, B in zip(got, [1, 5, 25]):

@@ -98,8 +98,8 @@ def prepare_data(config, path=None, download=True, dataset=None):
                              f"(every net of a study needs the same output layer)")
     net = Network(config.sizes[0], dtype=config.dtype)
     try:
-        X, Y, labels = net._data(X, y)
-        X_val, Y_val, labels_val = net._data(ds.X_val, ds.y_val, name="validation X")
+        X, Y, labels = net.check_data(X, y)
+        X_val, Y_val, labels_val = net.check_data(ds.X_val, ds.y_val, name="validation X")
     except ValueError as e:
         raise StudyError(f"the data do not fit network {list(config.sizes[0])}: {e}") from None
     return dict(X=X, Y=Y, labels=labels, X_val=X_val, Y_val=Y_val, labels_val=labels_val), ds

@@ -20,8 +20,10 @@ import time
 import numpy as np
 
 from .. import kernels
-from ..model import Network
+from ..model import Data, Network
 from ..registry import DTYPES
+from ..training import DivergenceError, Optimizer
+from ..training import run as train
 
 
 def eval_points(n, batch_size, evals_per_epoch):
@@ -36,20 +38,19 @@ def eval_points(n, batch_size, evals_per_epoch):
     return points
 
 
-def gradient_noise(net, X, Y, probe_sizes, n_batches, rng):
-    """For each B in probe_sizes: mean ||g_B - g||^2 and mean cos(g_B, g) over n_batches mini-batches of X.
+def gradient_noise(net, data, probe_sizes, n_batches, rng):
+    """For each B in probe_sizes: mean ||g_B - g||^2 and mean cos(g_B, g) over n_batches mini-batches of data.
 
-    g is the mean gradient over all of X; each mini-batch is drawn without replacement.
+    g is the mean gradient over all of data (a ``fastnn.Data``); each mini-batch is drawn
+    without replacement.
     """
-    g = np.zeros(net.params.shape, dtype=np.float64)
-    grad = np.zeros_like(net.params)
-    kernels.accumulate_gradient(*net._args(), net._cost, X, Y, np.arange(len(X)), grad)
-    g[:] = grad
+    X, Y = data.X, data.Y
+    g = net.gradient_sum(data).astype(np.float64)
     g /= len(X)
     out = []
     for B in probe_sizes:
         batches = np.stack([rng.choice(len(X), size=B, replace=False) for _ in range(n_batches)]).astype(np.int64)
-        sq, cos = kernels.minibatch_gradient_spread(*net._args(), net._cost, X, Y, batches, g)
+        sq, cos = kernels.minibatch_gradient_spread(*net.kernel_args(), X, Y, batches, g)
         out.append(dict(probe_batch_size=int(B), variance=float(sq.mean()), cosine=float(cos.mean()),
                         full_grad_norm=float(np.linalg.norm(g))))
     return out
@@ -65,14 +66,14 @@ def warm_up(config, data=None):
         dtype = DTYPES[config.dtype]
         data = dict(X=np.zeros((4, n_in), dtype), Y=np.eye(n_out, dtype=dtype)[[0, 1, 0, 1]],
                     labels=np.array([0, 1, 0, 1]))
-    X, Y = data["X"][:4], data["Y"][:4]
+    d = Data(data["X"][:4], data["Y"][:4], data["labels"][:4])
     for sizes in config.sizes:
         net = Network(sizes, activation=config.activation, cost=config.cost, dtype=config.dtype, seed=0)
         for b in {1, 2}:
-            net.train_epoch(X, Y, np.arange(4), b, 0.1)
-        gradient_noise(net, X, Y, [2], 1, np.random.default_rng(0))
-        kernels.accuracy(*net._args(), X, data["labels"][:4])
-        kernels.total_cost(*net._args(), net._cost, X, Y, 0.0)
+            net.train_epoch(d.X, d.Y, np.arange(4), b, 0.1)
+        gradient_noise(net, d, [2], 1, np.random.default_rng(0))
+        net.accuracy(d)
+        net.total_cost(d)
 
 
 def train_run(run, config, data, progress=None, check_stop=None):
@@ -81,65 +82,57 @@ def train_run(run, config, data, progress=None, check_stop=None):
     check_stop, if given, is called at every evaluation point and may raise to abandon the run.
     """
     started = time.perf_counter()
-    X, Y, labels = data["X"], data["Y"], data["labels"]
-    X_val, Y_val, labels_val = data["X_val"], data["Y_val"], data["labels_val"]
-    n, B, eta = len(X), run["batch_size"], run["eta"]
+    train_data = Data(data["X"], data["Y"], data["labels"])
+    val = Data(data["X_val"], data["Y_val"], data["labels_val"])
+    n, B, eta = len(train_data.X), run["batch_size"], run["eta"]
     net = Network(run["sizes"], activation=config.activation, cost=config.cost, dtype=config.dtype,
                   seed=run["seed"])
-    args = net._args()
     rng = np.random.default_rng([run["seed"], B, 1])
     noise_rng = np.random.default_rng([run["seed"], B, 2])
-    noise_X, noise_Y = X[:config.noise_examples], Y[:config.noise_examples]
-    probes = [b for b in config.batch_sizes if b <= len(noise_X)]
+    k = config.noise_examples
+    noise_data = Data(train_data.X[:k], train_data.Y[:k], train_data.labels[:k])
+    probes = [b for b in config.batch_sizes if b <= len(noise_data.X)]
     checkpoints = sorted({round(i * config.epochs / max(config.noise_checkpoints - 1, 1))
                           for i in range(config.noise_checkpoints)})
     points = eval_points(n, B, config.evals_per_epoch)
-    velocity = net.params  # no momentum in the study
-    rows, seconds, updates, status = [], 0.0, 0, "done"
+    rows, status, done = [], "done", [0]
 
     def evaluation():
-        return dict(val_acc=kernels.accuracy(*args, X_val, labels_val) / len(X_val),
-                    val_cost=kernels.total_cost(*args, net._cost, X_val, Y_val, config.lmbda))
+        return dict(val_acc=net.accuracy(val), val_cost=net.total_cost(val, lmbda=config.lmbda))
 
     def noise(epoch):
-        for r in gradient_noise(net, noise_X, noise_Y, probes, config.noise_batches, noise_rng):
+        for r in gradient_noise(net, noise_data, probes, config.noise_batches, noise_rng):
             rows.append(dict(kind="noise", run=run["id"], epoch=epoch, **r))
 
-    rows.append(dict(kind="eval", run=run["id"], epoch=0.0, train_seconds=0.0, updates=0, examples=0, **evaluation()))
-    for epoch in range(config.epochs):
-        if epoch in checkpoints:
-            noise(epoch)
-        order = rng.permutation(n)
-        epoch_seconds, start = 0.0, 0
-        for p in points:
-            t0 = time.perf_counter()
-            net.train_epoch(X, Y, order[start:p], B, eta, config.lmbda, 0.0, n, velocity)
-            dt = time.perf_counter() - t0
-            epoch_seconds += dt
-            updates += -(-(p - start) // B)
-            start = p
-            if not np.isfinite(net.params).all():
-                status = f"diverged in epoch {epoch + 1}"
-                break
-            if check_stop is not None:
-                check_stop()
-            frac = epoch + p / n
-            rows.append(dict(kind="eval", run=run["id"], epoch=round(frac, 6), train_seconds=seconds + epoch_seconds,
-                             updates=updates, examples=int(round(frac * n)), **evaluation()))
-        seconds += epoch_seconds
-        if status != "done":
-            break
-        n_updates = -(-n // B)
+    def after_point(pos):
+        if check_stop is not None:
+            check_stop()
+        frac = pos.epoch + pos.in_epoch / n
+        rows.append(dict(kind="eval", run=run["id"], epoch=round(frac, 6), train_seconds=pos.seconds,
+                         updates=pos.updates, examples=int(round(frac * n)), **evaluation()))
+
+    def after_epoch(pos):
+        done[0] = pos.epoch
         last = rows[-1]  # the evaluation at the end of this epoch
-        rows.append(dict(kind="epoch", run=run["id"], epoch=epoch + 1, seconds=epoch_seconds,
-                         examples_per_s=n / epoch_seconds, updates_per_s=n_updates / epoch_seconds,
-                         train_cost=kernels.total_cost(*args, net._cost, X, Y, config.lmbda),
-                         train_acc=kernels.accuracy(*args, X, labels) / n,
-                         val_acc=last["val_acc"], val_cost=last["val_cost"]))
+        rows.append(dict(kind="epoch", run=run["id"], epoch=pos.epoch, seconds=pos.epoch_seconds,
+                         examples_per_s=n / pos.epoch_seconds, updates_per_s=-(-n // B) / pos.epoch_seconds,
+                         train_cost=net.total_cost(train_data, lmbda=config.lmbda),
+                         train_acc=net.accuracy(train_data), val_acc=last["val_acc"], val_cost=last["val_cost"]))
         if progress is not None:
-            progress(run, epoch + 1)
-    if status == "done" and config.epochs in checkpoints:
-        noise(config.epochs)
+            progress(run, pos.epoch)
+        if pos.epoch in checkpoints:
+            noise(pos.epoch)
+
+    rows.append(dict(kind="eval", run=run["id"], epoch=0.0, train_seconds=0.0, updates=0, examples=0, **evaluation()))
+    if 0 in checkpoints:
+        noise(0)
+    seconds = 0.0
+    try:
+        seconds = train(net, train_data, config.epochs, B, Optimizer(eta, config.lmbda), order=lambda e: rng.permutation(n),
+                        points=lambda e: points, on_point=after_point, on_epoch=after_epoch).seconds
+    except DivergenceError:
+        status = f"diverged in epoch {done[0] + 1}"
+        seconds = ([r["train_seconds"] for r in rows if r["kind"] == "eval"] or [0.0])[-1]
     final = [r for r in rows if r["kind"] == "eval"][-1]
     rows.append(dict(kind="run", run=run["id"], sizes=run["sizes"], batch_size=B, eta=eta, seed=run["seed"],
                      status=status, train_seconds=seconds, wall_seconds=time.perf_counter() - started,

@@ -6,8 +6,8 @@ study.json.
 """
 import numpy as np
 
-from .. import kernels
-from ..model import DivergenceError, Network
+from ..model import Data, Network
+from ..training import DivergenceError, Optimizer, run
 
 
 def search_eta(data, sizes, batch_size, config):
@@ -20,16 +20,15 @@ def search_eta(data, sizes, batch_size, config):
     perm = np.random.default_rng(12345).permutation(len(data["X"]))
     X, Y, labels = data["X"][perm], data["Y"][perm], data["labels"][perm]
     k = int(len(X) * 0.8)
+    fit, held_out = Data(X[:k], Y[:k], labels[:k]), Data(X[k:], Y[k:], labels[k:])
     scores = {}
     for eta in sorted(config.eta_grid):
         net = Network(sizes, activation=config.activation, cost=config.cost, dtype=config.dtype, seed=0)
+        rng = np.random.default_rng(0)
         try:
-            rng = np.random.default_rng(0)
-            for _ in range(config.search_epochs):
-                net.train_epoch(X[:k], Y[:k], rng.permutation(k), batch_size, eta, config.lmbda, 0.0, k)
-                if not np.isfinite(net.params).all():
-                    raise DivergenceError("diverged")
-            scores[eta] = kernels.accuracy(*net._args(), X[k:], labels[k:]) / (len(X) - k)
+            run(net, fit, config.search_epochs, batch_size, Optimizer(eta, config.lmbda),
+                order=lambda e: rng.permutation(k))
+            scores[eta] = net.accuracy(held_out)
         except DivergenceError:
             scores[eta] = -1.0
     best = max(scores.values())
