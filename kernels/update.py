@@ -23,8 +23,9 @@ together in one array ``hyper`` (``hyper[ETA]``, ``hyper[DECAY]``, ``hyper[MU]``
 - ``sgd_block_*``: SGD's closed form over a block of examples, for online learning's first
   layer (see ``sgd.online_epoch``).
 
-Adding a rule means a new code, a branch in ``step`` and in ``update_rows``'s choice of form, an
-entry in ``fastnn.registry.OPTIMIZERS``, and the rule in ``tests/reference.py``.
+Adding a rule means a new code, a branch in ``step`` (the other forms and the checks follow it),
+an entry in ``fastnn.registry.OPTIMIZERS`` and ``fastnn.training.Optimizer``'s choice of code, and
+the rule in ``tests/reference.py`` and the tests.
 """
 import numpy as np
 from numba import njit
@@ -50,9 +51,8 @@ def step(rule, w, v, u, decay, mu):
 
 @njit(cache=True)
 def check_rule(rule):
-    """Raise for a code ``step`` does not know (called once per epoch, outside the loops)."""
-    if rule != SGD and rule != MOMENTUM and rule != NESTEROV:
-        raise ValueError("unknown update rule code")
+    """Raise for a code ``step`` does not know, by taking one step (once per epoch, outside the loops)."""
+    step(rule, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)
