@@ -14,4 +14,3 @@ from .forward import accuracy, feedforward, predict
 from .layout import param_offsets
 from .noise import minibatch_gradient_spread
 from .sgd import minibatch_epoch, online_epoch
-from .update import apply_gradient

@@ -95,19 +95,11 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
         b[j], vb[j] = step(rule, b[j], vb[j], s * t, dt(0), mu)
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def online_update(rule, hyper, W, b, V, vb, delta, a_prev, delta_prev, need_prev):
-    """One example's update of a layer, and delta_prev = W^T delta for the layer below if need_prev.
-
-    Both come from one pass over W: delta_prev is computed from each weight *before* that
-    weight changes, since the error of the layer below belongs to the weights that produced
-    this output.
-    """
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _online_rows(rule, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, need_prev):
+    """online_update's loops for one rule (called with a constant rule, so ``step``'s switch folds away)."""
     n_out, n_in = W.shape
     zero = W.dtype.type(0)
-    eta, decay, mu = hyper[ETA], hyper[DECAY], hyper[MU]
-    if need_prev:
-        delta_prev[:] = zero
     for j in range(n_out):
         d = delta[j]
         ed = eta * d
@@ -123,6 +115,27 @@ def online_update(rule, hyper, W, b, V, vb, delta, a_prev, delta_prev, need_prev
         b[j] = w
         if rule != SGD:
             vb[j] = v
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def online_update(rule, hyper, W, b, V, vb, delta, a_prev, delta_prev, need_prev):
+    """One example's update of a layer, and delta_prev = W^T delta for the layer below if need_prev.
+
+    Both come from one pass over W: delta_prev is computed from each weight *before* that
+    weight changes, since the error of the layer below belongs to the weights that produced
+    this output. The rule is switched once, outside the loops, so each loop vectorises.
+    """
+    eta, decay, mu = hyper[ETA], hyper[DECAY], hyper[MU]
+    if need_prev:
+        delta_prev[:] = W.dtype.type(0)
+    if rule == SGD:
+        _online_rows(SGD, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, need_prev)
+    elif rule == MOMENTUM:
+        _online_rows(MOMENTUM, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, need_prev)
+    elif rule == NESTEROV:
+        _online_rows(NESTEROV, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, need_prev)
+    else:
+        raise ValueError("unknown update rule code")
 
 
 # ----------------------------------------------------------------------------- SGD over a block, in closed form
@@ -176,20 +189,3 @@ def sgd_block_apply(W, D0, Xm, P, eta):
             for k in range(n0):
                 W[j, k] *= P[m]
     add_outer(W, -eta, D0, Xm)
-
-
-@njit(cache=True)
-def apply_gradient(rule, hyper, params, velocity, grad, w_off, b_off, sizes, m):
-    """params <- one update from grad, the gradient summed over m examples (layout of params)."""
-    dt = params.dtype.type
-    s = hyper[ETA] / dt(m)
-    decay, mu = hyper[DECAY], hyper[MU]
-    for l in range(len(sizes) - 1):
-        for i in range(w_off[l], b_off[l]):  # the weights of layer l
-            params[i], v = step(rule, params[i], velocity[i], s * grad[i], decay, mu)
-            if rule != SGD:
-                velocity[i] = v
-        for i in range(b_off[l], b_off[l] + sizes[l + 1]):  # its biases: no decay
-            params[i], v = step(rule, params[i], velocity[i], s * grad[i], dt(0), mu)
-            if rule != SGD:
-                velocity[i] = v
