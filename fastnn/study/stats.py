@@ -1,0 +1,246 @@
+"""The study's statistics: intervals, verdicts, steps to a target, the critical batch size, the noise scale.
+
+Everything here is plain NumPy on the numbers the runs recorded, so it can be tested on
+synthetic runs with known answers.
+
+- ``bootstrap``: a statistic (default the median) of a sample with a percentile bootstrap
+  interval.
+- ``compare``: the ratio of two groups' medians with a bootstrap interval, and the verdict it
+  allows: a difference is claimed only when the interval excludes 1.
+- ``crossing``: when a run first reached a target, interpolated between evaluations.
+- ``fit_critical_batch``: McCandlish et al. (2018)'s trade-off between steps S and examples
+  E = B S to reach a target, (S/S_min - 1)(E/E_min - 1) = 1, i.e. S(B) = S_min (1 + B_crit/B)
+  with B_crit = E_min/S_min, fitted to steps-to-target against batch size.
+- ``noise_scale``: the simple gradient noise scale B_simple = tr(Sigma)/|G|^2 from squared
+  norms of mini-batch gradients at two batch sizes (McCandlish et al. 2018, appendix A).
+"""
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+LEVEL = 0.95
+N_BOOT = 2000
+
+
+class Interval(NamedTuple):
+    """A point estimate and its (lo, hi) interval."""
+
+    value: float
+    lo: float
+    hi: float
+
+    def excludes(self, x):
+        return self.lo > x or self.hi < x
+
+
+def bootstrap(sample, statistic=np.median, n_boot=N_BOOT, level=LEVEL, rng=None):
+    """statistic(sample) with a percentile bootstrap interval; NaN for an empty sample.
+
+    Parameters
+    ----------
+    sample : 1-D array of finite numbers
+    statistic : callable, reducing an array along axis -1
+    n_boot : int
+    level : float in (0, 1)
+    rng : numpy.random.Generator or None (a fixed seed: the same data give the same interval)
+
+    Returns
+    -------
+    Interval
+    """
+    x = np.asarray(sample, dtype=np.float64)
+    if x.size == 0:
+        return Interval(math.nan, math.nan, math.nan)
+    rng = np.random.default_rng(0) if rng is None else rng
+    boots = statistic(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=-1)
+    a = (1 - level) / 2
+    return Interval(float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)))
+
+
+class Comparison(NamedTuple):
+    """a against b: the ratio of medians with its interval, and the verdict for a."""
+
+    ratio: Interval
+    verdict: str  # "advantage", "disadvantage" or "no measurable difference"
+    n_a: int
+    n_b: int
+
+    def sentence(self, what):
+        r = self.ratio
+        text = f"ratio {r.value:.3g}, {LEVEL:.0%} interval [{r.lo:.3g}, {r.hi:.3g}], {self.n_a} against {self.n_b} runs"
+        if self.verdict == "no measurable difference":
+            return f"no measurable difference in {what} ({text})"
+        return f"{self.verdict} in {what} ({text})"
+
+
+def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None):
+    """Median(a) / median(b) with a bootstrap interval (each group resampled on its own).
+
+    The verdict names a's standing: with lower_is_better (steps, seconds) a ratio whose whole
+    interval lies below 1 is an "advantage", above 1 a "disadvantage"; an interval that holds
+    1 is "no measurable difference". Values must be positive.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return Comparison(Interval(math.nan, math.nan, math.nan), "no measurable difference", len(a), len(b))
+    if (a <= 0).any() or (b <= 0).any():
+        raise ValueError("compare needs positive values (a ratio of medians)")
+    rng = np.random.default_rng(0) if rng is None else rng
+    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
+    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
+    q = (1 - level) / 2
+    ratios = ma / mb
+    r = Interval(float(np.median(a) / np.median(b)), float(np.quantile(ratios, q)), float(np.quantile(ratios, 1 - q)))
+    if not r.excludes(1.0):
+        verdict = "no measurable difference"
+    elif (r.hi < 1.0) == lower_is_better:
+        verdict = "advantage"
+    else:
+        verdict = "disadvantage"
+    return Comparison(r, verdict, len(a), len(b))
+
+
+def crossing(x, y, target):
+    """The first x at which y reaches target, linearly interpolated between the evaluations
+    around it; x[0] if y[0] already does; NaN if y never does.
+
+    x increasing (examples, updates or seconds at each evaluation), y the accuracy there.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    hit = np.nonzero(y >= target)[0]
+    if hit.size == 0:
+        return math.nan
+    i = int(hit[0])
+    if i == 0:
+        return float(x[0])
+    x0, x1, y0, y1 = x[i - 1], x[i], y[i - 1], y[i]
+    return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+
+
+class CriticalBatch(NamedTuple):
+    """The fitted S(B) = S_min (1 + B_crit / B): S_min steps, E_min = S_min B_crit examples."""
+
+    s_min: float
+    b_crit: float
+    e_min: float
+    rms_log_error: float  # of the fit, in natural-log units of S
+
+    def steps(self, b):
+        return self.s_min * (1 + self.b_crit / np.asarray(b, np.float64))
+
+
+def fit_critical_batch(batch_sizes, steps):
+    """Least-squares fit of log S = log S_min + log(1 + B_crit/B) to steps-to-target.
+
+    Parameters
+    ----------
+    batch_sizes, steps : 1-D arrays of the same length (one entry per run, or per batch size);
+        entries with non-finite or non-positive steps are ignored.
+
+    Returns
+    -------
+    CriticalBatch, or None with fewer than 2 distinct batch sizes.
+
+    For a given B_crit the best log S_min is the mean of log S - log(1 + B_crit/B), so the fit
+    is a 1-D search over log B_crit (a grid, then golden-section refinement). B_crit is kept
+    within [min(B)/1000, max(B)*1000]: outside it the data cannot tell it apart from 0 or inf.
+    """
+    b = np.asarray(batch_sizes, np.float64)
+    s = np.asarray(steps, np.float64)
+    keep = np.isfinite(s) & (s > 0) & np.isfinite(b) & (b > 0)
+    b, s = b[keep], s[keep]
+    if len(np.unique(b)) < 2:
+        return None
+    log_s = np.log(s)
+
+    def sse(log_bc):
+        pred = np.log1p(np.exp(log_bc) / b)
+        resid = log_s - pred
+        return float(np.sum((resid - resid.mean()) ** 2))
+
+    lo, hi = math.log(b.min() / 1000), math.log(b.max() * 1000)
+    grid = np.linspace(lo, hi, 241)
+    k = int(np.argmin([sse(g) for g in grid]))
+    a, c = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    phi = (math.sqrt(5) - 1) / 2
+    for _ in range(60):  # golden-section search on [a, c]
+        x1, x2 = c - phi * (c - a), a + phi * (c - a)
+        if sse(x1) < sse(x2):
+            c = x2
+        else:
+            a = x1
+    log_bc = (a + c) / 2
+    b_crit = math.exp(log_bc)
+    resid = log_s - np.log1p(b_crit / b)
+    s_min = math.exp(resid.mean())
+    return CriticalBatch(s_min, b_crit, s_min * b_crit, float(np.sqrt(np.mean((resid - resid.mean()) ** 2))))
+
+
+def critical_batch_interval(runs, n_boot=N_BOOT, level=LEVEL, rng=None):
+    """B_crit with a bootstrap interval: the runs of each batch size are resampled on their own.
+
+    runs : dict batch size -> array of steps-to-target of its runs (NaN for runs that missed).
+    Returns (CriticalBatch fitted to every run, Interval of B_crit) or (None, None).
+    """
+    sizes = sorted(runs)
+    data = {B: np.asarray([v for v in runs[B] if np.isfinite(v) and v > 0], np.float64) for B in sizes}
+    sizes = [B for B in sizes if len(data[B])]
+
+    def fit(samples):
+        return fit_critical_batch(np.concatenate([[B] * len(samples[B]) for B in sizes]),
+                                  np.concatenate([samples[B] for B in sizes]))
+    best = fit(data) if sizes else None
+    if best is None:
+        return None, None
+    rng = np.random.default_rng(0) if rng is None else rng
+    boots = []
+    for _ in range(n_boot):
+        f = fit({B: data[B][rng.integers(0, len(data[B]), len(data[B]))] for B in sizes})
+        boots.append(f.b_crit if f is not None else math.nan)
+    boots = np.array(boots)
+    q = (1 - level) / 2
+    return best, Interval(best.b_crit, float(np.nanquantile(boots, q)), float(np.nanquantile(boots, 1 - q)))
+
+
+class NoiseScale(NamedTuple):
+    """Estimates of |G|^2, tr(Sigma) and B_simple = tr(Sigma)/|G|^2, with B_simple's interval."""
+
+    g2: float
+    trace: float
+    b_simple: Interval
+
+
+def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rng=None):
+    """B_simple from squared norms of mean gradients over mini-batches of two sizes.
+
+    For a mini-batch of B examples drawn with replacement, E|G_B|^2 = |G|^2 + tr(Sigma)/B
+    (Sigma the covariance of one example's gradient). The two sizes give unbiased estimates
+    (McCandlish et al. 2018, appendix A):
+
+        |G|^2    = (B_big |G_big|^2 - B_small |G_small|^2) / (B_big - B_small)
+        tr(Sigma) = (|G_small|^2 - |G_big|^2) / (1/B_small - 1/B_big)
+
+    computed from the means of small_sq and big_sq (each an array over independent batches);
+    B_simple is their ratio, with a bootstrap interval over the batches.
+    """
+    small, big = np.asarray(small_sq, np.float64), np.asarray(big_sq, np.float64)
+    if not 0 < b_small < b_big:
+        raise ValueError(f"need 0 < b_small < b_big, got {b_small} and {b_big}")
+
+    def estimate(s, g):
+        g2 = (b_big * g - b_small * s) / (b_big - b_small)
+        tr = (s - g) / (1 / b_small - 1 / b_big)
+        return g2, tr
+
+    g2, tr = estimate(small.mean(), big.mean())
+    rng = np.random.default_rng(0) if rng is None else rng
+    s_boot = small[rng.integers(0, len(small), size=(n_boot, len(small)))].mean(axis=1)
+    g_boot = big[rng.integers(0, len(big), size=(n_boot, len(big)))].mean(axis=1)
+    g2_b, tr_b = estimate(s_boot, g_boot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_b = np.where(g2_b > 0, tr_b / g2_b, np.inf)
+    q = (1 - level) / 2
+    value = tr / g2 if g2 > 0 else math.inf
+    return NoiseScale(float(g2), float(tr), Interval(float(value), float(np.quantile(ratio_b, q)),
+                                                     float(np.quantile(ratio_b, 1 - q))))
