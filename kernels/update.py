@@ -36,23 +36,29 @@ from .layout import view2d
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def step(rule, w, v, u, decay, mu):
-    """(new w, new v) for one parameter w with velocity v, scaled gradient u and weight decay."""
+def step(rule, w, v, u, decay, keep, mu):
+    """(new w, new v) for one parameter w with velocity v, scaled gradient u and weight decay
+    (keep = 1 - decay, computed by the caller in the parameters' dtype).
+
+    SGD is written (1 - decay) w - u, not w - decay w - u: under fast-math the latter compiled
+    to code whose rounding differed between a fresh compilation and the cached one (the same
+    online epoch gave weights 1 ulp apart in two processes).
+    """
     if rule == SGD:
-        return w - decay * w - u, v
+        return keep * w - u, v
     if rule == MOMENTUM:
         v = mu * v - u - decay * w
         return w + v, v
-    if rule == NESTEROV:
-        v = mu * v - u - decay * w
-        return w + mu * v - u - decay * w, v
+    if rule == NESTEROV:  # w + mu v' - u - decay w = w + mu v' + (v' - mu v)
+        v_new = mu * v - u - decay * w
+        return w + (mu * v_new + (v_new - mu * v)), v_new
     raise ValueError("unknown update rule code")
 
 
 @njit(cache=True)
 def check_rule(rule):
     """Raise for a code ``step`` does not know, by taking one step (once per epoch, outside the loops)."""
-    step(rule, 0.0, 0.0, 0.0, 0.0, 0.0)
+    step(rule, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -85,14 +91,28 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
     Gw = view2d(G, 0, n_out, n_in)
     Gw[:, :] = dt(0)
     add_outer(Gw, dt(1), D, A)
-    mu = hyper[MU]
+    if rule == MOMENTUM:
+        _gradient_rows(MOMENTUM, s, decay, hyper[MU], W, b, V, vb, D, Gw)
+    elif rule == NESTEROV:
+        _gradient_rows(NESTEROV, s, decay, hyper[MU], W, b, V, vb, D, Gw)
+    else:
+        raise ValueError("unknown update rule code")
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _gradient_rows(rule, s, decay, mu, W, b, V, vb, D, Gw):
+    """update_rows' loops for one rule (a constant, so ``step``'s switch folds away) from the summed gradient Gw."""
+    m, n_out = D.shape
+    n_in = W.shape[1]
+    dt = W.dtype.type
+    keep = dt(1) - decay
     for j in range(n_out):
         for k in range(n_in):
-            W[j, k], V[j, k] = step(rule, W[j, k], V[j, k], s * Gw[j, k], decay, mu)
+            W[j, k], V[j, k] = step(rule, W[j, k], V[j, k], s * Gw[j, k], decay, keep, mu)
         t = dt(0)
         for i in range(m):
             t += D[i, j]
-        b[j], vb[j] = step(rule, b[j], vb[j], s * t, dt(0), mu)
+        b[j], vb[j] = step(rule, b[j], vb[j], s * t, dt(0), dt(1), mu)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -100,6 +120,8 @@ def _online_rows(rule, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, n
     """online_update's loops for one rule (called with a constant rule, so ``step``'s switch folds away)."""
     n_out, n_in = W.shape
     zero = W.dtype.type(0)
+    one = W.dtype.type(1)
+    keep = one - decay
     for j in range(n_out):
         d = delta[j]
         ed = eta * d
@@ -107,11 +129,11 @@ def _online_rows(rule, eta, decay, mu, W, b, V, vb, delta, a_prev, delta_prev, n
             w = W[j, k]
             if need_prev:
                 delta_prev[k] += d * w
-            w, v = step(rule, w, V[j, k], ed * a_prev[k], decay, mu)
+            w, v = step(rule, w, V[j, k], ed * a_prev[k], decay, keep, mu)
             W[j, k] = w
             if rule != SGD:
                 V[j, k] = v
-        w, v = step(rule, b[j], vb[j], ed, zero, mu)
+        w, v = step(rule, b[j], vb[j], ed, zero, one, mu)
         b[j] = w
         if rule != SGD:
             vb[j] = v

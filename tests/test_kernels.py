@@ -227,3 +227,46 @@ def test_view2d_is_the_reshaped_slice():
     assert strides == (32, 8) and contiguous
     grid = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.testing.assert_array_equal(views(grid, 0, 1, 12)[0], grid.reshape(1, 12))
+
+
+_TRAIN_AND_PRINT = """
+import sys
+import numpy as np
+import fastnn
+rng = np.random.default_rng(3)
+X, y = rng.random((300, 12)), rng.integers(0, 3, 300)
+out = []
+for dtype in ("float64", "float32"):
+    for batch_size, momentum, nesterov in ((1, 0.0, False), (1, 0.9, False), (1, 0.9, True), (4, 0.0, False),
+                                           (4, 0.9, False), (4, 0.9, True)):
+        net = fastnn.Network([12, 8, 5, 3], dtype=dtype, seed=0)
+        net.fit(X, y, 2, batch_size, 0.3, lmbda=1.0, momentum=momentum, nesterov=nesterov, seed=1)
+        out.append(net.params.astype(np.float64).tobytes().hex())
+print(" ".join(out))
+"""
+
+
+def test_a_fresh_compilation_and_the_cached_code_compute_the_same_bits(tmp_path):
+    """Plain SGD, online and mini-batch, gives the same bits whether its code was just compiled or
+    loaded from the cache, so a study's Dask workers agree with its serial runs exactly.
+
+    Seen: SGD written w - decay*w - u compiled, under fast-math, to code whose rounding differed
+    between the process that compiled it and the processes that loaded it (1 ulp in the weights).
+    With momentum the two still differ by up to a few ulp (4e-16 measured) in some builds: they
+    are held to 1e-12 here, and the cause is not yet found.
+    """
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", _TRAIN_AND_PRINT], env=env, capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]  # the first compiles and writes the cache
+    cases = [(dtype, b, mu) for dtype in ("float64", "float32")
+             for b, mu in ((1, 0.0), (1, 0.9), (1, 0.9), (4, 0.0), (4, 0.9), (4, 0.9))]
+    assert len(runs[0]) == len(runs[1]) == len(cases)
+    for (dtype, b, mu), fresh, cached in zip(cases, *runs):
+        if mu == 0.0:
+            assert fresh == cached, (dtype, b)
+        else:
+            f, c = (np.frombuffer(bytes.fromhex(x)) for x in (fresh, cached))
+            np.testing.assert_allclose(f, c, rtol=0, atol=1e-12 if dtype == "float64" else 1e-5)
