@@ -30,12 +30,14 @@ Hogwild mode (``fastnn.threads.hogwild_epoch``) needs nothing here: it runs the 
 epoch in every thread on the shared weights.
 """
 import platform
+import threading  # only for the pure-Python twins of the atomics (NUMBA_DISABLE_JIT=1)
+import time
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .activations import activate, scale_by_derivative
 from .backprop import delta_below, gather_rows, prefetch_rows
@@ -69,11 +71,51 @@ def _is_int64_vector(arr):
     return isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
 
 
-@intrinsic
-def _fetch_add(typingctx, arr, i, v):
+# The Python twins of the atomics below (for NUMBA_DISABLE_JIT=1) serialise on one lock;
+# compiled code gets the intrinsics through the overloads (inlined, as layout.view2d's).
+_ATOMIC = threading.Lock()
+
+
+def _fetch_add(arr, i, v):
     """Atomically arr[i] += v (sequentially consistent); returns the old value."""
-    if not _is_int64_vector(arr):
-        return None
+    with _ATOMIC:
+        old = arr[i]
+        arr[i] = old + v
+    return old
+
+
+def _load_acquire(arr, i):
+    """arr[i], read atomically: everything written before a release of it is visible after."""
+    with _ATOMIC:
+        return arr[i]
+
+
+def _spin_pause():
+    """The x86 ``pause`` hint inside a spin loop (nothing elsewhere); in Python, let another thread run."""
+    time.sleep(0)
+
+
+@overload(_fetch_add, inline="always")
+def _fetch_add_compiled(arr, i, v):
+    if _is_int64_vector(arr):
+        return lambda arr, i, v: _atomic_fetch_add(arr, i, v)
+    return None
+
+
+@overload(_load_acquire, inline="always")
+def _load_acquire_compiled(arr, i):
+    if _is_int64_vector(arr):
+        return lambda arr, i: _atomic_load_acquire(arr, i)
+    return None
+
+
+@overload(_spin_pause, inline="always")
+def _spin_pause_compiled():
+    return lambda: _pause()
+
+
+@intrinsic
+def _atomic_fetch_add(typingctx, arr, i, v):
     sig = types.int64(arr, types.intp, types.int64)
 
     def codegen(context, builder, sig, args):
@@ -82,10 +124,7 @@ def _fetch_add(typingctx, arr, i, v):
 
 
 @intrinsic
-def _load_acquire(typingctx, arr, i):
-    """arr[i], read atomically: everything written before a release of it is visible after."""
-    if not _is_int64_vector(arr):
-        return None
+def _atomic_load_acquire(typingctx, arr, i):
     sig = types.int64(arr, types.intp)
 
     def codegen(context, builder, sig, args):
@@ -94,8 +133,7 @@ def _load_acquire(typingctx, arr, i):
 
 
 @intrinsic
-def _spin_pause(typingctx):
-    """The x86 ``pause`` hint inside a spin loop (nothing elsewhere)."""
+def _pause(typingctx):
     sig = types.void()
 
     def codegen(context, builder, sig, args):

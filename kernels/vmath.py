@@ -20,6 +20,11 @@ them on and sets them on every floating-point instruction), and with
 reassociation allowed LLVM folds it into x - n*(C1 + C2), losing the precision
 the split ln 2 exists for (seen here: 200 units in the last place near x = -700
 instead of 1.5).
+
+With the JIT off (NUMBA_DISABLE_JIT=1) the same code runs in Python, where each
+intrinsic has a plain twin: the reduction written as arithmetic (Python does not
+reassociate), the exponent bits through a NumPy view. Its results are within
+2 units in the last place of the compiled ones (tests/test_twins.py).
 """
 import numpy as np
 from llvmlite import ir
@@ -28,23 +33,47 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 
-@intrinsic
-def _float_from_bits(typingctx, bits):
+def _float_from_bits(bits):
     """The float whose IEEE bits are the integer ``bits`` (int32 -> float32, int64 -> float64)."""
-    out = {types.int32: types.float32, types.int64: types.float64}.get(bits)
-    if out is None:
-        return None
+    return bits.view(np.float32 if bits.dtype == np.int32 else np.float64)
+
+
+@overload(_float_from_bits, inline="always")  # inline: as layout.view2d's, to leave the generated code alone
+def _float_from_bits_compiled(bits):
+    if bits in (types.int32, types.int64):
+        return lambda bits: _bitcast_float(bits)
+    return None
+
+
+@intrinsic
+def _bitcast_float(typingctx, bits):
+    """_float_from_bits in compiled code: a bitcast."""
+    out = types.float32 if bits == types.int32 else types.float64
 
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], context.get_value_type(sig.return_type))
     return out(bits), codegen
 
 
+def _reduce(x, n, hi, lo):
+    """(x - n*hi) - n*lo, in the dtype of x.
+
+    In Python this is Cody and Waite's reduction as written: Python never reassociates,
+    and n*hi and x - n*hi are exact (hi has few bits). Compiled code gets ``_reduce_fma``.
+    """
+    return (x - n * hi) - n * lo
+
+
+@overload(_reduce, inline="always")
+def _reduce_compiled(x, n, hi, lo):
+    if isinstance(x, types.Float) and x == n == hi == lo:
+        return lambda x, n, hi, lo: _reduce_fma(x, n, hi, lo)
+    return None
+
+
 @intrinsic
-def _reduce(typingctx, x, n, hi, lo):
+def _reduce_fma(typingctx, x, n, hi, lo):
     """(x - n*hi) - n*lo as two fused multiply-adds, kept apart whatever the caller's fast-math flags."""
-    if not (isinstance(x, types.Float) and x == n == hi == lo):
-        return None
 
     def codegen(context, builder, sig, args):
         x, n, hi, lo = args
@@ -59,8 +88,12 @@ LOG2E = 1.4426950408889634
 
 
 def exp_nonpositive(x):
-    """e^x for x <= 0 (compiled code only); 0 below the smallest normal result."""
-    raise NotImplementedError("exp_nonpositive runs inside Numba-compiled code only")
+    """e^x for x <= 0 (a float32 or float64 scalar); 0 below the smallest normal result.
+
+    Called from Python (or with the JIT off) it picks the float32 or float64 version by
+    the type of x, as the overload below does in compiled code.
+    """
+    return _exp32(x) if isinstance(x, np.float32) else _exp64(x)
 
 
 @njit(cache=True)

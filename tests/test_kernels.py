@@ -1,4 +1,5 @@
 """One epoch of the compiled kernels against the plain NumPy reference (tests/reference.py)."""
+import numba
 import numpy as np
 import pytest
 
@@ -195,6 +196,7 @@ def test_vectorised_exp_at_the_edges(dtype):
     assert out[0] == 1.0 and out[1] == 0.0 and out[2] == 0.0 and np.isnan(out[3])
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="counts compiled code's allocations; with the JIT off there are none")
 @pytest.mark.parametrize("batch_size", [1, 7])
 def test_epochs_free_every_buffer_they_allocate(batch_size):
     """The kernels' array views (kernels.layout.view2d) hold references to their buffers: none may leak."""
@@ -246,6 +248,7 @@ print(" ".join(out))
 """
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="about compiled code and Numba's cache; with the JIT off there is neither")
 def test_a_fresh_compilation_and_the_cached_code_compute_the_same_bits(tmp_path):
     """Plain SGD, online and mini-batch, gives the same bits whether its code was just compiled or
     loaded from the cache, so a study's Dask workers agree with its serial runs exactly.
