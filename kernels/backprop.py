@@ -29,16 +29,17 @@ def delta_below(D, W, D_prev):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas):
-    """Forward pass over the block A0 (m examples, targets Y), then delta^l of every layer.
+def backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas, first=0):
+    """Forward pass over the block A0 (m examples, targets Y), then delta^l of every layer above ``first``.
 
-    acts receives the activations and deltas the errors, both in the layout of ``alloc_acts``
-    (layer l's block of m rows at a_off[l]). Every delta is computed from the weights as
-    they are: an update comes after, from ``update``.
+    A0 holds layer first's activations (the input by default). acts receives the activations
+    and deltas the errors, both in the layout of ``alloc_acts`` (layer l's block of m rows at
+    a_off[l]). Every delta is computed from the weights as they are: an update comes after,
+    from ``update``.
     """
     m = A0.shape[0]
     L = len(sizes) - 1
-    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, first)
     D = block(deltas, a_off, sizes, L, m)
     output_delta(block(acts, a_off, sizes, L, m), Y, cost, output, D)
     for l in range(L - 1, 0, -1):

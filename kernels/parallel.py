@@ -39,10 +39,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from .activations import activate, scale_by_derivative
-from .backprop import delta_below, gather_rows, prefetch_rows
-from .costs import output_delta
-from .forward import forward_layers
+from .activations import activate
+from .backprop import backward, gather_rows, prefetch_rows
 from .gemm import linear
 from .layout import alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
@@ -255,14 +253,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
         for i in range(m):
             for j in range(n1):
                 H[i, j] = HT[j, i]
-        forward_layers(params, w_off, b_off, sizes, hidden, output, H, acts, a_off, 1)
-        D = block(deltas, a_off, sizes, L, m)
-        output_delta(block(acts, a_off, sizes, L, m), Ym, cost, output, D)
-        for l in range(L - 1, 0, -1):
-            D_prev = block(deltas, a_off, sizes, l, m)
-            delta_below(D, weights(params, w_off, sizes, l), D_prev)
-            scale_by_derivative(D_prev, block(acts, a_off, sizes, l, m), hidden)
-            D = D_prev
+        backward(params, w_off, b_off, sizes, hidden, output, cost, H, Ym, acts, a_off, deltas, 1)
         k += 1
         if not barrier(sync, nthreads, k):
             return
