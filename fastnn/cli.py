@@ -3,11 +3,13 @@ import argparse
 import platform
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from . import __version__
 from .datasets import DATASET_NAMES, load_dataset
+from .health import StuckTrainingWarning, stuck_message
 from .model import DivergenceError, Network
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS
 
@@ -39,8 +41,10 @@ def cmd_train(args):
                 validation_data=(X_val[:2], y_val[:2]), **parallel)
         net.initialize(args.init, args.seed)
         print(f"compile/load kernels: {time.perf_counter() - t0:.2f} s")
-        history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda, momentum=args.momentum,
-                          validation_data=(X_val, y_val), seed=args.seed, **parallel)
+        with warnings.catch_warnings():  # reported below, with the command line's flags
+            warnings.simplefilter("ignore", StuckTrainingWarning)
+            history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda,
+                              momentum=args.momentum, validation_data=(X_val, y_val), seed=args.seed, **parallel)
     except (ValueError, DivergenceError) as e:  # DataFileError and DataUnavailable are ValueErrors
         raise SystemExit(f"fastnn: {e}")
     for epoch, (t, acc) in enumerate(zip(history.epoch_time, history.validation_accuracy)):
@@ -51,6 +55,10 @@ def cmd_train(args):
     if args.save:
         net.save(args.save)
         print(f"saved to {args.save}")
+    if history.stuck:
+        print(f"fastnn: {stuck_message(history.stuck, history.stuck_epoch, args.eta, args.lmbda, len(X), flags=True)}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

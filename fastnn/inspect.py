@@ -7,12 +7,14 @@
 - ``run_inspection``: all of it for a [784,16,16,10] net (13,002 parameters), with report.md.
 """
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._figures import save_figure
 from ._progress import progress_bar
+from .health import StuckTrainingWarning
 from .model import DivergenceError, Network
 
 VIDEO_SIZES = (784, 16, 16, 10)
@@ -127,7 +129,9 @@ def eta_sweep(X, y, X_val, y_val, sizes, etas, epochs, batch_size, seed=0, cost=
         acc, diverged = [net.accuracy(X_val, y_val)], None
         for epoch in range(1, epochs + 1):
             try:
-                h = net.fit(X, y, 1, batch_size, eta, validation_data=(X_val, y_val), seed=int(rng.integers(2**31)))
+                with warnings.catch_warnings():  # the sweep goes looking for stuck etas: the verdict reports them
+                    warnings.simplefilter("ignore", StuckTrainingWarning)
+                    h = net.fit(X, y, 1, batch_size, eta, validation_data=(X_val, y_val), seed=int(rng.integers(2**31)))
             except DivergenceError:
                 diverged = epoch
                 break

@@ -11,12 +11,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels, serialization
+from . import health, kernels, serialization
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .kernels.layout import aligned_zeros, param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, lookup
 from .threads import hogwild_epoch, minibatch_epoch_parallel
-from .training import DivergenceError, Optimizer, run
+from .training import DivergenceError, Optimizer, diverged, run
 
 __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 
@@ -54,7 +54,9 @@ class ParamList(list):
 class History:
     """What ``fit`` measured, one entry per epoch run (lists stay empty when not monitored).
 
-    Accuracies are fractions in [0, 1]; costs include the L2 term.
+    Accuracies are fractions in [0, 1]; costs include the L2 term. ``stuck`` lists the symptoms
+    of a network that stopped learning (``fastnn.health.stuck_symptoms``), found after epoch
+    ``stuck_epoch`` (1-based) and announced by a ``StuckTrainingWarning``; empty when healthy.
     """
 
     epoch_time: list = field(default_factory=list)
@@ -64,6 +66,8 @@ class History:
     validation_accuracy: list = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int = None  # 0-based epoch whose weights were restored by early stopping
+    stuck: list = field(default_factory=list)
+    stuck_epoch: int = None
 
     @property
     def epochs(self):
@@ -311,12 +315,12 @@ class Network:
             raise ValueError(f"Y has {len(Y)} rows but X has {len(X)}")
         order = self._checked_order(order, len(X))
         batch_size = check_int(batch_size, "batch_size", 1)
+        hyper = optimizer.hyper(len(X) if n is None else n, self.dtype)
         rule = optimizer.rule
         if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
             self.velocity = aligned_zeros(len(self.params), self.dtype)
         # Plain SGD never reads the velocity, so params stands in for it.
         velocity = self.params if rule == kernels.SGD else self.velocity
-        hyper = optimizer.hyper(len(X) if n is None else n, self.dtype)
         args = self.kernel_args()
         args = (args[0], velocity) + args[1:] + (X, Y, order)
         if hogwild:
@@ -422,12 +426,20 @@ class Network:
         DivergenceError
             When an epoch produces non-finite weights or cost; the weights from the end
             of the previous epoch are kept.
+
+        Warns
+        -----
+        StuckTrainingWarning
+            Once, after the first epoch at whose end the network shows a symptom of having
+            stopped learning (``fastnn.health.stuck_symptoms`` on at most 2,000 training
+            examples): the warning names the symptoms and the fix; ``History.stuck`` lists them.
         """
         d = self.check_data(X, y)
         epochs = check_int(epochs, "epochs", 0)
         batch_size = check_int(batch_size, "batch_size", 1)
         optimizer = Optimizer(eta, lmbda, momentum, nesterov)
         threads = check_threads(threads, batch_size, hogwild)
+        val = None
         if validation_data is not None:
             try:
                 X_val, y_val = validation_data
@@ -449,10 +461,18 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
+        return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
+                         threads, hogwild)
+
+    def _fit(self, d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose, threads,
+             hogwild):
         n = len(d.X)
+        eta, lmbda = optimizer.eta, optimizer.lmbda
         rng = np.random.default_rng(seed)
         self.reset_optimizer()
         history = History()
+        probe = health.probe(d)
+        start, previous = health.snapshot(self, probe), None
         best = dict(acc=-1.0, params=None, since=0)
         measures = {"training_cost": lambda: self.total_cost(d, lmbda=lmbda),
                     "training_accuracy": lambda: self.accuracy(d),
@@ -461,6 +481,7 @@ class Network:
         progress = _Progress(epochs, verbose)
 
         def after_epoch(pos):
+            nonlocal previous
             history.epoch_time.append(pos.epoch_seconds)
             for name in MONITORS:
                 if name in monitor:
@@ -468,11 +489,14 @@ class Network:
             for costs in (history.training_cost, history.validation_cost):
                 if costs and not np.isfinite(costs[-1]):
                     self.params[:] = last_good
-                    raise DivergenceError(
-                        f"training diverged in epoch {pos.epoch} (a non-finite cost) with eta={eta:g}: "
-                        f"{optimizer.divergence_hint(n)}. The weights from the end of epoch {pos.epoch - 1} "
-                        f"were kept.")
+                    raise diverged(pos.epoch, "a non-finite cost", optimizer, n)
             last_good[:] = self.params
+            if not history.stuck:
+                history.stuck = health.stuck_symptoms(self, probe, start, previous)
+                previous = health.snapshot(self, probe)
+                if history.stuck:
+                    history.stuck_epoch = pos.epoch
+                    health.warn_stuck(history.stuck, pos.epoch, eta, lmbda, n, stacklevel=6)
             progress.update(history)
             if early_stopping is None:
                 return False

@@ -1,0 +1,102 @@
+"""Hostile inputs and faults (issue 21): each case gives a specific error or a clean recovery, never a
+crash, a silent wrong answer, or a lost result.
+
+Sections: stuck training and divergence; targets; orders, indices and threads; loaders and bombs;
+saving; the command line.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import DivergenceError, StuckTrainingWarning, health
+from fastnn.cli import main
+
+
+# ----------------------------------------------------------------------------- stuck training, divergence
+@pytest.fixture(scope="module")
+def digits(mnist_test_set):
+    """4,000 real MNIST test digits for training, in float32."""
+    X, y = mnist_test_set
+    return X[:4000].astype(np.float32), y[:4000]
+
+
+def fit_recording(net, X, y, epochs, eta, **kwargs):
+    """fit, returning (history, the StuckTrainingWarnings it emitted)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = net.fit(X, y, epochs, 10, eta, seed=0, **kwargs)
+    return history, [w for w in caught if issubclass(w.category, StuckTrainingWarning)]
+
+
+@pytest.mark.parametrize("activation,cost,eta", [("sigmoid", "cross_entropy", 0.5), ("sigmoid", "quadratic", 3.0),
+                                                 ("relu", "log_likelihood", 0.1), ("tanh", "cross_entropy", 0.1)])
+def test_healthy_training_on_real_digits_gives_no_stuck_warning(digits, activation, cost, eta):
+    X, y = digits
+    net = fastnn.Network([784, 30, 10], activation=activation, cost=cost, seed=0)
+    history, caught = fit_recording(net, X, y, 3, eta)
+    assert caught == [] and history.stuck == [] and history.stuck_epoch is None
+    assert net.accuracy(X, y) > 0.85
+
+
+def test_relu_at_eta_100_is_reported_stuck_with_dead_units(digits):
+    X, y = digits
+    net = fastnn.Network([784, 30, 10], activation="relu", cost="cross_entropy", seed=0)
+    history, caught = fit_recording(net, X, y, 2, 100.0)
+    assert len(caught) == 1 and history.stuck_epoch == 1
+    message = str(caught[0].message)
+    assert "every ReLU unit of the hidden layer 1 (30 units) is dead" in message
+    assert "smaller learning rate (e.g. eta=10)" in message and "another initialisation" in message
+    assert history.stuck[0] in message
+    assert net.accuracy(X, y) < 0.2  # the warning tells the truth
+
+
+@pytest.mark.parametrize("activation,cost", [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
+                                             ("tanh", "log_likelihood")])
+def test_eta_1e4_is_reported_stuck(digits, activation, cost):
+    X, y = digits
+    net = fastnn.Network([784, 30, 10], activation=activation, cost=cost, seed=0)
+    history, caught = fit_recording(net, X, y, 2, 1e4)
+    assert len(caught) == 1 and history.stuck
+    assert any(s.startswith("its output is the same for every input") or s.startswith("the weights grew")
+               for s in history.stuck)
+    assert "eta=1000" in str(caught[0].message)
+
+
+def test_stuck_symptoms_is_public_and_sees_a_flat_plateau(digits):
+    """The one-class symptom needs the cost to have stopped changing since the previous check."""
+    X, y = digits
+    net = fastnn.Network([784, 30, 10], seed=0)
+    d = net.check_data(X, y)
+    start = health.snapshot(net, d)
+    assert health.stuck_symptoms(net, d, start) == []  # an untrained network is not stuck
+    net.biases = [np.zeros(30), np.where(np.arange(10) == 3, 0.5, -0.5)]
+    net.weights = [w * 0 for w in net.weights]  # every input gives the same output: class 3
+    symptoms = health.stuck_symptoms(net, d)
+    assert symptoms == [f"its output is the same for every input (spread 0 over 2,000 training examples): the "
+                        f"output neurons have saturated, and it predicts class 3 for 100% of them"]
+
+
+def test_too_large_lmbda_diverges_with_a_message_that_names_lmbda(digits):
+    X, y = digits
+    with pytest.raises(DivergenceError, match=r"lmbda is too large for this eta: eta\*lmbda/n = 0.5\*10000/1,000 = "
+                                              r"5 >= 1, so every update multiplies the weights by -4.*try lmbda <= 200 .*"
+                                              r"The weights from before training were kept"):
+        fastnn.Network([784, 30, 10], seed=0).fit(X[:1000], y[:1000], 2, 10, 0.5, lmbda=1e4)
+
+
+def test_a_large_lmbda_that_only_shrinks_the_weights_is_reported_stuck_naming_lmbda(digits):
+    X, y = digits
+    history, caught = fit_recording(fastnn.Network([784, 30, 10], seed=0), X, y, 2, 0.5, lmbda=2000.0)
+    assert len(caught) == 1
+    assert "lmbda may be too large too (eta*lmbda/n = 0.25" in str(caught[0].message)
+
+
+def test_the_command_line_reports_stuck_training_and_exits_non_zero(capsys, monkeypatch, tmp_path, digits):
+    monkeypatch.setenv("FASTNN_CACHE", str(tmp_path))
+    assert main(["train", "--data", "mnist-test", "--eta", "1000", "--epochs", "2", "--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert "fastnn: training looks stuck after epoch 1: its output is the same for every input" in err
+    assert "(e.g. --eta 100) or another initialisation (--init or --seed)" in err
+
