@@ -218,7 +218,21 @@ def load_book_pickle(path, as_book_data=False):
 
 
 def to_book_data(X, y, vector_labels, n_classes=10):
-    """The book's data format: a list of (x (n_in, 1), y) with y a one-hot (n_classes, 1) column or an int."""
+    """The book's data format: a list of (x (n_in, 1), y) with y a one-hot (n_classes, 1) column or an int.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, or y is not one integer label in [0, n_classes) per row of X.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or y.shape != (len(X),) or y.dtype.kind not in "iu":
+        raise ValueError(f"to_book_data needs X (n, pixels) and integer labels y (n,), got shapes {X.shape} and "
+                         f"{y.shape} ({y.dtype})")
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"y[{i}] = {y[i]} is not a class label in [0, {n_classes})")
     if vector_labels:
         eye = np.eye(n_classes, dtype=X.dtype)
         return [(x.reshape(-1, 1), eye[t].reshape(-1, 1)) for x, t in zip(X, y)]

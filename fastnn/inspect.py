@@ -30,8 +30,11 @@ def weight_images(net, layer=0, shape=None):
     Raises
     ------
     ValueError
-        If the layer's input size is not a perfect square and no shape is given.
+        If layer is not a layer of weights, or its input size is not a perfect square and no shape is given.
     """
+    layers = len(net.sizes) - 1
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < layers:
+        raise ValueError(f"layer must be the index of a layer of weights, 0 .. {layers - 1}, got {layer!r}")
     W = net.weights[layer]
     n_in = W.shape[1]
     if shape is None:

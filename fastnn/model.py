@@ -6,6 +6,8 @@ The weights and biases live in one flat buffer (see ``kernels.layout``);
 ``kernels.sgd.online_epoch`` for batch size 1, ``kernels.sgd.minibatch_epoch`` otherwise,
 with the update rule of ``kernels.update``.
 """
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -119,7 +121,35 @@ class Network:
         self._w_off, self._b_off, total = param_offsets(self.sizes)
         self.params = aligned_zeros(total, self.dtype)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
+        self._lock = threading.RLock()
         self.initialize(init, seed)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # a lock cannot be pickled; a copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def exclusive(self):
+        """Hold this network for one training call: its parameters change in place, so two threads
+        training it at once would mix their updates. Re-entrant in the holding thread.
+
+        Raises
+        ------
+        RuntimeError
+            If another thread holds the network, at once (no waiting).
+        """
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this Network is already training in another thread; its weights change in place, "
+                               "so train it from one thread at a time (or give each thread its own Network)")
+        try:
+            yield self
+        finally:
+            self._lock.release()
 
     # ----------------------------------------------------------------- parameters
     def initialize(self, init="default", seed=None):
@@ -259,7 +289,17 @@ class Network:
         return self.gradient(x.reshape(1, -1), y.reshape(1, -1) if y.ndim else y.reshape(1))
 
     def split(self, flat):
-        """(biases, weights) lists of views into a flat buffer laid out like params."""
+        """(biases, weights) lists of views into a flat buffer laid out like params.
+
+        Raises
+        ------
+        ValueError
+            If flat is not a 1-D C-contiguous float array of len(params) numbers.
+        """
+        if not (isinstance(flat, np.ndarray) and flat.ndim == 1 and len(flat) == len(self.params)
+                and flat.dtype.kind == "f" and flat.flags.c_contiguous):
+            raise ValueError(f"split needs a 1-D C-contiguous float array of {len(self.params)} numbers laid out like "
+                             f"params, got {getattr(flat, 'shape', type(flat).__name__)}")
         L = range(len(self.sizes) - 1)
         return ([kernels.layout.biases(flat, self._b_off, self._sizes, l) for l in L],
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
@@ -317,20 +357,21 @@ class Network:
         batch_size = check_int(batch_size, "batch_size", 1)
         hyper = optimizer.hyper(len(X) if n is None else n, self.dtype)
         rule = optimizer.rule
-        if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
-            self.velocity = aligned_zeros(len(self.params), self.dtype)
-        # Plain SGD never reads the velocity, so params stands in for it.
-        velocity = self.params if rule == kernels.SGD else self.velocity
-        args = self.kernel_args()
-        args = (args[0], velocity) + args[1:] + (X, Y, order)
-        if hogwild:
-            hogwild_epoch(*args, batch_size, rule, hyper, threads)
-        elif batch_size == 1:
-            kernels.online_epoch(*args, rule, hyper)
-        elif threads > 1:
-            minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
-        else:
-            kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+        with self.exclusive():
+            if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
+                self.velocity = aligned_zeros(len(self.params), self.dtype)
+            # Plain SGD never reads the velocity, so params stands in for it.
+            velocity = self.params if rule == kernels.SGD else self.velocity
+            args = self.kernel_args()
+            args = (args[0], velocity) + args[1:] + (X, Y, order)
+            if hogwild:
+                hogwild_epoch(*args, batch_size, rule, hyper, threads)
+            elif batch_size == 1:
+                kernels.online_epoch(*args, rule, hyper)
+            elif threads > 1:
+                minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
+            else:
+                kernels.minibatch_epoch(*args, batch_size, rule, hyper)
 
     def partial_fit(self, X, y, batch_size, eta, lmbda=0.0, momentum=0.0, nesterov=False, order=None, n=None,
                     threads=1, hogwild=False):
@@ -426,6 +467,8 @@ class Network:
         DivergenceError
             When an epoch produces non-finite weights or cost; the weights from the end
             of the previous epoch are kept.
+        RuntimeError
+            If another thread is training this network.
 
         Warns
         -----
@@ -461,8 +504,9 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
-        return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
-                         threads, hogwild)
+        with self.exclusive():
+            return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
+                             threads, hogwild)
 
     def _fit(self, d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose, threads,
              hogwild):

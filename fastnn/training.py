@@ -160,14 +160,23 @@ def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=
     DivergenceError
         When a segment leaves non-finite weights; the weights from the end of the last
         finished epoch are restored first.
+    ValueError
+        For an order or points outside the epoch.
+    RuntimeError
+        If another thread is training net (``Network.exclusive``).
     """
+    with net.exclusive():
+        return _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, on_epoch, threads, hogwild)
+
+
+def _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, on_epoch, threads, hogwild):
     N = len(data.X)
     n = N if n is None else n
     pos = Position(n=N)
     last_good = net.params.copy()
     for epoch in range(epochs):
-        idx = np.arange(N, dtype=np.int64) if order is None else order(epoch)
-        ends = [len(idx)] if points is None else points(epoch)
+        idx = np.arange(N, dtype=np.int64) if order is None else np.asarray(order(epoch))
+        ends = [len(idx)] if points is None else _checked_points(points(epoch), len(idx), epoch)
         start = 0
         pos.epoch_seconds = 0.0
         for end in ends:
@@ -194,3 +203,11 @@ def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=
             break
     return pos
 
+
+def _checked_points(ends, length, epoch):
+    """The segment ends points(epoch) returned, or a ValueError: they must rise and end at the epoch's length."""
+    ends = [int(e) for e in ends]
+    if not ends or ends[-1] != length or any(b <= a for a, b in zip([0] + ends, ends)):
+        raise ValueError(f"points({epoch}) must give increasing example counts in 1 .. {length} ending at {length} "
+                         f"(the epoch's length), got {ends[:10]}{' ...' if len(ends) > 10 else ''}")
+    return ends

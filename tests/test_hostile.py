@@ -4,14 +4,20 @@ crash, a silent wrong answer, or a lost result.
 Sections: stuck training and divergence; targets; orders, indices and threads; loaders and bombs;
 saving; the command line.
 """
+import copy
+import threading
 import warnings
 
 import numpy as np
 import pytest
 
 import fastnn
-from fastnn import DivergenceError, StuckTrainingWarning, health
+import fastnn.inspect
+from fastnn import DivergenceError, Optimizer, StuckTrainingWarning, health
 from fastnn.cli import main
+from fastnn.training import run
+
+from conftest import make_data, make_learnable
 
 
 # ----------------------------------------------------------------------------- stuck training, divergence
@@ -100,3 +106,84 @@ def test_the_command_line_reports_stuck_training_and_exits_non_zero(capsys, monk
     assert "fastnn: training looks stuck after epoch 1: its output is the same for every input" in err
     assert "(e.g. --eta 100) or another initialisation (--init or --seed)" in err
 
+
+# ----------------------------------------------------------------------------- orders, indices, threads
+def test_one_network_trained_from_two_threads_at_once_refuses_the_second():
+    X, y = make_learnable(400, 8, 3, seed=1)
+    net, alone = fastnn.Network([8, 16, 3], seed=0), fastnn.Network([8, 16, 3], seed=0)
+    d = net.check_data(X, y)
+    inside, tried, errors = threading.Event(), threading.Event(), []
+
+    def hold(pos):  # the training thread waits here, holding the network, until the other has tried
+        inside.set()
+        assert tried.wait(20)
+        return False
+
+    def intruder():
+        assert inside.wait(20)
+        for call in (lambda: net.fit(X, y, 1, 10, 0.5), lambda: net.partial_fit(X, y, 10, 0.5),
+                     lambda: net.train_epoch(d.X, d.Y, np.arange(10), 10, 0.5),
+                     lambda: run(net, d, 1, 10, Optimizer(0.5))):
+            try:
+                call()
+            except RuntimeError as e:
+                errors.append(str(e))
+        tried.set()
+
+    other = threading.Thread(target=intruder)
+    other.start()
+    run(net, d, 2, 10, Optimizer(0.5), on_epoch=hold)
+    other.join()
+    assert errors == ["this Network is already training in another thread; its weights change in place, so train "
+                      "it from one thread at a time (or give each thread its own Network)"] * 4
+    run(alone, alone.check_data(X, y), 2, 10, Optimizer(0.5))
+    np.testing.assert_array_equal(net.params, alone.params)  # the refused calls changed nothing
+    net.fit(X, y, 1, 10, 0.5)  # and the network is free again
+
+
+def test_a_network_is_free_after_divergence_and_can_be_copied():
+    X, y = make_data(50, 8, 3, seed=2)
+    net = fastnn.Network([8, 6, 3], seed=0)
+    with pytest.raises(DivergenceError):
+        net.fit(X, y, 3, 1, 1.0, lmbda=1e5)
+    twin = copy.deepcopy(net)
+    twin.fit(X, y, 1, 5, 0.5, seed=0)
+    net.fit(X, y, 1, 5, 0.5, seed=0)
+    np.testing.assert_array_equal(net.params, twin.params)
+
+
+@pytest.fixture
+def small():
+    net = fastnn.Network([8, 6, 3], seed=0)
+    X, y = make_data(20, 8, 3)
+    return net, net.check_data(X, y)
+
+
+@pytest.mark.parametrize("order,problem", [([0, 5, 20], r"order\[2\] = 20 is not an example index: X has 20 rows"),
+                                           ([-1], r"order\[0\] = -1 is not an example index"),
+                                           ([0.5, 1.0], "1-D array of integer example indices"),
+                                           ([[0, 1]], "1-D array of integer example indices")])
+def test_train_epoch_refuses_an_order_outside_the_data(small, order, problem):
+    net, d = small
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=problem):
+        net.train_epoch(d.X, d.Y, np.array(order), 5, 0.5)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_every_public_call_that_takes_indices_checks_them(small):
+    net, d = small
+    with pytest.raises(ValueError, match=r"idx\[1\] = 99 is not an example index: X has 20 rows"):
+        net.gradient_sum(d, idx=[0, 99])
+    with pytest.raises(ValueError, match=r"order\[0\] = 20 is not an example index"):
+        net.partial_fit(d.X, d.Y, 5, 0.5, order=[20])
+    with pytest.raises(ValueError, match=r"order\[0\] = 21 is not an example index"):
+        run(net, d, 1, 5, Optimizer(0.5), order=lambda e: np.array([21]))
+    with pytest.raises(ValueError, match=r"points\(0\) must give increasing example counts in 1 .. 20 ending at 20"):
+        run(net, d, 1, 5, Optimizer(0.5), points=lambda e: [10, 30])
+    with pytest.raises(ValueError, match="split needs a 1-D C-contiguous float array of 75 numbers"):
+        net.split(np.zeros(3))
+    with pytest.raises(ValueError, match=r"layer must be the index of a layer of weights, 0 \.\. 1, got 2"):
+        fastnn.inspect.weight_images(net, 2)
+    with pytest.raises(ValueError, match=r"y\[1\] = 10 is not a class label in \[0, 10\)"):
+        fastnn.datasets.to_book_data(np.zeros((2, 4)), np.array([1, 10]), vector_labels=True)
