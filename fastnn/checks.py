@@ -89,11 +89,18 @@ def as_features(X, n_in, dtype, name="X"):
     return X
 
 
-def as_targets(y, n, n_out, dtype, name="y"):
+def as_targets(y, n, n_out, dtype, name="y", cost=None):
     """Return (Y, labels): targets (n, n_out) of dtype and integer labels (n,).
 
-    y is either integer class labels in [0, n_out) of shape (n,), or targets of
-    shape (n, n_out); the labels of targets are their row-wise argmax.
+    y is either integer class labels in [0, n_out) of shape (n,), or targets of shape (n, n_out);
+    the labels of targets are their row-wise argmax. Targets of 0s and 1s only, for two or more
+    outputs, are one-hot rows (exactly one 1 each). With ``cost`` "cross_entropy" every target lies in [0, 1]; with
+    "log_likelihood" every row is a probability distribution (non-negative, summing to 1).
+
+    Raises
+    ------
+    ValueError
+        Naming the first row that breaks a rule, and the rule.
     """
     y = np.asarray(y)
     if y.dtype.kind not in "biuf" or y.dtype.kind == "b":
@@ -115,5 +122,38 @@ def as_targets(y, n, n_out, dtype, name="y"):
         Y[np.arange(n), labels] = 1
         return Y, labels
     if y.ndim == 2 and y.shape[1] == n_out:
+        _check_target_rows(y, name, cost)
         return np.ascontiguousarray(y, dtype=dtype), np.argmax(y, axis=1).astype(np.int64)
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
+
+
+def _first(bad):
+    """Index of the first true row of a boolean vector, or None."""
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _check_target_rows(y, name, cost):
+    """The rules of ``as_targets`` for 2-D targets."""
+    if y.shape[1] > 1 and ((y == 0) | (y == 1)).all():  # one output: 0 and 1 are the two classes
+        ones = np.count_nonzero(y == 1, axis=1)
+        i = _first(ones != 1)
+        if i is not None:
+            raise ValueError(f"{name} row {i} has {ones[i]} ones: a row of 0s and 1s is a one-hot class label and "
+                             f"needs exactly one 1 (pass integer labels of shape ({len(y)},) to avoid the question)")
+        return
+    if cost == "cross_entropy":
+        i = _first(((y < 0) | (y > 1)).any(axis=1))
+        if i is not None:
+            v = y[i][(y[i] < 0) | (y[i] > 1)][0]
+            raise ValueError(f"{name} row {i} holds the target {v:g}: the cross-entropy cost needs targets in [0, 1] "
+                             f"(its sigmoid outputs cannot go beyond)")
+    elif cost == "log_likelihood":
+        i = _first((y < 0).any(axis=1))
+        if i is not None:
+            raise ValueError(f"{name} row {i} has a negative target: the log-likelihood cost needs each row to be a "
+                             f"probability distribution (non-negative, summing to 1)")
+        sums = y.sum(axis=1, dtype=np.float64)
+        i = _first(np.abs(sums - 1) > 1e-4)
+        if i is not None:
+            raise ValueError(f"{name} row {i} sums to {sums[i]:.6g}: the log-likelihood cost needs each row to be a "
+                             f"probability distribution (non-negative, summing to 1)")

@@ -217,7 +217,9 @@ class Network:
         Raises
         ------
         ValueError
-            Naming the problem: wrong shape, non-finite values, labels out of range.
+            Naming the problem: wrong shape, non-finite values, labels out of range, a row of 0s and 1s
+            that is not one-hot, targets outside [0, 1] for the cross-entropy cost, or rows that are
+            not probability distributions for the log-likelihood cost.
         """
         if isinstance(X, Data):
             return X
@@ -225,7 +227,7 @@ class Network:
         if y is None:
             return X
         y_name = "y" if name == "X" else name.replace("X", "y")
-        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name))
+        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
 
     def kernel_args(self):
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.

@@ -187,3 +187,35 @@ def test_every_public_call_that_takes_indices_checks_them(small):
         fastnn.inspect.weight_images(net, 2)
     with pytest.raises(ValueError, match=r"y\[1\] = 10 is not a class label in \[0, 10\)"):
         fastnn.datasets.to_book_data(np.zeros((2, 4)), np.array([1, 10]), vector_labels=True)
+
+
+# ----------------------------------------------------------------------------- targets
+@pytest.mark.parametrize("cost,Y,problem", [
+    ("quadratic", [[0, 1, 0], [0, 0, 0]], r"y row 1 has 0 ones: a row of 0s and 1s is a one-hot class label"),
+    ("cross_entropy", [[1, 0, 0], [0, 1, 1]], r"y row 1 has 2 ones"),
+    ("cross_entropy", [[0.2, 0.8, 0.0], [5.0, 0.0, 0.0]], r"y row 1 holds the target 5: the cross-entropy cost needs "
+                                                          r"targets in \[0, 1\]"),
+    ("cross_entropy", [[-0.5, 0.8, 0.7], [0.1, 0.1, 0.1]], r"y row 0 holds the target -0.5"),
+    ("log_likelihood", [[0.2, 0.8, 0.0], [0.5, 0.7, -0.2]], r"y row 1 has a negative target: the log-likelihood cost "
+                                                            r"needs each row to be a probability distribution"),
+    ("log_likelihood", [[0.2, 0.8, 0.0], [0.5, 0.6, 0.2]], r"y row 1 sums to 1.3: the log-likelihood cost"),
+])
+def test_targets_that_break_the_costs_rules_are_refused_naming_the_row(cost, Y, problem):
+    net = fastnn.Network([2, 3], cost=cost, seed=0)
+    with pytest.raises(ValueError, match=problem):
+        net.fit(np.zeros((2, 2)), np.array(Y, dtype=float), 1, 1, 0.5)
+
+
+def test_valid_targets_pass_and_the_issues_negative_cost_is_gone():
+    X = np.random.default_rng(0).random((3, 2))
+    soft = np.array([[0.1, 0.9, 0.0], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])
+    for cost in ("quadratic", "cross_entropy", "log_likelihood"):
+        net = fastnn.Network([2, 3], cost=cost, seed=0)
+        net.fit(X, soft, 1, 1, 0.5)
+        net.fit(X, np.eye(3), 1, 1, 0.5)
+        assert net.total_cost(X, soft) >= 0
+    fastnn.Network([2, 3], cost="quadratic").fit(X, 5.0 * soft, 1, 1, 0.5)  # regression targets are the quadratic's
+    with pytest.raises(ValueError, match="validation_data y row 2 has 0 ones"):
+        fastnn.Network([2, 3]).fit(X, np.eye(3), 1, 1, 0.5, validation_data=(X, np.eye(3) * [1, 1, 0]))
+    net = fastnn.Network([2, 1], cost="cross_entropy")  # one output: a target of 0 is the other class
+    net.fit(X, np.array([[0.0], [1.0], [0.0]]), 1, 1, 0.5)
