@@ -7,7 +7,12 @@ Two formats, chosen by the file's suffix:
   entry with the activation, cost and dtype. The book's ``network2.load`` reads
   it for the costs the book has; fastnn reads files the book's ``save`` wrote.
 - ``.npz``: ``params`` (the flat buffer), ``sizes`` and ``meta`` (a JSON string),
-  read with ``allow_pickle=False``.
+  read through ``fastnn.npz``, which checks every member's header against the archive
+  before reading its data, and refuses pickles.
+
+Reading trusts nothing in the file: the sizes must describe at most ``MAX_PARAMS``
+parameters and match the arrays stored, all checked before anything is allocated for the
+network, and every malformation is a ``ModelFileError``.
 """
 import json
 import os
@@ -17,11 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npz
 from .checks import check_sizes
 from .kernels.layout import param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, cost_from_book_name
 
 FORMAT_VERSION = 1
+MAX_PARAMS = 10**9  # weights and biases a model file may describe (4 GB in float32)
+MAX_LAYERS = 1000
+MAX_META_BYTES = 1 << 16  # the .npz model's meta string
 
 
 class ModelFileError(ValueError):
@@ -91,14 +100,15 @@ def read_json_model(path):
     try:
         with open(path, "rb") as f:
             doc = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror})") from None
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, and ints beyond Python's digit limit
         raise ModelFileError(f"{path}: not a valid JSON model file ({e})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a valid JSON model file (nested too deeply)") from None
     if not isinstance(doc, dict) or not {"sizes", "weights", "biases"} <= doc.keys():
         raise ModelFileError(f"{path}: a model file needs 'sizes', 'weights' and 'biases'")
-    try:
-        sizes = check_sizes(doc["sizes"])
-    except ValueError as e:
-        raise ModelFileError(f"{path}: {e}") from None
+    sizes = _checked_sizes(path, doc["sizes"])
     extra = doc.get("fastnn") or {}
     if not isinstance(extra, dict):
         raise ModelFileError(f"{path}: the 'fastnn' entry must be an object")
@@ -107,7 +117,7 @@ def read_json_model(path):
     elif isinstance(doc.get("cost"), str) and cost_from_book_name(doc["cost"]) is not None:
         cost = cost_from_book_name(doc["cost"])
     else:
-        raise ModelFileError(f"{path}: unknown cost {doc.get('cost')!r}; "
+        raise ModelFileError(f"{path}: unknown cost {_short(doc.get('cost'))}; "
                              f"known: {', '.join(sorted(c.book_name for c in COSTS.values()))}")
     meta = {"activation": extra.get("activation", "sigmoid"), "cost": cost, "dtype": extra.get("dtype", "float64")}
     _check_meta(path, meta)
@@ -116,10 +126,32 @@ def read_json_model(path):
     return sizes, weights, [b.reshape(-1) for b in biases], meta
 
 
+def _short(value, limit=60):
+    """repr(value), cut to limit characters: a hostile file's values go into messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _checked_sizes(path, sizes):
+    """sizes as a list of ints describing at most MAX_PARAMS parameters, or a ModelFileError."""
+    if isinstance(sizes, list) and len(sizes) > MAX_LAYERS:
+        raise ModelFileError(f"{path}: sizes lists {len(sizes):,} layers; a model file may have at most {MAX_LAYERS}")
+    try:
+        sizes = check_sizes(sizes)
+    except ValueError:
+        raise ModelFileError(f"{path}: sizes must be a list of at least 2 positive layer widths, got "
+                             f"{_short(sizes)}") from None
+    total = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if total > MAX_PARAMS:
+        raise ModelFileError(f"{path}: sizes {_short(sizes)} describe more parameters than the {MAX_PARAMS:,} a "
+                             f"model file may hold")
+    return sizes
+
+
 def _check_meta(path, meta):
     for key, registry in (("activation", ACTIVATIONS), ("cost", COSTS), ("dtype", DTYPES)):
-        if meta[key] not in registry:
-            raise ModelFileError(f"{path}: unknown {key} {meta[key]!r}; known: {', '.join(registry)}")
+        if not isinstance(meta[key], str) or meta[key] not in registry:
+            raise ModelFileError(f"{path}: unknown {key} {_short(meta[key])}; known: {', '.join(registry)}")
 
 
 def _arrays(path, values, shapes, name, also=None):
@@ -129,8 +161,8 @@ def _arrays(path, values, shapes, name, also=None):
     for l, (v, shape) in enumerate(zip(values, shapes)):
         try:
             a = np.array(v, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise ModelFileError(f"{path}: {name}[{l}] is not a numeric array") from None
+        except (ValueError, TypeError, OverflowError):
+            raise ModelFileError(f"{path}: {name}[{l}] is not a numeric array of shape {shape}") from None
         if a.shape != shape and not (also and a.shape == also[l]):
             raise ModelFileError(f"{path}: {name}[{l}] has shape {a.shape}, expected {shape} for these sizes")
         if not np.isfinite(a).all():
@@ -140,27 +172,43 @@ def _arrays(path, values, shapes, name, also=None):
 
 
 def read_npz_model(path):
-    """Read and validate a .npz model file; returns (sizes, params, meta) (see read_json_model)."""
+    """Read and validate a .npz model file; returns (sizes, params, meta) (see read_json_model).
+
+    Every member's header is checked (``fastnn.npz``), and the parameters' shape and dtype
+    against the sizes and meta, before the parameters are read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not {"params", "sizes", "meta"} <= set(f.files):
+        with zipfile.ZipFile(path) as zf:
+            found = npz.members(zf, path, ModelFileError)
+            if not {"params", "sizes", "meta"} <= found.keys():
                 raise ModelFileError(f"{path}: a model file needs 'params', 'sizes' and 'meta'")
-            params, sizes, meta = f["params"], f["sizes"], json.loads(str(f["meta"][()]))
-    except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError, ValueError) as e:
-        if isinstance(e, ModelFileError):
-            raise
+            sizes, meta = found["sizes"], found["meta"]
+            if sizes.dtype.kind not in "iu" or len(sizes.shape) != 1 or sizes.shape[0] > MAX_LAYERS:
+                raise ModelFileError(f"{path}: 'sizes' must be a 1-D integer array of at most {MAX_LAYERS} layer "
+                                     f"widths, got {sizes.dtype} of shape {sizes.shape}")
+            if meta.dtype.kind != "U" or meta.shape != () or meta.nbytes > MAX_META_BYTES:
+                raise ModelFileError(f"{path}: 'meta' must be one string of at most {MAX_META_BYTES:,} bytes, got "
+                                     f"{meta.dtype} of shape {meta.shape}")
+            sizes = _checked_sizes(path, npz.read(zf, sizes, path, ModelFileError).tolist())
+            meta = _json_meta(path, str(npz.read(zf, meta, path, ModelFileError)[()]))
+            total, params = param_offsets(sizes)[2], found["params"]
+            if params.shape != (total,) or params.dtype != DTYPES[meta["dtype"]]:
+                raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
+                                     f"({total},) and {meta['dtype']} for sizes {sizes}")
+            params = npz.read(zf, params, path, ModelFileError)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ModelFileError(f"{path}: not a valid .npz model file ({e})") from None
-    if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
-        raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
-    _check_meta(path, meta)
-    try:
-        sizes = check_sizes(sizes.tolist())
-    except ValueError as e:
-        raise ModelFileError(f"{path}: {e}") from None
-    total = param_offsets(sizes)[2]
-    if params.shape != (total,) or params.dtype != DTYPES[meta["dtype"]]:
-        raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
-                             f"({total},) and {meta['dtype']} for sizes {sizes}")
     if not np.isfinite(params).all():
         raise ModelFileError(f"{path}: params contains NaN or inf")
     return sizes, params, meta
+
+
+def _json_meta(path, text):
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{path}: 'meta' is not valid JSON") from None
+    if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
+        raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
+    _check_meta(path, meta)
+    return meta
