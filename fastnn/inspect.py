@@ -16,6 +16,7 @@ from ._figures import save_figure
 from ._progress import progress_bar
 from .health import StuckTrainingWarning
 from .model import DivergenceError, Network
+from .serialization import write_text
 
 VIDEO_SIZES = (784, 16, 16, 10)
 VIDEO_ACCURACY = 0.96
@@ -98,9 +99,7 @@ def plot_weight_grid(images, path, title, cols=4):
             ax.set_title(f"neuron {k}", fontsize=7)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.85, label="weight")
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path).name
+    return save_figure(fig, Path(path).parent, Path(path).name, dpi=100, tight=False)  # the colorbar spans the grid
 
 
 def memorise(X, y, X_test, y_test, sizes, epochs, batch_size, eta, seed=0, target=0.9, cost="cross_entropy"):
@@ -228,7 +227,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     numbers = dict(accuracy=acc, test_name=test_name, epochs=epochs, conf_digits=float(np.median(conf_digits)),
                    conf_noise=float(np.median(conf_noise)), sentence=sentence, memorise=mem, memorise_n=n,
                    memorise_width=memorise_width, sweep=sweep, parameters=int(net.params.size))
-    (out / "report.md").write_text(render(numbers, data, figures, batch_size, eta, command))
+    write_text(out / "report.md", render(numbers, data, figures, batch_size, eta, command))
     bar.update(1)
     bar.close()
     return numbers

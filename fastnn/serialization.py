@@ -16,7 +16,10 @@ network, and every malformation is a ``ModelFileError``.
 """
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -40,11 +43,17 @@ class ModelFileError(ValueError):
 def atomic_write(path, write):
     """Call write(file) on a temporary file beside path, then rename it to path.
 
-    A failure leaves no file behind and any existing file at path untouched.
+    A failure leaves no file behind and any existing file at path untouched. The file gets the
+    permissions an ordinary ``open(path, "w")`` would give it: an existing file's, else 0o666
+    less the umask. Temporary files that an earlier, killed writer left beside path
+    (``.NAME.PID-XXXX.tmp`` of a process that no longer runs) are removed first.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    folder = path.parent
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -58,12 +67,107 @@ def atomic_write(path, write):
         raise
 
 
+def write_text(path, text):
+    """Write text (UTF-8) to path atomically (see atomic_write)."""
+    data = text.encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _mode_for(path):
+    """The permissions open(path, "w") would give: an existing file's, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # Linux shows the umask without changing it; os.umask must set it to read it
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+STALE_SECONDS = 3600  # an old-style temporary name carries no process id: stale after an hour
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that atomic_write left beside path in a process that was killed."""
+    path = Path(path)
+    ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)-)?[\w]+\.tmp")
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return
+    for p in siblings:
+        m = ours.fullmatch(p.name)
+        if not m:
+            continue
+        try:
+            stale = (not _running(int(m[1])) if m[1] else
+                     time.time() - p.stat().st_mtime > STALE_SECONDS)
+            if stale:
+                p.unlink()
+        except OSError:  # gone already, or not ours to remove
+            pass
+
+
+def _running(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def check_finite(net):
+    """Refuse to save a network whose parameters are not all finite, naming the first bad layer."""
+    if np.isfinite(net.params).all():
+        return
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for name, a in (("weights", w), ("biases", b)):
+            if not np.isfinite(a).all():
+                raise ValueError(f"refusing to save a network with NaN or inf in its {name}[{l}]: a diverged network "
+                                 f"cannot be loaded back; train it again (with a smaller eta) or restore good weights")
+
+
 def file_format(path):
     """".json" or ".npz" from the file name, or a ValueError."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".npz"):
         raise ValueError(f"{path}: unknown model file type {suffix!r}; use .json or .npz")
     return suffix
+
+
+def check_save_path(path, name="path"):
+    """Check, before any work, that a model file can be saved at path; returns it as a Path.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (``name``) and the problem: an unknown suffix, a folder that does
+        not exist or cannot be written, or a path that is a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a folder; give a file name ending in .json or .npz")
+    try:
+        file_format(path)
+    except ValueError:
+        raise ValueError(f"{name} {path}: unknown model file type {path.suffix!r}; use .json or .npz") from None
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"{name} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{name} {path}: no permission to write there")
+    return path
 
 
 def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float64"):
@@ -78,8 +182,15 @@ def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float6
 
 
 def save(net, path):
-    """Save a fastnn.Network to a .json or .npz file (see the module docstring)."""
+    """Save a fastnn.Network to a .json or .npz file (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For an unknown suffix, or parameters that are not all finite.
+    """
     suffix = file_format(path)
+    check_finite(net)
     meta = {"format_version": FORMAT_VERSION, "activation": net.activation, "cost": net.cost,
             "dtype": net.dtype.name}
     if suffix == ".json":

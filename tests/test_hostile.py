@@ -8,8 +8,10 @@ import copy
 import gzip
 import io
 import json
+import os
 import pickle
 import re
+import stat
 import struct
 import subprocess
 import sys
@@ -23,7 +25,9 @@ import pytest
 from numpy.lib import format as npy
 
 import fastnn
+import fastnn.cli
 import fastnn.inspect
+import fastnn.network2 as network2
 from fastnn import DivergenceError, Optimizer, StuckTrainingWarning, health
 from fastnn.cli import main
 from fastnn.training import run
@@ -407,3 +411,85 @@ def test_array_pickles_of_every_protocol_load(tmp_path, protocol):
     for (X, y), (X2, y2) in zip(parts, loaded):
         np.testing.assert_array_equal(X, X2)
         np.testing.assert_array_equal(y, y2)
+
+
+# ----------------------------------------------------------------------------- saving
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_saved_files_get_the_umasks_permissions_or_keep_their_own(tmp_path, suffix):
+    net, path = fastnn.Network([4, 3, 2], seed=0), tmp_path / f"net{suffix}"
+    old = os.umask(0o027)
+    try:
+        net.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        os.umask(0o022)
+        path.unlink()
+        net.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o600)  # a file the user made private stays private, as with open(path, "w")
+        net.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+CRASH = """
+import os, sys
+import fastnn
+from fastnn.serialization import atomic_write
+def write(f):
+    f.write(b'{"half a file')
+    f.flush()
+    os.kill(os.getpid(), 9)  # SIGKILL in the middle of the save: no cleanup runs
+atomic_write(sys.argv[1], write)
+"""
+
+
+def test_a_crash_mid_save_keeps_the_old_file_and_the_next_save_removes_the_stray(tmp_path):
+    net, path = fastnn.Network([4, 3, 2], seed=0), tmp_path / "net.json"
+    net.save(path)
+    before = path.read_bytes()
+    done = subprocess.run([sys.executable, "-c", CRASH, str(path)], capture_output=True)
+    assert done.returncode == -9
+    stray = [p.name for p in tmp_path.iterdir() if p.name != "net.json"]
+    assert len(stray) == 1 and re.fullmatch(r"\.net\.json\.\d+-\w+\.tmp", stray[0])
+    assert path.read_bytes() == before and fastnn.load(path).sizes == [4, 3, 2]
+    (tmp_path / ".other.json.1.tmp").write_text("not ours: another file's name")
+    fastnn.Network([4, 3, 2], seed=1).save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.1.tmp", "net.json"]
+    assert fastnn.load(path).sizes == [4, 3, 2]
+
+
+def test_saving_non_finite_parameters_is_refused(tmp_path):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    net.params[-1] = np.inf
+    for suffix in (".json", ".npz"):
+        with pytest.raises(ValueError, match=r"refusing to save a network with NaN or inf in its biases\[1\]"):
+            net.save(tmp_path / f"net{suffix}")
+    book = network2.Network([4, 3, 2])
+    book.weights[0][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf in its weights\[0\]"):
+        book.save(tmp_path / "book.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_figures_and_reports_are_written_atomically(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from fastnn._figures import save_figure
+    (tmp_path / "old.png").write_bytes(b"the old figure")
+    fig = plt.figure()
+
+    def broken(f, **kwargs):
+        f.write(b"half a png")
+        raise OSError("disk full")
+    fig.savefig = broken
+    with pytest.raises(OSError, match="disk full"):
+        save_figure(fig, tmp_path, "old.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["old.png"] and (tmp_path / "old.png").read_bytes() == b"the old figure"
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    assert save_figure(fig, tmp_path, "old.png") == "old.png"
+    assert (tmp_path / "old.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
