@@ -1,7 +1,8 @@
 """Argument checking at the API boundary: every problem is a ValueError naming the argument."""
 import math
-import os
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +42,27 @@ def check_float(value, name, minimum=None, positive=False, below=None):
     return value
 
 
+def check_output_folder(path, name="out"):
+    """Check, before any work, that a folder of results can be written at path; returns it as a Path.
+
+    The folder may not exist yet: then its nearest existing parent must be a writable folder.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (``name``) and the problem.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path} is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path}: no permission to write in {existing}")
+    return path
+
+
 def usable_cores():
     """How many cores this process may run on."""
     try:
@@ -49,21 +71,30 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def check_threads(threads, batch_size, hogwild):
-    """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run."""
-    threads = check_int(threads, "threads", 1)
+# How check_threads names its arguments and their values: Python's keywords, or a command line's flags.
+PYTHON_NAMES = {"threads": "threads", "batch_size": "batch_size", "hogwild": "hogwild", "hogwild on": "hogwild=True",
+                "set": "{}={}"}
+
+
+def check_threads(threads, batch_size, hogwild, names=PYTHON_NAMES):
+    """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run.
+
+    names says how messages call the arguments (see PYTHON_NAMES; the command line passes its flags).
+    """
+    t, b, h, on, set_ = (names[k] for k in ("threads", "batch_size", "hogwild", "hogwild on", "set"))
+    threads = check_int(threads, t, 1)
     cores = usable_cores()
     if threads > cores:
-        raise ValueError(f"threads={threads}, but this process may run on only {cores} core(s); the threads "
+        raise ValueError(f"{set_.format(t, threads)}, but this process may run on only {cores} core(s); the threads "
                          f"wait for each other by spinning, so each needs a core of its own")
     if hogwild not in (True, False):
-        raise ValueError(f"hogwild must be True or False, got {hogwild!r}")
+        raise ValueError(f"{h} must be True or False, got {hogwild!r}")
     if hogwild and threads < 2:
-        raise ValueError("hogwild=True needs threads >= 2 (with one thread it is plain SGD)")
+        raise ValueError(f"{on} needs {t} >= 2 (with one thread it is plain SGD)")
     if batch_size == 1 and threads > 1 and not hogwild:
-        raise ValueError("online learning (batch_size=1) updates the weights after every example, so it cannot "
-                         "be split across threads exactly; use threads=1, a batch_size above 1, or "
-                         "hogwild=True for the lock-free approximation")
+        raise ValueError(f"online learning ({set_.format(b, 1)}) updates the weights after every example, so it "
+                         f"cannot be split across threads exactly; use {set_.format(t, 1)}, a {b} above 1, or {on} "
+                         f"for the lock-free approximation")
     return threads
 
 

@@ -47,7 +47,15 @@ class DataFileError(ValueError):
 
 
 class DataUnavailable(DataFileError):
-    """The files of a data set are neither on disk nor downloadable."""
+    """The files of a data set are neither on disk nor downloadable.
+
+    ``for_cli`` says the same with the command line's flags (--path, --no-download) instead of
+    Python's arguments.
+    """
+
+    def __init__(self, message, for_cli=None):
+        super().__init__(message)
+        self.for_cli = message if for_cli is None else for_cli
 
 
 IDX_FILES = {
@@ -350,18 +358,33 @@ def fetch(fname, known_hash, mirrors, folder, timeout=(10, 60), progress=True):
     except ImportError:
         progress = False
     errors = []
-    for mirror in mirrors:
-        try:
-            downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=progress)
-            return Path(pooch.retrieve(mirror + fname, known_hash, fname=fname, path=folder, downloader=downloader))
-        except Exception as e:  # requests' network errors, pooch's hash mismatch, OS errors: try the next mirror
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            errors.append(f"  {mirror}{fname}: {type(e).__name__}: {reason[:300]}")
-    raise DataUnavailable(f"could not download {fname}:\n" + "\n".join(errors))
+    quiet = pooch.get_logger().level
+    pooch.get_logger().setLevel("WARNING")  # not a line per mirror tried: the progress bar shows a download
+    try:
+        for mirror in mirrors:
+            try:
+                downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=progress)
+                return Path(pooch.retrieve(mirror + fname, known_hash, fname=fname, path=folder,
+                                           downloader=downloader))
+            except Exception as e:  # requests' network errors, pooch's hash mismatch, OS errors: try the next mirror
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                errors.append(f"  {mirror}: {type(e).__name__}: {reason[:150]}")
+    finally:
+        pooch.get_logger().setLevel(quiet)
+    raise DataUnavailable(f"could not download {fname} from any mirror:\n" + "\n".join(errors))
 
 
 def locate(name, files, path=None, download=True, timeout=(10, 60), progress=True):
-    """Paths of ``files`` of data set ``name``: found on disk (see search_dirs) or downloaded into the cache."""
+    """Paths of ``files`` of data set ``name``: found on disk (see search_dirs) or downloaded into the cache.
+
+    Downloads stop at the first file that no mirror serves (offline, the others would fail alike).
+
+    Raises
+    ------
+    DataUnavailable
+        Naming the missing files, the fix first, then where they were looked for and why
+        downloading failed; in a dozen lines.
+    """
     spec = REGISTRY[name]
     dirs = search_dirs(name, path)
     found, missing = {}, []
@@ -371,23 +394,33 @@ def locate(name, files, path=None, download=True, timeout=(10, 60), progress=Tru
             missing.append(f)
         else:
             found[f] = hit
-    errors = []
+    failed = None
     if missing and download:
         for f in list(missing):
             try:
                 found[f] = fetch(f, spec["files"][f], spec["mirrors"], cache_dir() / name, timeout, progress)
                 missing.remove(f)
             except DataUnavailable as e:
-                errors.append(str(e))
+                failed = str(e)
+                break
     if missing:
-        where = "\n".join(f"  {d}" for d in dirs)
-        raise DataUnavailable(
-            f"{name}: missing {', '.join(missing)}.\nLooked in:\n{where}\n"
-            + (("Downloads failed:\n" + "\n".join(errors) + "\n") if errors else
-               "Downloading was not allowed (download=False).\n")
-            + f"Put the files in one of those folders, pass path=..., or set FASTNN_DATA to a folder holding them "
-              f"(directly or in a '{name}' subfolder).")
+        raise DataUnavailable(*(_unavailable(name, missing, dirs, download, failed, flags) for flags in (False, True)))
     return found
+
+
+def _unavailable(name, missing, dirs, download, failed, flags):
+    """The message of a DataUnavailable from locate, with Python's arguments or the command line's flags."""
+    path = "--path FOLDER" if flags else "path=FOLDER"
+    allow = " or drop --no-download to download them" if flags else " or pass download=True to download them"
+    lines = [f"{name} not found: missing {', '.join(missing)}.",
+             f"Fix: put the files in a folder and pass {path}, or set FASTNN_DATA=FOLDER (a '{name}' subfolder of it "
+             f"works too){'' if download else allow}.",
+             f"Looked in: {', '.join(map(str, dirs))}"]
+    if not download:
+        lines.append(f"Downloading was not allowed ({'--no-download' if flags else 'download=False'}).")
+    else:
+        lines.append(failed)
+    return "\n".join(lines)
 
 
 def _load_idx_set(name, path, split, download, as_book_data, dtype, timeout, progress):
@@ -487,6 +520,8 @@ class Dataset:
     y_test: np.ndarray = None
     description: str = ""
     is_offline_default: bool = False
+    why: str = ""  # the offline default only: why full MNIST could not be had
+    mnist_test_folder: Path = None  # the offline default only: where the MNIST test set was found, if it was
 
 
 DATASET_NAMES = ("auto", "mnist", "fashion-mnist", "mnist-test", "digits-5k")
@@ -517,10 +552,14 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
         return load_dataset("mnist", path, download, dtype, progress)
     except DataUnavailable as e:
         tried = "and could not be downloaded" if download else "and downloads were disabled"
-        return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}")
+        try:
+            test_folder = locate("mnist", IDX_FILES["test"], path, download=False)[IDX_FILES["test"][0]].parent
+        except DataUnavailable:
+            test_folder = None
+        return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}", test_folder=test_folder)
 
 
-def _offline_dataset(dtype, why=None):
+def _offline_dataset(dtype, why=None, test_folder=None):
     """The offline default split 4,000 / 1,000.
 
     The file is sorted by class, so every fifth digit is held out (100 per class)
@@ -532,5 +571,8 @@ def _offline_dataset(dtype, why=None):
     X_tr, y_tr, X_va, y_va = X[~val], y[~val], X[val], y[val]
     p, q = rng.permutation(len(X_tr)), rng.permutation(len(X_va))
     because = f"; used because full MNIST could not be had ({why})" if why else ""
+    test = (f"; the MNIST test set is in {test_folder}: load_dataset('mnist-test') trains on its 10,000 real digits"
+            if test_folder else "")
     return Dataset("digits-5k", X_tr[p], y_tr[p], X_va[q], y_va[q], is_offline_default=True,
-                   description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation")
+                   description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation{test}",
+                   why=why or "", mnist_test_folder=test_folder)

