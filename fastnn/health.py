@@ -17,8 +17,8 @@ thousand training examples:
   learn, does not show this: its cost keeps falling.
 
 The comparisons use snapshots of the network (``snapshot``) before training and at the
-previous check. ``fit`` checks after every epoch and warns once with a
-``StuckTrainingWarning``; the study can mark runs stuck with the same function.
+previous check; ``Watch`` keeps them for one run. ``fit`` checks after every epoch and warns
+once with a ``StuckTrainingWarning``; the study can mark runs stuck with the same function.
 """
 import warnings
 from typing import NamedTuple
@@ -27,7 +27,7 @@ import numpy as np
 
 from .registry import COSTS
 
-PROBE_SIZE = 2000  # examples the symptoms are measured on
+PROBE_SIZE = 1000  # examples the symptoms are measured on
 MIN_EXAMPLES = 100  # fewer examples are no evidence either way
 CONSTANT = 1e-3  # outputs whose spread (std over the examples) is below this, relative to their size, are constant
 ONE_CLASS_SHARE = 0.95  # "predicts one class" = that share of the predictions or more ...
@@ -65,12 +65,17 @@ def snapshot(net, data):
 
 
 def _relu_inputs(net, X):
-    """z^l = w^l a^{l-1} + b^l of every layer of a ReLU network, in float64 (the probe is small)."""
-    a, zs = X.astype(np.float64), []
+    """z^l = w^l a^{l-1} + b^l of every layer of a ReLU network (the probe is small: NumPy will do)."""
+    a, zs = X, []
     for w, b in zip(net.weights, net.biases):
-        zs.append(a @ w.T.astype(np.float64) + b)
+        zs.append(a @ w.T + b)
         a = np.maximum(zs[-1], 0.0)  # an output layer that is not ReLU is last: its a is not used
     return zs
+
+
+def _norm(a):
+    """||a||, without BLAS: its threads can take milliseconds to wake for a vector of 24,000."""
+    return float(np.sqrt(np.square(a).sum()))
 
 
 def _relu_layers(net):
@@ -91,8 +96,8 @@ def stuck_symptoms(net, data, start=None, previous=None):
         Training data (``net.check_data``); at most ``PROBE_SIZE`` evenly spaced examples are used.
     start, previous : Snapshot or None
         The network before training and at the previous check (``snapshot``). Without start,
-        only dead ReLU layers are looked for; without previous, the one-class and chance-level
-        symptoms are not (a network on its first plateau shows them too).
+        only dead ReLU layers and a constant output are looked for; without previous, the
+        one-class and chance-level symptoms are not (a network on its first plateau shows them too).
 
     Returns
     -------
@@ -100,6 +105,29 @@ def stuck_symptoms(net, data, start=None, previous=None):
         One sentence per symptom found, naming it with its numbers.
     """
     d = probe(data)
+    return _symptoms(net, d, start, previous, None if start is None else snapshot(net, d))
+
+
+class Watch:
+    """Checks one training run for the symptoms, once per epoch: what ``fit`` does.
+
+    Created before training (it records the start); ``check()`` after each epoch returns
+    ``stuck_symptoms`` with the previous check as ``previous``.
+    """
+
+    def __init__(self, net, data):
+        self.net, self.data = net, probe(data)
+        self.start, self.previous = snapshot(net, self.data), None
+
+    def check(self):
+        now = snapshot(self.net, self.data)
+        found = _symptoms(self.net, self.data, self.start, self.previous, now)
+        self.previous = now
+        return found
+
+
+def _symptoms(net, d, start, previous, now):
+    """stuck_symptoms on the probe d, with the network now (a Snapshot, or None without start)."""
     n = len(d.X)
     counts = np.bincount(d.labels, minlength=net.sizes[-1])
     if n < MIN_EXAMPLES or np.count_nonzero(counts) < 2:
@@ -112,20 +140,19 @@ def stuck_symptoms(net, data, start=None, previous=None):
                 where = "output layer" if l == len(net.sizes) - 2 else f"hidden layer {l + 1}"
                 found.append(f"every ReLU unit of the {where} ({net.sizes[l + 1]} units) is dead: none is "
                              f"active on any of {n:,} training examples, so none gets a gradient")
-    predicted = net.predict(d.X)
+    out = net.feedforward(d.X).astype(np.float64)
+    predicted = np.argmax(out, axis=1)  # as net.predict
     top = int(np.argmax(np.bincount(predicted, minlength=net.sizes[-1])))
     share, true_share = np.mean(predicted == top), counts[top] / n
-    out = net.feedforward(d.X).astype(np.float64)
     spread = float(out.std(axis=0).max())
     if not found and spread < CONSTANT * max(1.0, float(np.abs(out).max())):
         found.append(f"its output is the same for every input (spread {spread:.2g} over {n:,} training examples): "
                      f"the output neurons have saturated, and it predicts class {top} for {share:.0%} of them")
     if start is None:
         return found
-    now = snapshot(net, d)
-    w0 = float(np.linalg.norm(start.params))
-    grew = float(np.linalg.norm(now.params)) / w0 if w0 > 0 else np.inf
-    moved = float(np.linalg.norm(now.params - start.params)) / w0 if w0 > 0 else np.inf
+    w0 = _norm(start.params)
+    grew = _norm(now.params) / w0 if w0 > 0 else np.inf
+    moved = _norm(now.params - start.params) / w0 if w0 > 0 else np.inf
     fell = now.cost < COST_FELL * start.cost
     flat = previous is not None and abs(now.cost - previous.cost) <= COST_FLAT * abs(previous.cost)
     cost = (f"the cost has not changed since the last check ({now.cost:.3g}; {start.cost:.3g} before training)"

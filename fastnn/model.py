@@ -476,7 +476,7 @@ class Network:
         -----
         StuckTrainingWarning
             Once, after the first epoch at whose end the network shows a symptom of having
-            stopped learning (``fastnn.health.stuck_symptoms`` on at most 2,000 training
+            stopped learning (``fastnn.health.stuck_symptoms`` on at most 1,000 training
             examples): the warning names the symptoms and the fix; ``History.stuck`` lists them.
         """
         d = self.check_data(X, y)
@@ -517,8 +517,7 @@ class Network:
         rng = np.random.default_rng(seed)
         self.reset_optimizer()
         history = History()
-        probe = health.probe(d)
-        start, previous = health.snapshot(self, probe), None
+        watch = health.Watch(self, d)
         best = dict(acc=-1.0, params=None, since=0)
         measures = {"training_cost": lambda: self.total_cost(d, lmbda=lmbda),
                     "training_accuracy": lambda: self.accuracy(d),
@@ -527,7 +526,6 @@ class Network:
         progress = _Progress(epochs, verbose)
 
         def after_epoch(pos):
-            nonlocal previous
             history.epoch_time.append(pos.epoch_seconds)
             for name in MONITORS:
                 if name in monitor:
@@ -538,8 +536,7 @@ class Network:
                     raise diverged(pos.epoch, "a non-finite cost", optimizer, n)
             last_good[:] = self.params
             if not history.stuck:
-                history.stuck = health.stuck_symptoms(self, probe, start, previous)
-                previous = health.snapshot(self, probe)
+                history.stuck = watch.check()
                 if history.stuck:
                     history.stuck_epoch = pos.epoch
                     health.warn_stuck(history.stuck, pos.epoch, eta, lmbda, n, stacklevel=6)

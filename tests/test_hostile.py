@@ -95,7 +95,7 @@ def test_stuck_symptoms_is_public_and_sees_a_flat_plateau(digits):
     net.biases = [np.zeros(30), np.where(np.arange(10) == 3, 0.5, -0.5)]
     net.weights = [w * 0 for w in net.weights]  # every input gives the same output: class 3
     symptoms = health.stuck_symptoms(net, d)
-    assert symptoms == [f"its output is the same for every input (spread 0 over 2,000 training examples): the "
+    assert symptoms == [f"its output is the same for every input (spread 0 over 1,000 training examples): the "
                         f"output neurons have saturated, and it predicts class 3 for 100% of them"]
 
 
