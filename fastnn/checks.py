@@ -125,8 +125,9 @@ def as_targets(y, n, n_out, dtype, name="y", cost=None):
 
     y is either integer class labels in [0, n_out) of shape (n,), or targets of shape (n, n_out);
     the labels of targets are their row-wise argmax. Targets of 0s and 1s only, for two or more
-    outputs, are one-hot rows (exactly one 1 each). With ``cost`` "cross_entropy" every target lies in [0, 1]; with
-    "log_likelihood" every row is a probability distribution (non-negative, summing to 1).
+    outputs, are one-hot rows (exactly one 1 each). With ``cost`` "cross_entropy" every target
+    lies in [0, 1]; with "log_likelihood" every row is a probability distribution (non-negative,
+    summing to 1).
 
     Raises
     ------

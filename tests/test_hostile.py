@@ -102,7 +102,8 @@ def test_stuck_symptoms_is_public_and_sees_a_flat_plateau(digits):
 def test_too_large_lmbda_diverges_with_a_message_that_names_lmbda(digits):
     X, y = digits
     with pytest.raises(DivergenceError, match=r"lmbda is too large for this eta: eta\*lmbda/n = 0.5\*10000/1,000 = "
-                                              r"5 >= 1, so every update multiplies the weights by -4.*try lmbda <= 200 .*"
+                                              r"5 >= 1, so every update multiplies the weights by -4.*"
+                                              r"try lmbda <= 200 .*"
                                               r"The weights from before training were kept"):
         fastnn.Network([784, 30, 10], seed=0).fit(X[:1000], y[:1000], 2, 10, 0.5, lmbda=1e4)
 
@@ -290,7 +291,8 @@ def hostile_files(tmp):
     json_cases = {
         "json_400_digit_int_in_sizes": (dict(doc, sizes=[2, 10**400]), "sizes .* describe more parameters than the "
                                                                         "1,000,000,000 a model file may hold"),
-        "json_400_digit_int_in_weights": (dict(doc, weights=[[[10**400, 0.5]]]), r"weights\[0\] is not a numeric array"),
+        "json_400_digit_int_in_weights": (dict(doc, weights=[[[10**400, 0.5]]]),
+                                          r"weights\[0\] is not a numeric array"),
         "json_list_as_activation": (dict(doc, fastnn={"activation": ["relu"]}), r"unknown activation \['relu'\]"),
         "json_list_as_dtype": (dict(doc, fastnn={"dtype": {"a": 1}}), r"unknown dtype \{'a': 1\}"),
     }
@@ -318,21 +320,24 @@ def hostile_files(tmp):
             r"member 'params' claims shape \(79500010,\) of float32 \(318,000,040 bytes\) but holds 16 bytes"),
         "npz_model_zip_directory_lies": (
             "fastnn.load", lie_about_size(zip_members(tmp / "dir.npz", lying), "params", 318_000_040 + 128),
-            "ModelFileError", r"member 'params' claims 318,000,168 bytes from 144 compressed .* the archive is corrupt"),
+            "ModelFileError",
+            r"member 'params' claims 318,000,168 bytes from 144 compressed .* the archive is corrupt"),
         "npz_data_claims_2_terabytes": (
             "fastnn.load_npz", zip_members(tmp / "tb.npz", {"x_train": npy_member((2_500_000_000, 28, 28), np.uint8,
                                                                                    np.zeros(4096))}),
-            "DataFileError", r"member 'x_train' claims shape \(2500000000, 28, 28\) of uint8 \(1,960,000,000,000 bytes\)"),
+            "DataFileError",
+            r"member 'x_train' claims shape \(2500000000, 28, 28\) of uint8 \(1,960,000,000,000 bytes\)"),
         "npz_data_of_objects": (
             "fastnn.load_npz", zip_members(tmp / "obj.npz", {"x_train": npy_member((1,), object, [])}),
             "DataFileError", "member 'x_train' holds Python objects, which would need pickle; refused"),
         "idx_gzip_bomb_of_200_MB": (
             "fastnn.load_idx", gzip_stream(tmp / "bomb-images.gz", b"\0\0\x08\x03" + struct.pack(">3I", 60000, 28, 28),
                                            200 << 20),
-            "DataFileError", r"header says shape \(60000, 28, 28\) \(47,040,000 bytes of data\) but the file holds more"),
+            "DataFileError",
+            r"header says shape \(60000, 28, 28\) \(47,040,000 bytes of data\) but the file holds more"),
         "idx_header_claims_too_much": (
-            "fastnn.load_idx", gzip_stream(tmp / "huge-images.gz", b"\0\0\x08\x03" + struct.pack(">3I", 2**32 - 1, 28, 28),
-                                           1 << 20),
+            "fastnn.load_idx",
+            gzip_stream(tmp / "huge-images.gz", b"\0\0\x08\x03" + struct.pack(">3I", 2**32 - 1, 28, 28), 1 << 20),
             "DataFileError", r"header says shape \(4294967295, 28, 28\) \(3,367,254,359,280 bytes of data\), more than "
                              r"the 2,147,483,648"),
         "pickle_bytes_claiming_a_terabyte": (
@@ -486,7 +491,8 @@ def test_figures_and_reports_are_written_atomically(tmp_path):
     fig.savefig = broken
     with pytest.raises(OSError, match="disk full"):
         save_figure(fig, tmp_path, "old.png")
-    assert [p.name for p in tmp_path.iterdir()] == ["old.png"] and (tmp_path / "old.png").read_bytes() == b"the old figure"
+    assert [p.name for p in tmp_path.iterdir()] == ["old.png"]
+    assert (tmp_path / "old.png").read_bytes() == b"the old figure"
     plt.close(fig)
     fig, ax = plt.subplots()
     ax.plot([0, 1])
