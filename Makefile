@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The demo and the real-data tests find the IDX files through FASTNN_DATA (make demo FASTNN_DATA=DIR).
+# The demo and the real-data tests find the IDX files through FASTNN_DATA (make demo FASTNN_DATA=DIR ARGS="--epochs 3").
 export FASTNN_DATA
 
 .PHONY: setup study demo test bench bench-report clean
@@ -21,7 +21,7 @@ study: setup
 	$(BIN)/fastnn study --out study --resume $(ARGS)
 
 demo: setup
-	$(BIN)/fastnn train
+	$(BIN)/fastnn train $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest tests -q

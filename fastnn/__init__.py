@@ -6,6 +6,7 @@
 
 Book-compatible modules: ``fastnn.network`` and ``fastnn.network2``.
 """
+from .health import StuckTrainingWarning
 from .datasets import (DataFileError, DataUnavailable, load_book_pickle, load_dataset, load_fashion_mnist,
                        load_idx, load_mnist, load_npz)
 from .model import Data, DivergenceError, History, Network, load
@@ -13,5 +14,6 @@ from .serialization import ModelFileError
 from .training import Optimizer
 
 __version__ = "0.1.0"
-__all__ = ["Network", "History", "Data", "Optimizer", "DivergenceError", "ModelFileError", "DataFileError", "DataUnavailable", "load",
-           "load_idx", "load_mnist", "load_fashion_mnist", "load_npz", "load_book_pickle", "load_dataset"]
+__all__ = ["Network", "History", "Data", "Optimizer", "DivergenceError", "StuckTrainingWarning", "ModelFileError",
+           "DataFileError", "DataUnavailable", "load", "load_idx", "load_mnist", "load_fashion_mnist", "load_npz",
+           "load_book_pickle", "load_dataset"]

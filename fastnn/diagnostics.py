@@ -19,6 +19,7 @@ import numpy as np
 from ._figures import save_figure
 from .checks import check_int
 from .model import Network
+from .serialization import write_text
 from .training import DivergenceError, Optimizer, Position, run
 
 
@@ -188,8 +189,8 @@ def run_experiment(X, y, out, activations=("sigmoid", "relu", "tanh"), depths=(2
                 + f"; {epochs} epochs in {hist.seconds:.1f} s" + (f" (diverged at epoch {hist.diverged_at})"
                                                                    if hist.diverged_at else ""))
     figures = write_figures(results, out, activations, depths)
-    (out / "report.md").write_text(render(results, activations, depths, figures, len(X), list(seeds), epochs,
-                                          batch_size, eta, lmbda))
+    write_text(out / "report.md", render(results, activations, depths, figures, len(X), list(seeds), epochs,
+                                         batch_size, eta, lmbda))
     return results
 
 

@@ -7,13 +7,16 @@
 - ``run_inspection``: all of it for a [784,16,16,10] net (13,002 parameters), with report.md.
 """
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._figures import save_figure
 from ._progress import progress_bar
+from .health import StuckTrainingWarning
 from .model import DivergenceError, Network
+from .serialization import write_text
 
 VIDEO_SIZES = (784, 16, 16, 10)
 VIDEO_ACCURACY = 0.96
@@ -28,8 +31,11 @@ def weight_images(net, layer=0, shape=None):
     Raises
     ------
     ValueError
-        If the layer's input size is not a perfect square and no shape is given.
+        If layer is not a layer of weights, or its input size is not a perfect square and no shape is given.
     """
+    layers = len(net.sizes) - 1
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < layers:
+        raise ValueError(f"layer must be the index of a layer of weights, 0 .. {layers - 1}, got {layer!r}")
     W = net.weights[layer]
     n_in = W.shape[1]
     if shape is None:
@@ -93,9 +99,7 @@ def plot_weight_grid(images, path, title, cols=4):
             ax.set_title(f"neuron {k}", fontsize=7)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.85, label="weight")
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path).name
+    return save_figure(fig, Path(path).parent, Path(path).name, dpi=100, tight=False)  # the colorbar spans the grid
 
 
 def memorise(X, y, X_test, y_test, sizes, epochs, batch_size, eta, seed=0, target=0.9, cost="cross_entropy"):
@@ -127,7 +131,9 @@ def eta_sweep(X, y, X_val, y_val, sizes, etas, epochs, batch_size, seed=0, cost=
         acc, diverged = [net.accuracy(X_val, y_val)], None
         for epoch in range(1, epochs + 1):
             try:
-                h = net.fit(X, y, 1, batch_size, eta, validation_data=(X_val, y_val), seed=int(rng.integers(2**31)))
+                with warnings.catch_warnings():  # the sweep goes looking for stuck etas: the verdict reports them
+                    warnings.simplefilter("ignore", StuckTrainingWarning)
+                    h = net.fit(X, y, 1, batch_size, eta, validation_data=(X_val, y_val), seed=int(rng.integers(2**31)))
             except DivergenceError:
                 diverged = epoch
                 break
@@ -221,7 +227,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     numbers = dict(accuracy=acc, test_name=test_name, epochs=epochs, conf_digits=float(np.median(conf_digits)),
                    conf_noise=float(np.median(conf_noise)), sentence=sentence, memorise=mem, memorise_n=n,
                    memorise_width=memorise_width, sweep=sweep, parameters=int(net.params.size))
-    (out / "report.md").write_text(render(numbers, data, figures, batch_size, eta, command))
+    write_text(out / "report.md", render(numbers, data, figures, batch_size, eta, command))
     bar.update(1)
     bar.close()
     return numbers

@@ -6,17 +6,19 @@ The weights and biases live in one flat buffer (see ``kernels.layout``);
 ``kernels.sgd.online_epoch`` for batch size 1, ``kernels.sgd.minibatch_epoch`` otherwise,
 with the update rule of ``kernels.update``.
 """
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels, serialization
+from . import health, kernels, serialization
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .kernels.layout import aligned_zeros, param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, lookup
 from .threads import hogwild_epoch, minibatch_epoch_parallel
-from .training import DivergenceError, Optimizer, run
+from .training import DivergenceError, Optimizer, diverged, run
 
 __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 
@@ -54,7 +56,9 @@ class ParamList(list):
 class History:
     """What ``fit`` measured, one entry per epoch run (lists stay empty when not monitored).
 
-    Accuracies are fractions in [0, 1]; costs include the L2 term.
+    Accuracies are fractions in [0, 1]; costs include the L2 term. ``stuck`` lists the symptoms
+    of a network that stopped learning (``fastnn.health.stuck_symptoms``), found after epoch
+    ``stuck_epoch`` (1-based) and announced by a ``StuckTrainingWarning``; empty when healthy.
     """
 
     epoch_time: list = field(default_factory=list)
@@ -64,6 +68,8 @@ class History:
     validation_accuracy: list = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int = None  # 0-based epoch whose weights were restored by early stopping
+    stuck: list = field(default_factory=list)
+    stuck_epoch: int = None
 
     @property
     def epochs(self):
@@ -115,7 +121,35 @@ class Network:
         self._w_off, self._b_off, total = param_offsets(self.sizes)
         self.params = aligned_zeros(total, self.dtype)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
+        self._lock = threading.RLock()
         self.initialize(init, seed)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]  # a lock cannot be pickled; a copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def exclusive(self):
+        """Hold this network for one training call: its parameters change in place, so two threads
+        training it at once would mix their updates. Re-entrant in the holding thread.
+
+        Raises
+        ------
+        RuntimeError
+            If another thread holds the network, at once (no waiting).
+        """
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this Network is already training in another thread; its weights change in place, "
+                               "so train it from one thread at a time (or give each thread its own Network)")
+        try:
+            yield self
+        finally:
+            self._lock.release()
 
     # ----------------------------------------------------------------- parameters
     def initialize(self, init="default", seed=None):
@@ -183,7 +217,9 @@ class Network:
         Raises
         ------
         ValueError
-            Naming the problem: wrong shape, non-finite values, labels out of range.
+            Naming the problem: wrong shape, non-finite values, labels out of range, a row of 0s and 1s
+            that is not one-hot, targets outside [0, 1] for the cross-entropy cost, or rows that are
+            not probability distributions for the log-likelihood cost.
         """
         if isinstance(X, Data):
             return X
@@ -191,7 +227,7 @@ class Network:
         if y is None:
             return X
         y_name = "y" if name == "X" else name.replace("X", "y")
-        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name))
+        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
 
     def kernel_args(self):
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
@@ -255,7 +291,17 @@ class Network:
         return self.gradient(x.reshape(1, -1), y.reshape(1, -1) if y.ndim else y.reshape(1))
 
     def split(self, flat):
-        """(biases, weights) lists of views into a flat buffer laid out like params."""
+        """(biases, weights) lists of views into a flat buffer laid out like params.
+
+        Raises
+        ------
+        ValueError
+            If flat is not a 1-D C-contiguous float array of len(params) numbers.
+        """
+        if not (isinstance(flat, np.ndarray) and flat.ndim == 1 and len(flat) == len(self.params)
+                and flat.dtype.kind == "f" and flat.flags.c_contiguous):
+            raise ValueError(f"split needs a 1-D C-contiguous float array of {len(self.params)} numbers laid out like "
+                             f"params, got {getattr(flat, 'shape', type(flat).__name__)}")
         L = range(len(self.sizes) - 1)
         return ([kernels.layout.biases(flat, self._b_off, self._sizes, l) for l in L],
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
@@ -311,22 +357,23 @@ class Network:
             raise ValueError(f"Y has {len(Y)} rows but X has {len(X)}")
         order = self._checked_order(order, len(X))
         batch_size = check_int(batch_size, "batch_size", 1)
-        rule = optimizer.rule
-        if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
-            self.velocity = aligned_zeros(len(self.params), self.dtype)
-        # Plain SGD never reads the velocity, so params stands in for it.
-        velocity = self.params if rule == kernels.SGD else self.velocity
         hyper = optimizer.hyper(len(X) if n is None else n, self.dtype)
-        args = self.kernel_args()
-        args = (args[0], velocity) + args[1:] + (X, Y, order)
-        if hogwild:
-            hogwild_epoch(*args, batch_size, rule, hyper, threads)
-        elif batch_size == 1:
-            kernels.online_epoch(*args, rule, hyper)
-        elif threads > 1:
-            minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
-        else:
-            kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+        rule = optimizer.rule
+        with self.exclusive():
+            if rule != kernels.SGD and (self.velocity is None or self.velocity.dtype != self.dtype):
+                self.velocity = aligned_zeros(len(self.params), self.dtype)
+            # Plain SGD never reads the velocity, so params stands in for it.
+            velocity = self.params if rule == kernels.SGD else self.velocity
+            args = self.kernel_args()
+            args = (args[0], velocity) + args[1:] + (X, Y, order)
+            if hogwild:
+                hogwild_epoch(*args, batch_size, rule, hyper, threads)
+            elif batch_size == 1:
+                kernels.online_epoch(*args, rule, hyper)
+            elif threads > 1:
+                minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
+            else:
+                kernels.minibatch_epoch(*args, batch_size, rule, hyper)
 
     def partial_fit(self, X, y, batch_size, eta, lmbda=0.0, momentum=0.0, nesterov=False, order=None, n=None,
                     threads=1, hogwild=False):
@@ -422,12 +469,22 @@ class Network:
         DivergenceError
             When an epoch produces non-finite weights or cost; the weights from the end
             of the previous epoch are kept.
+        RuntimeError
+            If another thread is training this network.
+
+        Warns
+        -----
+        StuckTrainingWarning
+            Once, after the first epoch at whose end the network shows a symptom of having
+            stopped learning (``fastnn.health.stuck_symptoms`` on at most 1,000 training
+            examples): the warning names the symptoms and the fix; ``History.stuck`` lists them.
         """
         d = self.check_data(X, y)
         epochs = check_int(epochs, "epochs", 0)
         batch_size = check_int(batch_size, "batch_size", 1)
         optimizer = Optimizer(eta, lmbda, momentum, nesterov)
         threads = check_threads(threads, batch_size, hogwild)
+        val = None
         if validation_data is not None:
             try:
                 X_val, y_val = validation_data
@@ -449,10 +506,18 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
+        with self.exclusive():
+            return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
+                             threads, hogwild)
+
+    def _fit(self, d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose, threads,
+             hogwild):
         n = len(d.X)
+        eta, lmbda = optimizer.eta, optimizer.lmbda
         rng = np.random.default_rng(seed)
         self.reset_optimizer()
         history = History()
+        watch = health.Watch(self, d)
         best = dict(acc=-1.0, params=None, since=0)
         measures = {"training_cost": lambda: self.total_cost(d, lmbda=lmbda),
                     "training_accuracy": lambda: self.accuracy(d),
@@ -468,11 +533,13 @@ class Network:
             for costs in (history.training_cost, history.validation_cost):
                 if costs and not np.isfinite(costs[-1]):
                     self.params[:] = last_good
-                    raise DivergenceError(
-                        f"training diverged in epoch {pos.epoch} (a non-finite cost) with eta={eta:g}: "
-                        f"{optimizer.divergence_hint(n)}. The weights from the end of epoch {pos.epoch - 1} "
-                        f"were kept.")
+                    raise diverged(pos.epoch, "a non-finite cost", optimizer, n)
             last_good[:] = self.params
+            if not history.stuck:
+                history.stuck = watch.check()
+                if history.stuck:
+                    history.stuck_epoch = pos.epoch
+                    health.warn_stuck(history.stuck, pos.epoch, eta, lmbda, n, stacklevel=6)
             progress.update(history)
             if early_stopping is None:
                 return False

@@ -152,6 +152,7 @@ class Network(BookNetwork):
 
     def save(self, filename):
         """Save the network to filename as JSON, in the book's format (written atomically)."""
+        serialization.check_finite(self._net)
         doc = serialization.model_dict(self.sizes, self.weights, self._net.biases, self._net.cost)
         data = serialization.json.dumps(doc).encode()
         serialization.atomic_write(filename, lambda f: f.write(data))

@@ -7,21 +7,33 @@ Two formats, chosen by the file's suffix:
   entry with the activation, cost and dtype. The book's ``network2.load`` reads
   it for the costs the book has; fastnn reads files the book's ``save`` wrote.
 - ``.npz``: ``params`` (the flat buffer), ``sizes`` and ``meta`` (a JSON string),
-  read with ``allow_pickle=False``.
+  read through ``fastnn.npz``, which checks every member's header against the archive
+  before reading its data, and refuses pickles.
+
+Reading trusts nothing in the file: the sizes must describe at most ``MAX_PARAMS``
+parameters and match the arrays stored, all checked before anything is allocated for the
+network, and every malformation is a ``ModelFileError``.
 """
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import npz
 from .checks import check_sizes
 from .kernels.layout import param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, cost_from_book_name
 
 FORMAT_VERSION = 1
+MAX_PARAMS = 10**9  # weights and biases a model file may describe (4 GB in float32)
+MAX_LAYERS = 1000
+MAX_META_BYTES = 1 << 16  # the .npz model's meta string
 
 
 class ModelFileError(ValueError):
@@ -31,11 +43,17 @@ class ModelFileError(ValueError):
 def atomic_write(path, write):
     """Call write(file) on a temporary file beside path, then rename it to path.
 
-    A failure leaves no file behind and any existing file at path untouched.
+    A failure leaves no file behind and any existing file at path untouched. The file gets the
+    permissions an ordinary ``open(path, "w")`` would give it: an existing file's, else 0o666
+    less the umask. Temporary files that an earlier, killed writer left beside path
+    (``.NAME.PID-XXXX.tmp`` of a process that no longer runs) are removed first.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    folder = path.parent
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -49,12 +67,107 @@ def atomic_write(path, write):
         raise
 
 
+def write_text(path, text):
+    """Write text (UTF-8) to path atomically (see atomic_write)."""
+    data = text.encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _mode_for(path):
+    """The permissions open(path, "w") would give: an existing file's, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    try:  # Linux shows the umask without changing it; os.umask must set it to read it
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
+
+
+STALE_SECONDS = 3600  # an old-style temporary name carries no process id: stale after an hour
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files that atomic_write left beside path in a process that was killed."""
+    path = Path(path)
+    ours = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)-)?[\w]+\.tmp")
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return
+    for p in siblings:
+        m = ours.fullmatch(p.name)
+        if not m:
+            continue
+        try:
+            stale = (not _running(int(m[1])) if m[1] else
+                     time.time() - p.stat().st_mtime > STALE_SECONDS)
+            if stale:
+                p.unlink()
+        except OSError:  # gone already, or not ours to remove
+            pass
+
+
+def _running(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def check_finite(net):
+    """Refuse to save a network whose parameters are not all finite, naming the first bad layer."""
+    if np.isfinite(net.params).all():
+        return
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for name, a in (("weights", w), ("biases", b)):
+            if not np.isfinite(a).all():
+                raise ValueError(f"refusing to save a network with NaN or inf in its {name}[{l}]: a diverged network "
+                                 f"cannot be loaded back; train it again (with a smaller eta) or restore good weights")
+
+
 def file_format(path):
     """".json" or ".npz" from the file name, or a ValueError."""
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".npz"):
         raise ValueError(f"{path}: unknown model file type {suffix!r}; use .json or .npz")
     return suffix
+
+
+def check_save_path(path, name="path"):
+    """Check, before any work, that a model file can be saved at path; returns it as a Path.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument (``name``) and the problem: an unknown suffix, a folder that does
+        not exist or cannot be written, or a path that is a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a folder; give a file name ending in .json or .npz")
+    try:
+        file_format(path)
+    except ValueError:
+        raise ValueError(f"{name} {path}: unknown model file type {path.suffix!r}; use .json or .npz") from None
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"{name} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{name} {path}: no permission to write there")
+    return path
 
 
 def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float64"):
@@ -69,8 +182,15 @@ def model_dict(sizes, weights, biases, cost, activation="sigmoid", dtype="float6
 
 
 def save(net, path):
-    """Save a fastnn.Network to a .json or .npz file (see the module docstring)."""
+    """Save a fastnn.Network to a .json or .npz file (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For an unknown suffix, or parameters that are not all finite.
+    """
     suffix = file_format(path)
+    check_finite(net)
     meta = {"format_version": FORMAT_VERSION, "activation": net.activation, "cost": net.cost,
             "dtype": net.dtype.name}
     if suffix == ".json":
@@ -91,14 +211,15 @@ def read_json_model(path):
     try:
         with open(path, "rb") as f:
             doc = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read ({e.strerror})") from None
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, and ints beyond Python's digit limit
         raise ModelFileError(f"{path}: not a valid JSON model file ({e})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a valid JSON model file (nested too deeply)") from None
     if not isinstance(doc, dict) or not {"sizes", "weights", "biases"} <= doc.keys():
         raise ModelFileError(f"{path}: a model file needs 'sizes', 'weights' and 'biases'")
-    try:
-        sizes = check_sizes(doc["sizes"])
-    except ValueError as e:
-        raise ModelFileError(f"{path}: {e}") from None
+    sizes = _checked_sizes(path, doc["sizes"])
     extra = doc.get("fastnn") or {}
     if not isinstance(extra, dict):
         raise ModelFileError(f"{path}: the 'fastnn' entry must be an object")
@@ -107,7 +228,7 @@ def read_json_model(path):
     elif isinstance(doc.get("cost"), str) and cost_from_book_name(doc["cost"]) is not None:
         cost = cost_from_book_name(doc["cost"])
     else:
-        raise ModelFileError(f"{path}: unknown cost {doc.get('cost')!r}; "
+        raise ModelFileError(f"{path}: unknown cost {_short(doc.get('cost'))}; "
                              f"known: {', '.join(sorted(c.book_name for c in COSTS.values()))}")
     meta = {"activation": extra.get("activation", "sigmoid"), "cost": cost, "dtype": extra.get("dtype", "float64")}
     _check_meta(path, meta)
@@ -116,10 +237,32 @@ def read_json_model(path):
     return sizes, weights, [b.reshape(-1) for b in biases], meta
 
 
+def _short(value, limit=60):
+    """repr(value), cut to limit characters: a hostile file's values go into messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _checked_sizes(path, sizes):
+    """sizes as a list of ints describing at most MAX_PARAMS parameters, or a ModelFileError."""
+    if isinstance(sizes, list) and len(sizes) > MAX_LAYERS:
+        raise ModelFileError(f"{path}: sizes lists {len(sizes):,} layers; a model file may have at most {MAX_LAYERS}")
+    try:
+        sizes = check_sizes(sizes)
+    except ValueError:
+        raise ModelFileError(f"{path}: sizes must be a list of at least 2 positive layer widths, got "
+                             f"{_short(sizes)}") from None
+    total = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if total > MAX_PARAMS:
+        raise ModelFileError(f"{path}: sizes {_short(sizes)} describe more parameters than the {MAX_PARAMS:,} a "
+                             f"model file may hold")
+    return sizes
+
+
 def _check_meta(path, meta):
     for key, registry in (("activation", ACTIVATIONS), ("cost", COSTS), ("dtype", DTYPES)):
-        if meta[key] not in registry:
-            raise ModelFileError(f"{path}: unknown {key} {meta[key]!r}; known: {', '.join(registry)}")
+        if not isinstance(meta[key], str) or meta[key] not in registry:
+            raise ModelFileError(f"{path}: unknown {key} {_short(meta[key])}; known: {', '.join(registry)}")
 
 
 def _arrays(path, values, shapes, name, also=None):
@@ -129,8 +272,8 @@ def _arrays(path, values, shapes, name, also=None):
     for l, (v, shape) in enumerate(zip(values, shapes)):
         try:
             a = np.array(v, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise ModelFileError(f"{path}: {name}[{l}] is not a numeric array") from None
+        except (ValueError, TypeError, OverflowError):
+            raise ModelFileError(f"{path}: {name}[{l}] is not a numeric array of shape {shape}") from None
         if a.shape != shape and not (also and a.shape == also[l]):
             raise ModelFileError(f"{path}: {name}[{l}] has shape {a.shape}, expected {shape} for these sizes")
         if not np.isfinite(a).all():
@@ -140,27 +283,43 @@ def _arrays(path, values, shapes, name, also=None):
 
 
 def read_npz_model(path):
-    """Read and validate a .npz model file; returns (sizes, params, meta) (see read_json_model)."""
+    """Read and validate a .npz model file; returns (sizes, params, meta) (see read_json_model).
+
+    Every member's header is checked (``fastnn.npz``), and the parameters' shape and dtype
+    against the sizes and meta, before the parameters are read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not {"params", "sizes", "meta"} <= set(f.files):
+        with zipfile.ZipFile(path) as zf:
+            found = npz.members(zf, path, ModelFileError)
+            if not {"params", "sizes", "meta"} <= found.keys():
                 raise ModelFileError(f"{path}: a model file needs 'params', 'sizes' and 'meta'")
-            params, sizes, meta = f["params"], f["sizes"], json.loads(str(f["meta"][()]))
-    except (zipfile.BadZipFile, OSError, EOFError, json.JSONDecodeError, ValueError) as e:
-        if isinstance(e, ModelFileError):
-            raise
+            sizes, meta = found["sizes"], found["meta"]
+            if sizes.dtype.kind not in "iu" or len(sizes.shape) != 1 or sizes.shape[0] > MAX_LAYERS:
+                raise ModelFileError(f"{path}: 'sizes' must be a 1-D integer array of at most {MAX_LAYERS} layer "
+                                     f"widths, got {sizes.dtype} of shape {sizes.shape}")
+            if meta.dtype.kind != "U" or meta.shape != () or meta.nbytes > MAX_META_BYTES:
+                raise ModelFileError(f"{path}: 'meta' must be one string of at most {MAX_META_BYTES:,} bytes, got "
+                                     f"{meta.dtype} of shape {meta.shape}")
+            sizes = _checked_sizes(path, npz.read(zf, sizes, path, ModelFileError).tolist())
+            meta = _json_meta(path, str(npz.read(zf, meta, path, ModelFileError)[()]))
+            total, params = param_offsets(sizes)[2], found["params"]
+            if params.shape != (total,) or params.dtype != DTYPES[meta["dtype"]]:
+                raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
+                                     f"({total},) and {meta['dtype']} for sizes {sizes}")
+            params = npz.read(zf, params, path, ModelFileError)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ModelFileError(f"{path}: not a valid .npz model file ({e})") from None
-    if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
-        raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
-    _check_meta(path, meta)
-    try:
-        sizes = check_sizes(sizes.tolist())
-    except ValueError as e:
-        raise ModelFileError(f"{path}: {e}") from None
-    total = param_offsets(sizes)[2]
-    if params.shape != (total,) or params.dtype != DTYPES[meta["dtype"]]:
-        raise ModelFileError(f"{path}: params has shape {params.shape} and dtype {params.dtype}, expected "
-                             f"({total},) and {meta['dtype']} for sizes {sizes}")
     if not np.isfinite(params).all():
         raise ModelFileError(f"{path}: params contains NaN or inf")
     return sizes, params, meta
+
+
+def _json_meta(path, text):
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ModelFileError(f"{path}: 'meta' is not valid JSON") from None
+    if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
+        raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
+    _check_meta(path, meta)
+    return meta

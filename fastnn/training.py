@@ -88,11 +88,27 @@ class Optimizer:
         return h
 
     def divergence_hint(self, n):
-        """A sentence naming the likely cause of divergence and the fix."""
-        if self.eta * self.lmbda / n >= 1.0:
-            return (f"eta*lmbda/n = {self.eta * self.lmbda / n:.3g} >= 1 makes every update flip the weights' sign "
-                    f"and grow: lmbda is too large for this eta (try lmbda <= {0.5 * n / self.eta:.3g})")
+        """A sentence naming the likely cause of divergence, a too-large eta or a too-large lmbda, and the fix.
+
+        Every update multiplies the weights by 1 - eta*lmbda/n before the gradient step; from
+        eta*lmbda/n >= 1 on, that factor is zero or negative, so the L2 term alone flips the
+        weights' sign on every update (and grows them beyond 2), whatever the learning rate does.
+        """
+        decay = self.eta * self.lmbda / n
+        if decay >= 1.0:
+            return (f"lmbda is too large for this eta: eta*lmbda/n = {self.eta:g}*{self.lmbda:g}/{n:,} = {decay:.3g} "
+                    f">= 1, so every update multiplies the weights by {1 - decay:.3g} and flips their sign; "
+                    f"try lmbda <= {0.1 * n / self.eta:.3g} (eta*lmbda/n <= 0.1)")
         return f"the learning rate is likely too large: try a smaller learning rate, e.g. eta={self.eta / 10:g}"
+
+
+def diverged(epoch, what, optimizer, n):
+    """The DivergenceError for epoch (1-based) that ended in ``what``, naming the likely cause; the
+    caller has restored the weights from the end of the epoch before."""
+    kept = "before training" if epoch == 1 else f"the end of epoch {epoch - 1}"
+    return DivergenceError(f"training diverged in epoch {epoch} ({what}) with eta={optimizer.eta:g}, "
+                           f"lmbda={optimizer.lmbda:g}: {optimizer.divergence_hint(n)}. The weights from {kept} "
+                           f"were kept.")
 
 
 @dataclass
@@ -144,14 +160,23 @@ def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=
     DivergenceError
         When a segment leaves non-finite weights; the weights from the end of the last
         finished epoch are restored first.
+    ValueError
+        For an order or points outside the epoch.
+    RuntimeError
+        If another thread is training net (``Network.exclusive``).
     """
+    with net.exclusive():
+        return _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, on_epoch, threads, hogwild)
+
+
+def _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, on_epoch, threads, hogwild):
     N = len(data.X)
     n = N if n is None else n
     pos = Position(n=N)
     last_good = net.params.copy()
     for epoch in range(epochs):
-        idx = np.arange(N, dtype=np.int64) if order is None else order(epoch)
-        ends = [len(idx)] if points is None else points(epoch)
+        idx = np.arange(N, dtype=np.int64) if order is None else np.asarray(order(epoch))
+        ends = [len(idx)] if points is None else _checked_points(points(epoch), len(idx), epoch)
         start = 0
         pos.epoch_seconds = 0.0
         for end in ends:
@@ -167,10 +192,7 @@ def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=
             start = end
             if not np.isfinite(net.params).all():
                 net.params[:] = last_good
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1} (non-finite weights after {end:,} of its examples) "
-                    f"with eta={optimizer.eta:g}, lmbda={optimizer.lmbda:g}: {optimizer.divergence_hint(n)}. "
-                    f"The weights from the end of epoch {epoch} were kept.")
+                raise diverged(epoch + 1, f"non-finite weights after {end:,} of its examples", optimizer, n)
             if on_point is not None and on_point(pos):
                 pos.stopped = True
                 return pos
@@ -180,3 +202,12 @@ def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=
             pos.stopped = True
             break
     return pos
+
+
+def _checked_points(ends, length, epoch):
+    """The segment ends points(epoch) returned, or a ValueError: they must rise and end at the epoch's length."""
+    ends = [int(e) for e in ends]
+    if not ends or ends[-1] != length or any(b <= a for a, b in zip([0] + ends, ends)):
+        raise ValueError(f"points({epoch}) must give increasing example counts in 1 .. {length} ending at {length} "
+                         f"(the epoch's length), got {ends[:10]}{' ...' if len(ends) > 10 else ''}")
+    return ends

@@ -74,7 +74,7 @@ def test_npz_loader_reads_keras_layout_and_refuses_pickles(tmp_path):
         D.load_npz(tmp_path / "partial.npz")
     np.savez(tmp_path / "objects.npz", x_train=np.array([{"a": 1}], dtype=object), y_train=np.arange(1),
              x_test=arrays["x_test"], y_test=arrays["y_test"])
-    with pytest.raises(DataFileError, match="not a valid .npz"):
+    with pytest.raises(DataFileError, match="member 'x_train' holds Python objects, which would need pickle; refused"):
         D.load_npz(tmp_path / "objects.npz")
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataFileError, match="not a valid .npz"):
