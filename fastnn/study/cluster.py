@@ -125,9 +125,11 @@ def connect(client, scheduler, jobs, config, log=print):
         description = f"Dask scheduler {scheduler}"
     else:
         with _one_thread_env():  # the worker processes inherit it
+            # CRITICAL: a worker's connection errors while the cluster closes after Ctrl-C are logged
+            # as tracebacks; a run's real failure comes back through its future as a failure row.
             cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                host="127.0.0.1", dashboard_address=None,
-                                               silence_logs=logging.ERROR)
+                                               silence_logs=logging.CRITICAL)
         client = distributed.Client(cluster)
         description = f"Dask LocalCluster, {jobs} single-threaded worker processes"
     try:
@@ -139,7 +141,24 @@ def connect(client, scheduler, jobs, config, log=print):
         log(f"runs go to: {description} ({len(client.scheduler_info()['workers'])} workers)")
         yield Cluster(client, description)
     finally:
-        if own_client:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        with _quiet_shutdown():
+            if own_client:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_shutdown():
+    """Closing a cluster after Ctrl-C can log a "Stream is closed" traceback from a worker's
+    connection: expected at that point, and not the study's error, so distributed's loggers
+    are held to CRITICAL while the cluster closes."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
