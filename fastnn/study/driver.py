@@ -7,6 +7,7 @@ then runs the grid's unfinished runs, in this process or on Dask
 finishes, and last writes the report (``fastnn.study.report``). The first Ctrl-C
 stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
+import hashlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from ..model import Network
 from ..registry import DTYPES
 from .cluster import connect
 from .config import StudyError, grid
+from .lock import StudyLock
 from .report import write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
@@ -78,9 +80,34 @@ def prepare_output(out, resume, force):
     if existing and not (resume or force):
         raise StudyError(f"{out} already holds a study; pass --resume to continue it or --force to start over "
                          f"(which deletes its results)")
-    if force and not resume:
+    if force:  # --force wins over --resume (make study always passes --resume)
         for name in (RESULTS, CONFIG):
             (out / name).unlink(missing_ok=True)
+    elif resume and (out / RESULTS).exists() and not (out / CONFIG).exists():
+        raise StudyError(f"{out} holds results but no {CONFIG}, so what they were run with is unknown; "
+                         f"use --force to start over")
+    return out
+
+
+def data_fingerprint(ds, data):
+    """What identifies the study's data: its name, sizes and a hash of every array it trains and validates on."""
+    h = hashlib.sha256()
+    for key in ("X", "labels", "X_val", "labels_val"):
+        a = np.ascontiguousarray(data[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return dict(name=ds.name, n_train=len(data["X"]), n_val=len(data["X_val"]), sha256=h.hexdigest())
+
+
+def _differences(stored, current, prefix=""):
+    """The keys whose values differ between two JSON objects, as 'key: stored -> current'."""
+    out = []
+    for key in sorted(set(stored) | set(current)):
+        a, b = stored.get(key, "(absent)"), current.get(key, "(absent)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return out
 
 
@@ -125,19 +152,32 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
     """
     config.check()
     jobs = check_int(jobs, "jobs", 1)
-    with connect(client, scheduler, jobs, config, log) as cluster:
-        return _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster)
+    with connect(client, scheduler, jobs, config, log) as cluster:  # before the folder: a failure writes nothing
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StudyError(f"cannot write to the output folder {out}: {e.strerror}") from None
+        with StudyLock(out):
+            return _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset,
+                              cluster)
 
 
 def _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster):
     out = prepare_output(out, resume, force)
+    resume = resume and not force
     results_path = out / RESULTS
     rows, done = completed(read_results(results_path)) if resume else ([], set())
     stored = json.loads((out / CONFIG).read_text()) if resume and (out / CONFIG).exists() else None
     if stored is not None and stored["config"] != config.to_json():
-        raise StudyError(f"{out} holds a study with other settings; use another output folder, or --force to "
-                         f"start over")
+        raise StudyError(f"{out} holds a study with other settings ("
+                         + "; ".join(_differences(stored["config"], config.to_json()))
+                         + "); use another output folder, or --force to start over")
     data, ds = prepare_data(config, path, download, dataset)
+    fingerprint = data_fingerprint(ds, data)
+    if stored is not None and stored.get("data", {}).get("fingerprint") != fingerprint:
+        raise StudyError(f"{out} was run on other data ("
+                         + "; ".join(_differences(stored.get("data", {}).get("fingerprint") or {}, fingerprint))
+                         + "); resuming would mix them in one report. Use another output folder, or --force")
     config.check(n_train=len(data["X"]))
     warm_up(config, data)
     if ds.is_offline_default:
@@ -162,7 +202,8 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                         f"(held-out accuracy {max(scores.values()):.4f})")
         meta = dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
                                                        offline_default=ds.is_offline_default,
-                                                       n_train=len(data["X"]), n_val=len(data["X_val"])),
+                                                       n_train=len(data["X"]), n_val=len(data["X_val"]),
+                                                       fingerprint=fingerprint),
                     etas=[dict(sizes=list(k[0]), batch_size=k[1], eta=v,
                                source="given" if k[1] in config.etas else "search") for k, v in etas.items()],
                     eta_search=search, machine=machine_info(), command=command, jobs=jobs,
