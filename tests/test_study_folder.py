@@ -100,3 +100,20 @@ def test_resume_refuses_results_without_their_study_json(tmp_path, tiny):
     (out / S.CONFIG).unlink()
     with pytest.raises(S.StudyError, match="holds results but no study.json"):
         run(out, tiny, cfg=config(epochs=3), resume=True)
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"kind": "run", "run": "12-8-3_b1_s0"}', "this run row lacks batch_size, checksum, eta"),
+    ('{"kind": "eval", "run": "x", "epoch": "one", "train_seconds": 0, "updates": 0, "examples": 0, "val_acc": 0.5, '
+     '"val_cost": 1.0}', "this eval row's epoch is 'one'"),
+    ('{"kind": "sample", "run": "x"}', "unknown kind 'sample'"),
+    ('[1, 2]', "not a JSON object"),
+    ('{"kind": "failure", "run": "x", "error": "boom", "extra": 1}', "this failure row has unknown fields extra"),
+])
+def test_resume_refuses_a_row_that_does_not_match_its_schema(tmp_path, tiny, line, message):
+    out = tmp_path / "s"
+    run(out, tiny)
+    with open(out / S.RESULTS, "a") as f:
+        f.write(line + "\n")
+    with pytest.raises(S.StudyError, match=rf"line \d+ is corrupt \({message}"):
+        run(out, tiny, resume=True)

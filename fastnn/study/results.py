@@ -23,8 +23,66 @@ RESULTS = "results.jsonl"
 CONFIG = "study.json"
 
 
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _text(v):
+    return isinstance(v, str)
+
+
+def _sizes(v):
+    return isinstance(v, list) and len(v) >= 2 and all(_int(x) and x > 0 for x in v)
+
+
+def _number_or_none(v):
+    return v is None or _number(v)
+
+
+# Every field of every kind of row, with its check; OPTIONAL fields may be absent.
+SCHEMA = {
+    "eval": dict(epoch=_number, train_seconds=_number, updates=_int, examples=_int, val_acc=_number,
+                 val_cost=_number),
+    "epoch": dict(epoch=_int, seconds=_number, examples_per_s=_number, updates_per_s=_number, train_cost=_number,
+                  train_acc=_number, val_acc=_number, val_cost=_number),
+    "noise": dict(epoch=_int, probe_batch_size=_int, variance=_number, cosine=_number, full_grad_norm=_number),
+    "run": dict(sizes=_sizes, batch_size=_int, eta=_number, seed=_int, status=_text, train_seconds=_number,
+                wall_seconds=_number, final_val_acc=_number, checksum=_number_or_none, workers=_int),
+    "failure": dict(error=_text),
+}
+OPTIONAL = {"run": {"workers"}}
+
+
+def check_row(row):
+    """Raise ValueError naming what is wrong with a results row (its kind, a missing, unknown or mistyped field)."""
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
+    kind = row.get("kind")
+    if kind not in SCHEMA:
+        raise ValueError(f"unknown kind {kind!r}; a row is one of {', '.join(SCHEMA)}")
+    if not _text(row.get("run")):
+        raise ValueError("'run' must be the run's id")
+    fields = SCHEMA[kind]
+    missing = sorted(set(fields) - set(row) - OPTIONAL.get(kind, set()))
+    if missing:
+        raise ValueError(f"this {kind} row lacks {', '.join(missing)}")
+    unknown = sorted(set(row) - set(fields) - {"kind", "run"})
+    if unknown:
+        raise ValueError(f"this {kind} row has unknown fields {', '.join(unknown)}")
+    for name, ok in fields.items():
+        if name in row and not ok(row[name]):
+            raise ValueError(f"this {kind} row's {name} is {row[name]!r}")
+
+
 def read_results(path):
-    """Rows of a results file. A torn last line (an interrupted write) is dropped; any other bad line is an error."""
+    """Rows of a results file, each checked against the schema of its kind (``check_row``).
+
+    A torn last line (an interrupted write) is dropped; any other bad line is an error.
+    """
     path = Path(path)
     if not path.exists():
         return []
@@ -36,8 +94,7 @@ def read_results(path):
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict) or "kind" not in row or "run" not in row:
-                raise ValueError("not a result row")
+            check_row(row)
         except ValueError as e:
             if i == len(lines) - 1:  # no newline after it: the write was cut short
                 continue
