@@ -9,7 +9,6 @@ stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import hashlib
 import json
-import os
 import signal
 import threading
 import time
@@ -22,6 +21,7 @@ from ..checks import check_int
 from ..datasets import load_dataset
 from ..model import Network
 from ..registry import DTYPES
+from ..serialization import write_text
 from .cluster import connect
 from .config import StudyError, grid
 from .lock import StudyLock
@@ -208,21 +208,17 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                                source="given" if k[1] in config.etas else "search") for k, v in etas.items()],
                     eta_search=search, machine=machine_info(), command=command, jobs=jobs,
                     started=time.strftime("%Y-%m-%d %H:%M:%S"))
-        tmp = out / (CONFIG + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, out / CONFIG)
+        write_text(out / CONFIG, json.dumps(meta, indent=1))
     if resume and results_path.exists():
         # Keep only finished runs: drops the rows of a run cut short and a torn last line,
         # so that new rows are appended after complete lines.
-        tmp = out / (RESULTS + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, results_path)
+        write_text(results_path, "".join(json.dumps(r) + "\n" for r in rows))
     workers = cluster.n_workers if cluster is not None else 1
     if workers > 1:
         meta = json.loads((out / CONFIG).read_text())
         meta["jobs"] = max(meta.get("jobs", 1), workers)
         meta["executor"] = cluster.description
-        (out / CONFIG).write_text(json.dumps(meta, indent=1))
+        write_text(out / CONFIG, json.dumps(meta, indent=1))
 
     todo = [r for r in grid(config, etas) if r["id"] not in done]
     if done:

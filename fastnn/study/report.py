@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._figures import save_figure
+from ..serialization import write_text
 from .config import StudyError
 from .results import CONFIG, RESULTS, completed, failed_runs, read_results
 
@@ -379,8 +380,8 @@ def write_report(folder):
         summaries.append(s)
         figures += write_figures(s, folder, "" if i == 0 else "_" + "-".join(map(str, sizes)))
     text = render(meta, summaries, figures)
-    (folder / "report.md").write_text(text)
-    (folder / "report.html").write_text(to_html(text, folder))
+    write_text(folder / "report.md", text)  # atomically: an interrupted report leaves the previous one whole
+    write_text(folder / "report.html", to_html(text, folder))
     return folder / "report.md"
 
 
