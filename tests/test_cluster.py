@@ -148,3 +148,61 @@ def test_without_dask_parallel_runs_say_what_to_install(tmp_path, tiny, monkeypa
     with pytest.raises(S.StudyError, match=r"pip install 'fastnn\[distributed\]'"):
         S.run_study(config(), tmp_path / "out", quiet=True, log=lambda *a: None, dataset=tiny, jobs=2)
     assert not (tmp_path / "out").exists()
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_real_scheduler_and_workers_give_the_serial_checksums_after_losing_a_worker(tmp_path, tiny):
+    """`dask scheduler` and two `dask worker --nthreads 1` processes on 127.0.0.1, as on a real cluster;
+    one worker is killed mid-study; every run is there once, with the checksums of --jobs 1."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = open(tmp_path / "dask.log", "w")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=logs, stderr=subprocess.STDOUT)]
+    try:
+        with distributed.Client(address, timeout="30s") as c:  # waits for the scheduler to come up
+            for _ in range(2):
+                procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny",
+                                               "--no-dashboard", "--host", "127.0.0.1"],
+                                              stdout=logs, stderr=subprocess.STDOUT))
+            c.wait_for_workers(2, timeout=60)
+        cfg = config(epochs=40, evals_per_epoch=1, seeds=(0, 1, 2))
+        out = tmp_path / "cluster"
+        killed = []
+
+        def kill_a_worker_after_the_first_run():
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                rows = S.read_results(out / S.RESULTS) if (out / S.RESULTS).exists() else []
+                done = sum(r["kind"] == "run" for r in rows)
+                if done:
+                    procs[1].kill()
+                    killed.append(done)
+                    return
+                time.sleep(0.02)
+        killer = threading.Thread(target=kill_a_worker_after_the_first_run)
+        killer.start()
+        rows = S.run_study(cfg, out, quiet=True, log=lambda *a: None, dataset=tiny, scheduler=address)
+        killer.join()
+        serial = S.run_study(cfg, tmp_path / "serial", quiet=True, log=lambda *a: None, dataset=tiny)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        logs.close()
+    ids = [r["run"] for r in S.read_results(out / S.RESULTS) if r["kind"] == "run"]
+    assert len(ids) == 9 == len(set(ids))
+    assert killed and killed[0] < 9, "the worker was killed after the study ended"
+    checksums = {r["run"]: r["checksum"] for r in rows if r["kind"] == "run"}
+    assert checksums == {r["run"]: r["checksum"] for r in serial if r["kind"] == "run"}
+    assert all(r["status"] == "done" for r in rows if r["kind"] == "run")
