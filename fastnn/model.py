@@ -14,7 +14,7 @@ import numpy as np
 from . import kernels, serialization
 from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
 from .kernels.layout import aligned_zeros, param_offsets
-from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, lookup
+from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, activation_name, lookup
 from .threads import hogwild_epoch, minibatch_epoch_parallel
 from .training import DivergenceError, Optimizer, run
 
@@ -77,10 +77,12 @@ class Network:
     ----------
     sizes : list of int
         Neurons per layer, input layer first, e.g. ``[784, 30, 10]``.
-    activation : {"sigmoid", "tanh", "relu"}
+    activation : {"sigmoid", "tanh", "relu", "identity"}
         Activation of the hidden layers (and of the output layer with the quadratic cost).
-    cost : {"cross_entropy", "quadratic", "log_likelihood"}
-        Cross-entropy uses a sigmoid output layer, log-likelihood a softmax output layer.
+    cost : {"cross_entropy", "quadratic", "quadratic_identity", "log_likelihood"}
+        Cross-entropy uses a sigmoid output layer, log-likelihood a softmax output layer,
+        "quadratic_identity" the quadratic cost with a linear (identity) output layer, for
+        regression on targets of any range.
     init : {"default", "large"}
         "default": weights ~ N(0, 1/n_in), biases ~ N(0, 1); "large": both ~ N(0, 1).
     dtype : {"float32", "float64"}
@@ -116,6 +118,11 @@ class Network:
         self.params = aligned_zeros(total, self.dtype)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
         self.initialize(init, seed)
+
+    @property
+    def output_activation(self):
+        """The output layer's activation: "sigmoid", "softmax", "identity", or the hidden layers' own."""
+        return activation_name(self._output)
 
     # ----------------------------------------------------------------- parameters
     def initialize(self, init="default", seed=None):

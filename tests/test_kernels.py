@@ -17,12 +17,13 @@ def flat(weights, biases):
 
 
 def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7,
-                        nesterov=False):
+                        nesterov=False, data=None):
+    """(fastnn's params, the reference's) after the epochs; data: (X, labels or targets), default random labels."""
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype="float64", seed=11)
-    X, y = make_data(n, sizes[0], sizes[-1], seed=12)
+    X, y = make_data(n, sizes[0], sizes[-1], seed=12) if data is None else data
     W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
     net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False)
-    Y = np.eye(sizes[-1])[y]
+    Y = np.eye(sizes[-1])[y] if y.ndim == 1 else y
     vw = vb = None
     for _ in range(epochs):  # the velocity carries over between epochs of one fit
         W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(n), batch_size, eta, activation, cost, lmbda, momentum,
@@ -59,6 +60,18 @@ def test_nesterov_epoch_matches_reference(activation, cost, batch_size, lmbda):
     # and it is not classical momentum under another name
     classical, _ = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, lmbda, 0.9, eta=0.2)
     assert np.abs(got - classical).max() > 1e-4
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+@pytest.mark.parametrize("batch_size", [1, 7, 45])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_identity_output_epoch_matches_reference_on_real_valued_targets(activation, batch_size, momentum, nesterov):
+    # The regression network (MLPRegressor's): a linear output layer, delta^L = a - y, targets of any sign.
+    rng = np.random.default_rng(12)
+    X, Y = rng.random((45, 10)), 2.0 * rng.standard_normal((45, 3))
+    got, want = epochs_vs_reference([10, 8, 3], activation, "quadratic_identity", batch_size, 1.0, momentum, eta=0.05,
+                                    nesterov=nesterov, data=(X, Y))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
 def test_remainder_batch_uses_its_real_size():
