@@ -28,6 +28,13 @@ def check_int(value, name, minimum):
     return int(value)
 
 
+def check_seed(seed):
+    """seed as an int, or None; a ValueError for anything else."""
+    if seed is None:
+        return None
+    return check_int(seed, "seed", 0)
+
+
 def check_float(value, name, minimum=None, positive=False, below=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import kernels, serialization
-from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
+from .checks import as_features, as_targets, check_float, check_int, check_seed, check_sizes, check_threads
 from .kernels.layout import aligned_zeros, param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, activation_name, lookup
 from .threads import hogwild_epoch, minibatch_epoch_parallel
@@ -86,8 +86,13 @@ class Network:
     init : {"default", "large"}
         "default": weights ~ N(0, 1/n_in), biases ~ N(0, 1); "large": both ~ N(0, 1).
     dtype : {"float32", "float64"}
-    seed : int or None
-        Seed of the initial weights (``numpy.random.default_rng``).
+    seed : int >= 0 or None
+        The one seed of the network's randomness: the initial weights come from
+        ``numpy.random.default_rng(seed)``, and the shuffles of ``fit`` (when it is given no seed
+        of its own) from ``rng``, a generator derived from the same seed
+        (``numpy.random.SeedSequence(seed).spawn``), so the two streams are independent and
+        ``Network(sizes, seed=s).fit(X, y, ...)`` is reproducible from s alone. None: fresh
+        entropy for both.
 
     Attributes
     ----------
@@ -96,6 +101,10 @@ class Network:
     velocity : ndarray or None
         The momentum rules' velocity, laid out like params; kept between ``partial_fit`` and
         ``train_epoch`` calls, reset by ``fit`` and ``reset_optimizer``.
+    seed : int or None
+        The seed the network was built with.
+    rng : numpy.random.Generator
+        The generator of the shuffles (see ``seed``); successive ``fit`` calls continue it.
 
     Raises
     ------
@@ -117,6 +126,8 @@ class Network:
         self._w_off, self._b_off, total = param_offsets(self.sizes)
         self.params = aligned_zeros(total, self.dtype)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
+        self.seed = check_seed(seed)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         self.initialize(init, seed)
 
     @property
@@ -126,7 +137,8 @@ class Network:
 
     # ----------------------------------------------------------------- parameters
     def initialize(self, init="default", seed=None):
-        """Draw new weights and biases: all biases first, then all weights, as the book does."""
+        """Draw new weights and biases from ``numpy.random.default_rng(seed)``: all biases first,
+        then all weights, as the book does. ``rng`` is left as it is."""
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(map(repr, INITS))}")
         rng = np.random.default_rng(seed)
@@ -268,6 +280,11 @@ class Network:
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
 
     # ----------------------------------------------------------------- training
+    def shuffle_generator(self, seed=None):
+        """The generator that shuffles the examples: ``numpy.random.default_rng(seed)``, or with
+        seed None the network's own ``rng`` (derived from the seed it was built with)."""
+        return self.rng if seed is None else np.random.default_rng(check_seed(seed))
+
     def reset_optimizer(self):
         """Forget the update rule's state (the velocity): the next update starts from rest."""
         self.velocity = None
@@ -391,8 +408,11 @@ class Network:
         validation_data : (X_val, y_val) or None
         shuffle : bool
             Visit the examples in a new random order each epoch; False keeps the given order.
-        seed : int or None
-            Seed of the shuffling (``numpy.random.default_rng``).
+        seed : int >= 0 or None
+            Seed of the shuffling (``numpy.random.default_rng``). None: the network's own
+            generator ``rng``, derived from the seed it was built with, so one seed drives both
+            the initial weights and the shuffles; successive calls continue it. A network built
+            without a seed shuffles from fresh entropy.
         monitor : iterable of str or None
             Any of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
             Default: "validation_accuracy" when validation_data is given.
@@ -457,7 +477,7 @@ class Network:
                 monitor += ("validation_accuracy",)
 
         n = len(d.X)
-        rng = np.random.default_rng(seed)
+        rng = self.shuffle_generator(seed)
         self.reset_optimizer()
         history = History()
         best = dict(acc=-1.0, params=None, since=0)
@@ -532,12 +552,12 @@ def load(path):
     """
     if serialization.file_format(path) == ".json":
         sizes, weights, biases, meta = serialization.read_json_model(path)
-        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"])
         net.weights = weights
         net.biases = biases
         return net
     sizes, params, meta = serialization.read_npz_model(path)
-    net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+    net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"])
     net.params[:] = params
     return net
 
