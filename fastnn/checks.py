@@ -3,6 +3,7 @@ import math
 import os
 import numbers
 
+import numba
 import numpy as np
 
 
@@ -56,6 +57,15 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
+def thread_budget():
+    """How many threads this process should run: its cores, and at most NUMBA_NUM_THREADS.
+
+    joblib's worker processes (GridSearchCV(n_jobs=...)) get NUMBA_NUM_THREADS = cores // n_jobs,
+    so the workers together do not run more threads than there are cores.
+    """
+    return max(1, min(usable_cores(), numba.config.NUMBA_NUM_THREADS))
+
+
 def check_threads(threads, batch_size, hogwild):
     """threads as an int, or raise if the combination of threads, batch size and hogwild cannot run."""
     threads = check_int(threads, "threads", 1)
@@ -79,6 +89,16 @@ def _first_bad_row(A):
     return int(np.argmax(bad.reshape(len(A), -1).any(axis=1)))
 
 
+def writable(A):
+    """A, or a copy of it if it is read-only.
+
+    Numba compiles a separate version of every kernel for read-only arrays (a memory-mapped
+    file, or the memmaps joblib hands its worker processes), and compiling takes seconds per
+    kernel in every new process; copying the data costs milliseconds.
+    """
+    return A if A.flags.writeable else A.copy()
+
+
 def as_features(X, n_in, dtype, name="X"):
     """X as a C-contiguous (n, n_in) array of dtype, checked for shape and finiteness."""
     X = np.asarray(X)
@@ -90,7 +110,7 @@ def as_features(X, n_in, dtype, name="X"):
         raise ValueError(f"{name} is empty (0 rows)")
     if X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the network's input layer has {n_in}")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    X = writable(np.ascontiguousarray(X, dtype=dtype))
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or inf (first in row {_first_bad_row(X)})")
     return X
@@ -122,5 +142,5 @@ def as_targets(y, n, n_out, dtype, name="y"):
         Y[np.arange(n), labels] = 1
         return Y, labels
     if y.ndim == 2 and y.shape[1] == n_out:
-        return np.ascontiguousarray(y, dtype=dtype), np.argmax(y, axis=1).astype(np.int64)
+        return writable(np.ascontiguousarray(y, dtype=dtype)), np.argmax(y, axis=1).astype(np.int64)
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")

@@ -198,6 +198,8 @@ class Network:
         -------
         Data
             (X, Y, labels); with y None, X alone as a C-contiguous array of the network's dtype.
+            Read-only arrays (memory-mapped files, joblib's worker inputs) are copied: the
+            kernels would otherwise compile again for them.
 
         Raises
         ------

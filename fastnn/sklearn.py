@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .checks import check_float, check_int, check_threads
+from .checks import check_float, check_int, check_threads, thread_budget
 from .model import Network
 from .training import Optimizer, run
 
@@ -97,7 +97,9 @@ _PARAMETERS = """
         (scikit-learn computes in X's dtype).
     threads : int >= 1, default=1
         Threads per epoch (``fastnn.Network.fit``); needs batch_size > 1 to use more than one.
-        Leave it at 1 inside ``GridSearchCV(n_jobs=...)``, which runs fits in parallel already.
+        Capped at NUMBA_NUM_THREADS, which joblib sets to cores // n_jobs in the worker processes
+        of ``GridSearchCV(n_jobs=...)``: there, more threads than cores wait on each other's
+        spin barriers (threads=2 in two workers on 2 cores took 15x as long).
 """
 
 _ATTRIBUTES = """
@@ -324,7 +326,7 @@ class _MLP(BaseEstimator):
         data = net.check_data(X, targets)
         n = len(data.X)
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
-        threads = check_threads(self.threads, batch_size, False)
+        threads = min(check_threads(self.threads, batch_size, False), thread_budget())
         lmbda = self.alpha * n / batch_size  # see the alpha parameter
         optimizer = Optimizer(self.learning_rate_init, lmbda, self.momentum, self.nesterovs_momentum)
         if not incremental:

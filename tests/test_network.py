@@ -83,6 +83,23 @@ def test_a_seed_must_be_a_non_negative_integer():
             fastnn.Network([2, 2], seed=bad)
 
 
+def test_read_only_data_is_copied_instead_of_compiling_read_only_kernels(data):
+    X, y = data
+    X, Y = X.copy(), np.eye(3)[y]
+    for A in (X, Y):
+        A.flags.writeable = False  # as a memory-mapped file, or joblib's inputs in a worker process
+    net = fastnn.Network([8, 6, 3], dtype="float64", seed=0)
+    d = net.check_data(X, Y)
+    assert d.X.flags.writeable and d.Y.flags.writeable and not X.flags.writeable
+    np.testing.assert_array_equal(d.X, X)
+    net.fit(X, Y, 1, 4, 0.5)
+    net.predict(X)
+    from numba import types
+    from fastnn import kernels
+    for kernel in (kernels.minibatch_epoch, kernels.predict):
+        assert not [t for sig in kernel.signatures for t in sig if isinstance(t, types.Array) and not t.mutable]
+
+
 def test_shuffle_false_processes_examples_in_the_given_order(data):
     X, y = data
     a = fastnn.Network([8, 6, 3], dtype="float64", seed=5)

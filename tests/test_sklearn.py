@@ -213,6 +213,25 @@ def test_warm_start_refuses_a_changed_network():
         MLPClassifier().fit(X, np.zeros(60))
 
 
+@pytest.mark.parametrize("budget", [1, 2])
+def test_threads_stay_within_the_thread_budget_joblib_gives_a_worker(budget):
+    # joblib's workers get NUMBA_NUM_THREADS = cores // n_jobs; more threads would spin against each other.
+    if budget > fastnn.checks.usable_cores():
+        pytest.skip(f"needs {budget} cores")
+    code = ("import threading, numpy as np\n"
+            "from fastnn.sklearn import MLPClassifier\n"
+            "names = []\n"
+            "start = threading.Thread.start\n"
+            "threading.Thread.start = lambda self: (names.append(self.name), start(self))\n"
+            "X = np.random.default_rng(0).random((60, 8)); y = np.arange(60) % 3\n"
+            "MLPClassifier((6,), batch_size=10, threads=2, max_iter=1).fit(X, y)\n"
+            "print(sum(n.startswith('fastnn-') for n in names))\n")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "NUMBA_NUM_THREADS": str(budget)})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == budget - 1  # one epoch: a second thread with a budget of 2, none with 1
+
+
 def test_learns_real_digits(mnist_test_set):
     X, y = mnist_test_set
     clf = MLPClassifier((30,), batch_size=10, learning_rate_init=0.1, momentum=0.0, max_iter=10, random_state=0)
