@@ -26,8 +26,10 @@ from pathlib import Path
 # 2 x 2 x 2 candidates x 3 folds = 24 fits. "heavy": 6,000 digits, 4,000 per training fold, 3 epochs,
 # about 0.4 s per fit here; "light": 4,000 digits, 2 epochs, about 0.07 s per fit.
 GRIDS = {
-    "heavy": (6000, 3, {"batch_size": [1, 10], "learning_rate_init": [0.05, 0.1], "hidden_layer_sizes": [(100,), (300,)]}),
-    "light": (4000, 2, {"batch_size": [10, 50], "learning_rate_init": [0.05, 0.1], "hidden_layer_sizes": [(30,), (100,)]}),
+    "heavy": (6000, 3, {"batch_size": [1, 10], "learning_rate_init": [0.05, 0.1],
+                        "hidden_layer_sizes": [(100,), (300,)]}),
+    "light": (4000, 2, {"batch_size": [10, 50], "learning_rate_init": [0.05, 0.1],
+                        "hidden_layer_sizes": [(30,), (100,)]}),
 }
 CV = 3
 

@@ -85,7 +85,8 @@ def test_an_unknown_update_rule_code_is_an_error_before_any_update(batch_size):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown activation 'softplus'; choose one of 'sigmoid', 'tanh', 'relu', 'identity'"):
+    with pytest.raises(ValueError,
+                       match="unknown activation 'softplus'; choose one of 'sigmoid', 'tanh', 'relu', 'identity'"):
         fastnn.Network([2, 2], activation="softplus")
     with pytest.raises(ValueError, match="unknown optimizer 'adam'; choose one of 'sgd', 'momentum', 'nesterov'"):
         fastnn.Optimizer.named("adam", 0.1)
