@@ -11,7 +11,7 @@ export FASTNN_DATA
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,study,distributed]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 setup: $(BIN)/.installed

@@ -4,6 +4,7 @@ import numbers
 import os
 from pathlib import Path
 
+import numba
 import numpy as np
 
 
@@ -27,6 +28,13 @@ def check_int(value, name, minimum):
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return int(value)
+
+
+def check_seed(seed):
+    """seed as an int, or None; a ValueError for anything else."""
+    if seed is None:
+        return None
+    return check_int(seed, "seed", 0)
 
 
 def check_float(value, name, minimum=None, positive=False, below=None):
@@ -71,6 +79,15 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
+def thread_budget():
+    """How many threads this process should run: its cores, and at most NUMBA_NUM_THREADS.
+
+    joblib's worker processes (GridSearchCV(n_jobs=...)) get NUMBA_NUM_THREADS = cores // n_jobs,
+    so the workers together do not run more threads than there are cores.
+    """
+    return max(1, min(usable_cores(), numba.config.NUMBA_NUM_THREADS))
+
+
 # How check_threads names its arguments and their values: Python's keywords, or a command line's flags.
 PYTHON_NAMES = {"threads": "threads", "batch_size": "batch_size", "hogwild": "hogwild", "hogwild on": "hogwild=True",
                 "set": "{}={}"}
@@ -103,6 +120,16 @@ def _first_bad_row(A):
     return int(np.argmax(bad.reshape(len(A), -1).any(axis=1)))
 
 
+def writable(A):
+    """A, or a copy of it if it is read-only.
+
+    Numba compiles a separate version of every kernel for read-only arrays (a memory-mapped
+    file, or the memmaps joblib hands its worker processes), and compiling takes seconds per
+    kernel in every new process; copying the data costs milliseconds.
+    """
+    return A if A.flags.writeable else A.copy()
+
+
 def as_features(X, n_in, dtype, name="X"):
     """X as a C-contiguous (n, n_in) array of dtype, checked for shape and finiteness."""
     X = np.asarray(X)
@@ -114,7 +141,7 @@ def as_features(X, n_in, dtype, name="X"):
         raise ValueError(f"{name} is empty (0 rows)")
     if X.shape[1] != n_in:
         raise ValueError(f"{name} has {X.shape[1]} columns but the network's input layer has {n_in}")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    X = writable(np.ascontiguousarray(X, dtype=dtype))
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or inf (first in row {_first_bad_row(X)})")
     return X
@@ -155,7 +182,7 @@ def as_targets(y, n, n_out, dtype, name="y", cost=None):
         return Y, labels
     if y.ndim == 2 and y.shape[1] == n_out:
         _check_target_rows(y, name, cost)
-        return np.ascontiguousarray(y, dtype=dtype), np.argmax(y, axis=1).astype(np.int64)
+        return writable(np.ascontiguousarray(y, dtype=dtype)), np.argmax(y, axis=1).astype(np.int64)
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
 
 

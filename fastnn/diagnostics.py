@@ -79,7 +79,7 @@ def train_recording_norms(net, X, y, epochs, batch_size, eta, lmbda=0.0, every=1
     every = check_int(every, "every", 1)
     optimizer = Optimizer(eta, lmbda)
     n = len(d.X)
-    rng = np.random.default_rng(seed)
+    rng = net.shuffle_generator(seed)
     hist = NormHistory()
     done = [0]  # epochs finished
     t0 = time.perf_counter()

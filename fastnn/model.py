@@ -7,18 +7,22 @@ The weights and biases live in one flat buffer (see ``kernels.layout``);
 with the update rule of ``kernels.update``.
 """
 import threading
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import health, kernels, serialization
-from .checks import as_features, as_targets, check_float, check_int, check_sizes, check_threads
+from .checks import (as_features, as_targets, check_float, check_int, check_seed, check_sizes,
+                     check_threads)
 from .kernels.layout import aligned_zeros, param_offsets
-from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, lookup
+from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, activation_name, lookup
 from .threads import hogwild_epoch, minibatch_epoch_parallel
-from .training import DivergenceError, Optimizer, diverged, run
+from .training import DivergenceError, Optimizer, Position, diverged, run
 
 __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 
@@ -83,15 +87,22 @@ class Network:
     ----------
     sizes : list of int
         Neurons per layer, input layer first, e.g. ``[784, 30, 10]``.
-    activation : {"sigmoid", "tanh", "relu"}
+    activation : {"sigmoid", "tanh", "relu", "identity"}
         Activation of the hidden layers (and of the output layer with the quadratic cost).
-    cost : {"cross_entropy", "quadratic", "log_likelihood"}
-        Cross-entropy uses a sigmoid output layer, log-likelihood a softmax output layer.
+    cost : {"cross_entropy", "quadratic", "quadratic_identity", "log_likelihood"}
+        Cross-entropy uses a sigmoid output layer, log-likelihood a softmax output layer,
+        "quadratic_identity" the quadratic cost with a linear (identity) output layer, for
+        regression on targets of any range.
     init : {"default", "large"}
         "default": weights ~ N(0, 1/n_in), biases ~ N(0, 1); "large": both ~ N(0, 1).
     dtype : {"float32", "float64"}
-    seed : int or None
-        Seed of the initial weights (``numpy.random.default_rng``).
+    seed : int >= 0 or None
+        The one seed of the network's randomness: the initial weights come from
+        ``numpy.random.default_rng(seed)``, and the shuffles of ``fit`` (when it is given no seed
+        of its own) from ``rng``, a generator derived from the same seed
+        (``numpy.random.SeedSequence(seed).spawn``), so the two streams are independent and
+        ``Network(sizes, seed=s).fit(X, y, ...)`` is reproducible from s alone. None: fresh
+        entropy for both.
 
     Attributes
     ----------
@@ -100,6 +111,10 @@ class Network:
     velocity : ndarray or None
         The momentum rules' velocity, laid out like params; kept between ``partial_fit`` and
         ``train_epoch`` calls, reset by ``fit`` and ``reset_optimizer``.
+    seed : int or None
+        The seed the network was built with.
+    rng : numpy.random.Generator
+        The generator of the shuffles (see ``seed``); successive ``fit`` calls continue it.
 
     Raises
     ------
@@ -107,8 +122,8 @@ class Network:
         For invalid sizes or an unknown activation, cost, init or dtype.
     """
 
-    def __init__(self, sizes, activation="sigmoid", cost="cross_entropy", init="default", dtype="float32",
-                 seed=None):
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", cost: str = "cross_entropy",
+                 init: str = "default", dtype: DTypeLike = "float32", seed: int | None = None) -> None:
         self.sizes = check_sizes(sizes)
         self._hidden = lookup(ACTIVATIONS, activation, "activation")
         spec = lookup(COSTS, cost, "cost")
@@ -121,8 +136,15 @@ class Network:
         self._w_off, self._b_off, total = param_offsets(self.sizes)
         self.params = aligned_zeros(total, self.dtype)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
+        self.seed = check_seed(seed)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         self._lock = threading.RLock()
         self.initialize(init, seed)
+
+    @property
+    def output_activation(self) -> str:
+        """The output layer's activation: "sigmoid", "softmax", "identity", or the hidden layers' own."""
+        return activation_name(self._output)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -152,8 +174,9 @@ class Network:
             self._lock.release()
 
     # ----------------------------------------------------------------- parameters
-    def initialize(self, init="default", seed=None):
-        """Draw new weights and biases: all biases first, then all weights, as the book does."""
+    def initialize(self, init: str = "default", seed: int | None = None) -> None:
+        """Draw new weights and biases from ``numpy.random.default_rng(seed)``: all biases first,
+        then all weights, as the book does. ``rng`` is left as it is."""
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(map(repr, INITS))}")
         rng = np.random.default_rng(seed)
@@ -165,23 +188,23 @@ class Network:
         self.biases = biases
 
     @property
-    def weights(self):
+    def weights(self) -> list[np.ndarray]:
         """List of the weight matrices w^l, shape (n_out, n_in), as views into ``params``."""
         return ParamList(kernels.layout.weights(self.params, self._w_off, self._sizes, l)
                          for l in range(len(self.sizes) - 1))
 
     @weights.setter
-    def weights(self, values):
+    def weights(self, values: Iterable[ArrayLike]) -> None:
         self._assign(self.weights, values, "weights")
 
     @property
-    def biases(self):
+    def biases(self) -> list[np.ndarray]:
         """List of the bias vectors b^l, shape (n_out,), as views into ``params``."""
         return ParamList(kernels.layout.biases(self.params, self._b_off, self._sizes, l)
                          for l in range(len(self.sizes) - 1))
 
     @biases.setter
-    def biases(self, values):
+    def biases(self, values: Iterable[ArrayLike]) -> None:
         self._assign(self.biases, values, "biases")
 
     @staticmethod
@@ -199,7 +222,7 @@ class Network:
                 raise ValueError(f"{name}: {e}") from None
 
     # ----------------------------------------------------------------- data
-    def check_data(self, X, y=None, name="X"):
+    def check_data(self, X: ArrayLike | Data, y: ArrayLike | None = None, name: str = "X") -> Data | np.ndarray:
         """Check and convert (X, y) once for this network; the result can be passed wherever X, y go.
 
         Parameters
@@ -213,6 +236,8 @@ class Network:
         -------
         Data
             (X, Y, labels); with y None, X alone as a C-contiguous array of the network's dtype.
+            Read-only arrays (memory-mapped files, joblib's worker inputs) are copied: the
+            kernels would otherwise compile again for them.
 
         Raises
         ------
@@ -229,7 +254,7 @@ class Network:
         y_name = "y" if name == "X" else name.replace("X", "y")
         return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
 
-    def kernel_args(self):
+    def kernel_args(self) -> tuple:
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
 
         For code that calls ``fastnn.kernels`` directly (benchmarks, the study's gradient noise).
@@ -237,21 +262,21 @@ class Network:
         return (self.params, self._w_off, self._b_off, self._sizes, self._hidden, self._output, self._cost)
 
     # ----------------------------------------------------------------- inference
-    def feedforward(self, X):
+    def feedforward(self, X: ArrayLike) -> np.ndarray:
         """Output activations for every row of X, shape (n, sizes[-1])."""
         X = self.check_data(X)
         out = np.empty((len(X), self.sizes[-1]), dtype=self.dtype)
         kernels.feedforward(*self.kernel_args()[:-1], X, out)
         return out
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class (argmax of the output) for every row of X."""
         X = self.check_data(X)
         labels = np.empty(len(X), dtype=np.int64)
         kernels.predict(*self.kernel_args()[:-1], X, labels)
         return labels
 
-    def accuracy(self, X, y=None):
+    def accuracy(self, X: ArrayLike | Data, y: ArrayLike | None = None) -> float:
         """Fraction of rows of X classified correctly; y is labels (n,) or targets (n, n_out).
 
         X may be a ``Data`` from ``check_data`` (then y is not given).
@@ -259,13 +284,14 @@ class Network:
         d = self.check_data(X, y)
         return kernels.accuracy(*self.kernel_args()[:-1], d.X, d.labels) / len(d.X)
 
-    def total_cost(self, X, y=None, lmbda=0.0):
+    def total_cost(self, X: ArrayLike | Data, y: ArrayLike | None = None, lmbda: float = 0.0) -> float:
         """Mean cost over (X, y) plus the L2 term 0.5 (lmbda/n) sum w^2 (X may be a ``Data``)."""
         lmbda = check_float(lmbda, "lmbda", minimum=0.0)
         d = self.check_data(X, y)
         return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
 
-    def gradient_sum(self, X, y=None, idx=None):
+    def gradient_sum(self, X: ArrayLike | Data, y: ArrayLike | None = None,
+                     idx: ArrayLike | None = None) -> np.ndarray:
         """The cost's gradient (no L2 term) summed over the examples idx (default all), as a flat
         array laid out like params (see ``split``)."""
         d = self.check_data(X, y)
@@ -274,12 +300,12 @@ class Network:
         kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
         return grad
 
-    def gradient(self, X, y=None):
+    def gradient(self, X: ArrayLike | Data, y: ArrayLike | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradient of the mean cost over (X, y), without the L2 term, as (nabla_b, nabla_w) lists."""
         d = self.check_data(X, y)
         return self.split(self.gradient_sum(d) / len(d.X))
 
-    def backprop(self, x, y):
+    def backprop(self, x: ArrayLike, y: ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradient of the cost for one example x (shape (n_in,) or (n_in, 1)), as (nabla_b, nabla_w).
 
         y is a class label or a target vector.
@@ -290,7 +316,7 @@ class Network:
         y = np.asarray(y)
         return self.gradient(x.reshape(1, -1), y.reshape(1, -1) if y.ndim else y.reshape(1))
 
-    def split(self, flat):
+    def split(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(biases, weights) lists of views into a flat buffer laid out like params.
 
         Raises
@@ -307,7 +333,12 @@ class Network:
                 [kernels.layout.weights(flat, self._w_off, self._sizes, l) for l in L])
 
     # ----------------------------------------------------------------- training
-    def reset_optimizer(self):
+    def shuffle_generator(self, seed: int | None = None) -> np.random.Generator:
+        """The generator that shuffles the examples: ``numpy.random.default_rng(seed)``, or with
+        seed None the network's own ``rng`` (derived from the seed it was built with)."""
+        return self.rng if seed is None else np.random.default_rng(check_seed(seed))
+
+    def reset_optimizer(self) -> None:
         """Forget the update rule's state (the velocity): the next update starts from rest."""
         self.velocity = None
 
@@ -321,7 +352,8 @@ class Network:
             raise ValueError(f"{name}[{bad}] = {order[bad]} is not an example index: X has {n} rows")
         return np.ascontiguousarray(order, dtype=np.int64)
 
-    def train_epoch(self, X, Y, order, batch_size, optimizer, n=None, threads=1, hogwild=False):
+    def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: ArrayLike, batch_size: int, optimizer: Optimizer | float,
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> None:
         """One compiled epoch over X[order], keeping the optimizer's state (velocity) for the next call.
 
         The low-level step under ``fit``, ``partial_fit`` and ``fastnn.training.run``: no shuffling,
@@ -375,8 +407,9 @@ class Network:
             else:
                 kernels.minibatch_epoch(*args, batch_size, rule, hyper)
 
-    def partial_fit(self, X, y, batch_size, eta, lmbda=0.0, momentum=0.0, nesterov=False, order=None, n=None,
-                    threads=1, hogwild=False):
+    def partial_fit(self, X: ArrayLike | Data, y: ArrayLike | None, batch_size: int, eta: float, lmbda: float = 0.0,
+                    momentum: float = 0.0, nesterov: bool = False, order: ArrayLike | None = None,
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> Position:
         """One epoch over (X, y), keeping the optimizer's state (velocity) between calls.
 
         Parameters
@@ -410,8 +443,10 @@ class Network:
         return run(self, d, 1, batch_size, optimizer, n=n, order=None if order is None else (lambda epoch: order),
                    threads=threads, hogwild=hogwild)
 
-    def fit(self, X, y, epochs, batch_size, eta, lmbda=0.0, momentum=0.0, validation_data=None, shuffle=True,
-            seed=None, monitor=None, early_stopping=None, verbose=False, threads=1, hogwild=False, nesterov=False):
+    def fit(self, X: ArrayLike | Data, y: ArrayLike | None, epochs: int, batch_size: int, eta: float,
+            lmbda: float = 0.0, momentum: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None, shuffle: bool = True,
+            seed: int | None = None, monitor: Iterable[str] | None = None, early_stopping: int | None = None,
+            verbose: bool = False, threads: int = 1, hogwild: bool = False, nesterov: bool = False) -> History:
         """Train by stochastic gradient descent.
 
         Parameters
@@ -431,8 +466,11 @@ class Network:
         validation_data : (X_val, y_val) or None
         shuffle : bool
             Visit the examples in a new random order each epoch; False keeps the given order.
-        seed : int or None
-            Seed of the shuffling (``numpy.random.default_rng``).
+        seed : int >= 0 or None
+            Seed of the shuffling (``numpy.random.default_rng``). None: the network's own
+            generator ``rng``, derived from the seed it was built with, so one seed drives both
+            the initial weights and the shuffles; successive calls continue it. A network built
+            without a seed shuffles from fresh entropy.
         monitor : iterable of str or None
             Any of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
             Default: "validation_accuracy" when validation_data is given.
@@ -514,7 +552,7 @@ class Network:
              hogwild):
         n = len(d.X)
         eta, lmbda = optimizer.eta, optimizer.lmbda
-        rng = np.random.default_rng(seed)
+        rng = self.shuffle_generator(seed)
         self.reset_optimizer()
         history = History()
         watch = health.Watch(self, d)
@@ -564,7 +602,7 @@ class Network:
         return history
 
     # ----------------------------------------------------------------- files
-    def save(self, path):
+    def save(self, path: str | PathLike) -> None:
         """Save to ``path``: ``.json`` (readable by the book's network2.load) or ``.npz``; see fastnn.load."""
         serialization.save(self, path)
 
@@ -573,7 +611,7 @@ class Network:
                 f"dtype={self.dtype.name!r})")
 
 
-def load(path):
+def load(path: str | PathLike) -> Network:
     """Load a network saved by ``Network.save`` or by the book's ``network2.save``.
 
     Parameters
@@ -592,12 +630,12 @@ def load(path):
     """
     if serialization.file_format(path) == ".json":
         sizes, weights, biases, meta = serialization.read_json_model(path)
-        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+        net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"])
         net.weights = weights
         net.biases = biases
         return net
     sizes, params, meta = serialization.read_npz_model(path)
-    net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"], seed=0)
+    net = Network(sizes, activation=meta["activation"], cost=meta["cost"], dtype=meta["dtype"])
     net.params[:] = params
     return net
 

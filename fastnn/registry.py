@@ -15,9 +15,13 @@ class Cost(NamedTuple):
     book_name: str
 
 
-ACTIVATIONS = {"sigmoid": kernels.SIGMOID, "tanh": kernels.TANH, "relu": kernels.RELU}
+ACTIVATIONS = {"sigmoid": kernels.SIGMOID, "tanh": kernels.TANH, "relu": kernels.RELU, "identity": kernels.IDENTITY}
+# The output layer's activation comes with the cost: the quadratic cost uses the hidden layers' own
+# (the book's networks), or the identity (a regression network's linear output: delta^L = a - y).
+# Costs the book lacks get class names the book's network2.load refuses, rather than misreads.
 COSTS = {
     "quadratic": Cost(kernels.QUADRATIC, None, "QuadraticCost"),
+    "quadratic_identity": Cost(kernels.QUADRATIC, kernels.IDENTITY, "QuadraticIdentityCost"),
     "cross_entropy": Cost(kernels.CROSS_ENTROPY, kernels.SIGMOID, "CrossEntropyCost"),
     "log_likelihood": Cost(kernels.LOG_LIKELIHOOD, kernels.SOFTMAX, "LogLikelihoodCost"),
 }
@@ -35,6 +39,12 @@ def lookup(registry, name, what):
         return registry[key]
     except (KeyError, TypeError):
         raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(map(repr, registry))}") from None
+
+
+def activation_name(code):
+    """The name of an activation code: a key of ACTIVATIONS, or "softmax" (output layers only)."""
+    names = {c: name for name, c in ACTIVATIONS.items()} | {kernels.SOFTMAX: "softmax"}
+    return names[code]
 
 
 def cost_from_book_name(book_name):

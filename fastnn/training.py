@@ -11,9 +11,12 @@ The update rule and its hyper-parameters travel together as an ``Optimizer``.
 """
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .checks import check_float
 from .registry import OPTIMIZERS, lookup
@@ -59,23 +62,23 @@ class Optimizer:
             raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
 
     @classmethod
-    def named(cls, name, eta, lmbda=0.0, momentum=0.9):
+    def named(cls, name: str, eta: float, lmbda: float = 0.0, momentum: float = 0.9) -> "Optimizer":
         """The optimizer of a registry name ("sgd", "momentum", "nesterov"); momentum is ignored by "sgd"."""
         rule = lookup(OPTIMIZERS, name, "optimizer")
         return cls(eta, lmbda, 0.0 if rule == SGD else momentum, rule == NESTEROV)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return "sgd" if self.rule == SGD else ("nesterov" if self.rule == NESTEROV else "momentum")
 
     @property
-    def rule(self):
+    def rule(self) -> int:
         """The kernels' code of the update rule (momentum 0 is plain SGD, whatever nesterov says)."""
         if self.momentum == 0.0:
             return SGD
         return NESTEROV if self.nesterov else MOMENTUM
 
-    def hyper(self, n, dtype):
+    def hyper(self, n: int, dtype: DTypeLike) -> np.ndarray:
         """The kernels' hyper-parameter array for a training set of n examples.
 
         decay = eta*lmbda/n is computed in the parameters' dtype, as the kernels did.
@@ -87,7 +90,7 @@ class Optimizer:
         h[MU] = dt(self.momentum)
         return h
 
-    def divergence_hint(self, n):
+    def divergence_hint(self, n: int) -> str:
         """A sentence naming the likely cause of divergence, a too-large eta or a too-large lmbda, and the fix.
 
         Every update multiplies the weights by 1 - eta*lmbda/n before the gradient step; from
@@ -111,6 +114,22 @@ def diverged(epoch, what, optimizer, n):
                            f"were kept.")
 
 
+class Trainable(Protocol):
+    """What ``run`` needs of a network (``fastnn.Network`` is one): its parameters and one epoch."""
+
+    params: np.ndarray
+
+    def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, optimizer: "Optimizer",
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> None: ...
+
+
+class Examples(Protocol):
+    """What ``run`` needs of the data (``fastnn.Data`` is one): inputs X and targets Y, checked."""
+
+    X: np.ndarray
+    Y: np.ndarray
+
+
 @dataclass
 class Position:
     """Where training stands, as the hooks see it (counts since the start of this ``run``)."""
@@ -125,13 +144,15 @@ class Position:
     stopped: bool = False  # a hook asked to stop
 
     @property
-    def epochs(self):
+    def epochs(self) -> float:
         """Epochs done, fractional: examples / n."""
         return self.examples / self.n
 
 
-def run(net, data, epochs, batch_size, optimizer, *, n=None, order=None, points=None, on_point=None,
-        on_epoch=None, threads=1, hogwild=False):
+def run(net: Trainable, data: Examples, epochs: int, batch_size: int, optimizer: Optimizer, *, n: int | None = None,
+        order: Callable[[int], np.ndarray] | None = None, points: Callable[[int], list[int]] | None = None,
+        on_point: Callable[[Position], bool | None] | None = None,
+        on_epoch: Callable[[Position], bool | None] | None = None, threads: int = 1, hogwild: bool = False) -> Position:
     """Train net on data for up to ``epochs`` epochs; returns the final Position.
 
     Parameters

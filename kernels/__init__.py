@@ -7,8 +7,8 @@ for one thread's share of a multi-threaded epoch, ``codes`` for the activation, 
 update-rule codes.
 """
 from .backprop import accumulate_gradient
-from .codes import (CROSS_ENTROPY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID, SOFTMAX,
-                    TANH)
+from .codes import (CROSS_ENTROPY, IDENTITY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID,
+                    SOFTMAX, TANH)
 from .costs import total_cost
 from .forward import accuracy, feedforward, predict
 from .layout import param_offsets

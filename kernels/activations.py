@@ -2,13 +2,13 @@
 
 A block is a 2-D array with one row per example. Derivatives are computed from
 the activation a = sigma(z), not from z, so the forward pass need not keep z:
-sigmoid' = a (1 - a), tanh' = 1 - a^2, relu' = [a > 0].
+sigmoid' = a (1 - a), tanh' = 1 - a^2, relu' = [a > 0], identity' = 1.
 """
 import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from .codes import FASTMATH, RELU, SIGMOID, SOFTMAX, TANH
+from .codes import FASTMATH, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
 from .layout import view2d
 from .vmath import exp_nonpositive
 
@@ -79,6 +79,8 @@ def activate(Z, code):
             inv = one / total
             for j in range(n):
                 Z[i, j] *= inv
+    elif code == IDENTITY:
+        pass  # a = z
     else:
         raise ValueError("unknown activation code")
 
@@ -104,5 +106,7 @@ def scale_by_derivative(D, A, code):
             for j in range(n):
                 if not A[i, j] > zero:
                     D[i, j] = zero
+    elif code == IDENTITY:
+        pass  # sigma'(z) = 1
     else:  # softmax's Jacobian is not elementwise: it only comes with the log-likelihood cost
         raise ValueError("no elementwise derivative for this activation code")

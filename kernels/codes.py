@@ -9,6 +9,7 @@ SIGMOID = 0
 TANH = 1
 RELU = 2
 SOFTMAX = 3  # output layer only, with the log-likelihood cost
+IDENTITY = 4  # sigma(z) = z: a regression network's output layer (or a linear hidden layer)
 
 QUADRATIC = 0
 CROSS_ENTROPY = 1

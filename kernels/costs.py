@@ -1,6 +1,7 @@
 """Cost functions C(a, y), the output error delta^L, and the total-cost kernel.
 
 - quadratic:      C = 0.5 ||a - y||^2,                      delta^L = (a - y) * sigma'(z^L)
+                  (with an identity output layer, for regression: delta^L = a - y)
 - cross-entropy:  C = -sum y ln a + (1 - y) ln(1 - a),      delta^L = a - y  (sigmoid output)
 - log-likelihood: C = -sum y ln a,                          delta^L = a - y  (softmax output)
 """

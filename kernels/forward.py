@@ -32,27 +32,49 @@ def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off,
 
 
 @njit(cache=True)
+def inference_buffers(sizes, n, X):
+    """(acts, a_off, pair): work buffers for ``forward_rows`` over up to CHUNK of n rows of X."""
+    acts, a_off = alloc_acts(sizes, max(2, min(CHUNK, n)), X)
+    return acts, a_off, np.empty((2, X.shape[1]), dtype=X.dtype)
+
+
+@njit(cache=True)
+def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair):
+    """The output block (m, sizes[-1]) for the rows X[start:start + m], m <= CHUNK.
+
+    A single row goes through as two copies of itself: ``gemm.linear`` computes one row
+    with a matrix-vector loop whose float32 sums round differently from the blocked
+    product's, and a row's output must not depend on the rows it is computed with
+    (scikit-learn's check_methods_subset_invariance predicts row by row).
+    """
+    A0 = X[start:start + m]
+    if m == 1:
+        for k in range(X.shape[1]):
+            pair[0, k] = X[start, k]
+            pair[1, k] = X[start, k]
+        A0 = pair
+    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+    return block(acts, a_off, sizes, len(sizes) - 1, A0.shape[0])[:m]
+
+
+@njit(cache=True)
 def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
     n = X.shape[0]
-    L = len(sizes) - 1
-    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    acts, a_off, pair = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
-        out[start:start + m] = block(acts, a_off, sizes, L, m)
+        out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
 
 
 @njit(cache=True)
 def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
     n = X.shape[0]
-    L = len(sizes) - 1
-    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    acts, a_off, pair = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
-        A = block(acts, a_off, sizes, L, m)
+        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
         for i in range(m):
             labels[start + i] = np.argmax(A[i])
 
@@ -61,13 +83,11 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
 def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
     n = X.shape[0]
-    L = len(sizes) - 1
-    acts, a_off = alloc_acts(sizes, min(CHUNK, max(n, 1)), X)
+    acts, a_off, pair = inference_buffers(sizes, n, X)
     correct = 0
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        forward_layers(params, w_off, b_off, sizes, hidden, output, X[start:start + m], acts, a_off)
-        A = block(acts, a_off, sizes, L, m)
+        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
         for i in range(m):
             if np.argmax(A[i]) == labels[start + i]:
                 correct += 1

@@ -2,9 +2,10 @@
 
 Follows network2.py: per-example backprop, gradients summed over a mini-batch,
 then the update w <- (1 - eta*lmbda/n) w - (eta/m) nabla_w. Extended with
-tanh/ReLU, the softmax/log-likelihood output, classical momentum and Nesterov's
-momentum, exactly as fastnn documents them (fastnn/kernels/update.py). Weights are lists of (n_out, n_in) arrays, biases lists
-of (n_out,) arrays, examples are 1-D vectors.
+tanh/ReLU/identity, the softmax/log-likelihood output, the identity output with the quadratic cost
+(regression), classical momentum and Nesterov's momentum, exactly as fastnn documents them
+(fastnn/kernels/update.py). Weights are lists of (n_out, n_in) arrays, biases lists of (n_out,)
+arrays, examples are 1-D vectors.
 """
 import numpy as np
 
@@ -16,6 +17,8 @@ def sigma(z, name):
         return np.tanh(z)
     if name == "relu":
         return np.maximum(z, 0.0)
+    if name == "identity":
+        return z
     if name == "softmax":
         e = np.exp(z - z.max())
         return e / e.sum()
@@ -30,15 +33,18 @@ def sigma_prime(z, name):
         return 1 - np.tanh(z) ** 2
     if name == "relu":
         return (z > 0).astype(float)
+    if name == "identity":
+        return np.ones_like(z)
     raise ValueError(name)
 
 
 def output_activation(activation, cost):
-    return {"quadratic": activation, "cross_entropy": "sigmoid", "log_likelihood": "softmax"}[cost]
+    return {"quadratic": activation, "quadratic_identity": "identity", "cross_entropy": "sigmoid",
+            "log_likelihood": "softmax"}[cost]
 
 
 def cost_fn(a, y, cost):
-    if cost == "quadratic":
+    if cost in ("quadratic", "quadratic_identity"):
         return 0.5 * np.sum((a - y) ** 2)
     if cost == "cross_entropy":
         return np.sum(-y * np.log(a) - (1 - y) * np.log(1 - a))
@@ -65,7 +71,7 @@ def backprop(weights, biases, x, y, activation, cost):
         zs.append(z)
         a = sigma(z, out_act if l == len(weights) - 1 else activation)
         activations.append(a)
-    if cost == "quadratic":
+    if cost in ("quadratic", "quadratic_identity"):
         delta = (activations[-1] - y) * sigma_prime(zs[-1], out_act)
     else:
         delta = activations[-1] - y

@@ -4,10 +4,10 @@ import pytest
 
 import fastnn
 from conftest import make_data
+from fastnn.registry import ACTIVATIONS, COSTS
 import reference as ref
 
-ACTS = ["sigmoid", "tanh", "relu"]
-COSTS = ["quadratic", "cross_entropy", "log_likelihood"]
+ACTS = list(ACTIVATIONS)
 DEPTHS = {1: [6, 5, 3], 2: [6, 5, 4, 3], 3: [6, 5, 4, 5, 3], 4: [6, 4, 5, 4, 5, 3]}
 
 

@@ -153,3 +153,11 @@ def test_kernels_never_import_the_python_api():
     api = [f"{name} imports {m}" for name in kernels for m in sorted(imported(name, modules[name], modules))
            if m.split(".")[0] == "fastnn" and not (m == "fastnn.kernels" or m.startswith("fastnn.kernels."))]
     assert kernels and not api, api
+
+
+def test_only_fastnn_sklearn_imports_scikit_learn():
+    # scikit-learn is an optional extra (fastnn[sklearn]): no other module may need it.
+    modules = module_names(PACKAGES)
+    users = sorted(name for name, path in modules.items()
+                   if any(m.split(".")[0] == "sklearn" for m in imported(name, path, modules)))
+    assert users == ["fastnn.sklearn"]

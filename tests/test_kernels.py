@@ -18,12 +18,13 @@ def flat(weights, biases):
 
 
 def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7,
-                        nesterov=False):
+                        nesterov=False, data=None):
+    """(fastnn's params, the reference's) after the epochs; data: (X, labels or targets), default random labels."""
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype="float64", seed=11)
-    X, y = make_data(n, sizes[0], sizes[-1], seed=12)
+    X, y = make_data(n, sizes[0], sizes[-1], seed=12) if data is None else data
     W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
     net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False)
-    Y = np.eye(sizes[-1])[y]
+    Y = np.eye(sizes[-1])[y] if y.ndim == 1 else y
     vw = vb = None
     for _ in range(epochs):  # the velocity carries over between epochs of one fit
         W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(n), batch_size, eta, activation, cost, lmbda, momentum,
@@ -62,6 +63,18 @@ def test_nesterov_epoch_matches_reference(activation, cost, batch_size, lmbda):
     assert np.abs(got - classical).max() > 1e-4
 
 
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+@pytest.mark.parametrize("batch_size", [1, 7, 45])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_identity_output_epoch_matches_reference_on_real_valued_targets(activation, batch_size, momentum, nesterov):
+    # The regression network (MLPRegressor's): a linear output layer, delta^L = a - y, targets of any sign.
+    rng = np.random.default_rng(12)
+    X, Y = rng.random((45, 10)), 2.0 * rng.standard_normal((45, 3))
+    got, want = epochs_vs_reference([10, 8, 3], activation, "quadratic_identity", batch_size, 1.0, momentum, eta=0.05,
+                                    nesterov=nesterov, data=(X, Y))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
 def test_remainder_batch_uses_its_real_size():
     # 45 examples in batches of 20: the last batch has 5 examples and must be divided by 5, not 20.
     got, want = epochs_vs_reference([5, 4, 3], "sigmoid", "quadratic", 20, 0.0, 0.0, epochs=1)
@@ -96,6 +109,19 @@ def test_inference_matches_reference(activation, cost):
     assert net.accuracy(X, y) == np.mean(out.argmax(axis=1) == y)
     want = ref.total_cost(net.weights, net.biases, X, np.eye(5)[y], activation, cost, lmbda=3.0)
     assert net.total_cost(X, y, lmbda=3.0) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("activation,cost", [("relu", "quadratic_identity"), ("sigmoid", "log_likelihood")])
+def test_a_rows_output_does_not_depend_on_the_rows_computed_with_it(activation, cost):
+    # float32, where a different summation order shows: one row at a time, in blocks of 7, and in
+    # 256-row chunks with a single row left over (n = 257) give the same bits.
+    net = fastnn.Network([20, 30, 3], activation=activation, cost=cost, dtype="float32", seed=1)
+    X = np.random.default_rng(2).standard_normal((257, 20)).astype(np.float32)
+    full = net.feedforward(X)
+    np.testing.assert_array_equal(np.concatenate([net.feedforward(X[i:i + 1]) for i in range(257)]), full)
+    np.testing.assert_array_equal(np.concatenate([net.feedforward(X[i:i + 7]) for i in range(0, 257, 7)]), full)
+    np.testing.assert_array_equal([net.predict(X[i:i + 1])[0] for i in range(257)], full.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(X), full.argmax(axis=1))
 
 
 def test_float32_agrees_with_float64():

@@ -49,6 +49,57 @@ def test_same_seed_gives_bitwise_identical_training(data):
     assert not np.array_equal(a.params, c.params)
 
 
+def test_one_seed_drives_the_initial_weights_and_the_shuffles(data):
+    X, y = data
+    a, b, unshuffled = (fastnn.Network([8, 6, 3], dtype="float64", seed=5) for _ in range(3))
+    for net in (a, b):
+        net.fit(X, y, 2, 4, 0.5)  # no seed: the shuffles come from the network's seed
+    unshuffled.fit(X, y, 2, 4, 0.5, shuffle=False)
+    assert np.array_equal(a.params, b.params) and not np.array_equal(a.params, unshuffled.params)
+    # the shuffle stream is derived from the seed, not the initial weights' stream reused
+    c = fastnn.Network([8, 6, 3], dtype="float64", seed=5)
+    order = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0]).permutation(60)
+    c.train_epoch(*c.check_data(X, y)[:2], order, 4, 0.5)
+    d = fastnn.Network([8, 6, 3], dtype="float64", seed=5)
+    d.fit(X, y, 1, 4, 0.5)
+    assert np.array_equal(c.params, d.params)
+    # a second fit continues the stream: from the same start weights, it does not repeat the first order
+    g = fastnn.Network([8, 6, 3], dtype="float64", seed=5)
+    g.fit(X, y, 1, 4, 0.5)
+    g.params[:] = fastnn.Network([8, 6, 3], dtype="float64", seed=5).params
+    g.fit(X, y, 1, 4, 0.5)
+    assert not np.array_equal(g.params, d.params)
+    # an explicit fit seed still wins, and a network without a seed shuffles from fresh entropy
+    e, f = (fastnn.Network([8, 6, 3], dtype="float64", seed=5) for _ in range(2))
+    e.fit(X, y, 1, 4, 0.5, seed=9)
+    f.fit(X, y, 1, 4, 0.5, seed=9)
+    assert np.array_equal(e.params, f.params) and not np.array_equal(e.params, d.params)
+    assert fastnn.Network([8, 6, 3], seed=None).rng.integers(2**62) != fastnn.Network([8, 6, 3]).rng.integers(2**62)
+
+
+def test_a_seed_must_be_a_non_negative_integer():
+    for bad in (-1, 1.5, "0"):
+        with pytest.raises(ValueError, match="seed must be"):
+            fastnn.Network([2, 2], seed=bad)
+
+
+def test_read_only_data_is_copied_instead_of_compiling_read_only_kernels(data):
+    X, y = data
+    X, Y = X.copy(), np.eye(3)[y]
+    for A in (X, Y):
+        A.flags.writeable = False  # as a memory-mapped file, or joblib's inputs in a worker process
+    net = fastnn.Network([8, 6, 3], dtype="float64", seed=0)
+    d = net.check_data(X, Y)
+    assert d.X.flags.writeable and d.Y.flags.writeable and not X.flags.writeable
+    np.testing.assert_array_equal(d.X, X)
+    net.fit(X, Y, 1, 4, 0.5)
+    net.predict(X)
+    from numba import types
+    from fastnn import kernels
+    for kernel in (kernels.minibatch_epoch, kernels.predict):
+        assert not [t for sig in kernel.signatures for t in sig if isinstance(t, types.Array) and not t.mutable]
+
+
 def test_shuffle_false_processes_examples_in_the_given_order(data):
     X, y = data
     a = fastnn.Network([8, 6, 3], dtype="float64", seed=5)

@@ -1,4 +1,6 @@
-"""The installed package: one top-level name, ``fastnn``, with the kernels inside it."""
+"""The installed package: one top-level name, ``fastnn``, with the kernels inside it; its metadata and extras."""
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -6,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import fastnn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +33,45 @@ def test_wheel_holds_only_the_fastnn_package(tmp_path):
     assert not any(n.startswith("kernels/") for n in names)
     dist_info = next(t for t in top if t.endswith(".dist-info"))
     assert zipfile.ZipFile(wheel).read(f"{dist_info}/top_level.txt").decode().split() == ["fastnn"]
+    # PEP 561: the type hints ship; the version has one source, fastnn.__version__
+    assert "fastnn/py.typed" in names
+    metadata = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
+    assert f"Version: {fastnn.__version__}\n" in metadata and wheel.name.startswith(f"fastnn-{fastnn.__version__}-")
+    assert "Typing :: Typed" in metadata and "License-Expression: MIT" in metadata
+    assert "\nClassifier: License ::" not in metadata  # the SPDX expression replaces license classifiers
+    extras = {line.split(": ")[1] for line in metadata.splitlines() if line.startswith("Provides-Extra: ")}
+    assert extras == {"study", "distributed", "sklearn", "test"}
+
+
+def test_the_test_extra_holds_every_package_the_tests_import():
+    # `pip install .[test]` alone must run the whole suite: every third-party module a test or a
+    # benchmark imports comes with the test extra (through the other extras it names).
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    test = extras["test"]
+    named = {d for d in test if not d.startswith("fastnn[")}
+    for group in next(d for d in test if d.startswith("fastnn["))[len("fastnn["):-1].split(","):
+        named |= set(extras[group])
+    distributions = {re.split(r"[<>=\[ ;]", d)[0].lower() for d in [*named, *project["dependencies"]]}
+    module_of = {"scikit-learn": "sklearn", "pytest-benchmark": "pytest_benchmark"}
+    provided = {module_of.get(d, d) for d in distributions}
+    imported = set()
+    for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("bench/test_*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                imported.add(node.module.split(".")[0])
+            elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip"
+                  and isinstance(node.args[0], ast.Constant)):
+                imported.add(node.args[0].value.split(".")[0])
+    local = {p.stem for p in [*ROOT.glob("tests/*.py"), *ROOT.glob("bench/*.py")]} | {"book", "peers", "fastnn"}
+    third_party = {m for m in imported - local - set(sys.stdlib_module_names)}
+    optional_peers = {"torch", "jax", "jaxlib"}  # bench/ compares against them when installed, never required
+    through_fastnn = {"tqdm"}  # test_network checks fastnn's tqdm progress bar without importing tqdm
+    missing = ((third_party - optional_peers) | through_fastnn) - provided
+    assert not missing, f"the test extra lacks {sorted(missing)}"
 
 
 def test_a_kernels_module_in_the_working_folder_does_not_affect_fastnn(tmp_path):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fastnn.datasets import to_book_data
 
@@ -29,12 +30,17 @@ def run(code, namespace, cwd, monkeypatch):
     return out.getvalue()
 
 
+def link_mnist_test_files(folder):
+    """The MNIST test-set files in folder, as the examples name them (without a folder)."""
+    source = Path(os.environ["FASTNN_DATA"]) / "mnist"  # the mnist_test_set fixture skips when it is absent
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).symlink_to(source / name)
+
+
 def test_first_example_trains_saves_and_loads(mnist_test_set, tmp_path, monkeypatch):
-    folder = Path(os.environ["FASTNN_DATA"]) / "mnist"  # mnist_test_set skips when it is absent
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):  # named without a folder
-        (tmp_path / name).symlink_to(folder / name)
+    link_mnist_test_files(tmp_path)
     ns = {}
-    out = run(block_with("fastnn.load_idx("), ns, tmp_path, monkeypatch)
+    out = run(block_with("net.save("), ns, tmp_path, monkeypatch)
     accuracy, predicted = re.match(r"(\S+) \[([\d ]+)\]", out).groups()
     assert float(accuracy) == ns["history"].validation_accuracy[-1]
     assert float(accuracy) > 0.88  # 10 epochs on 8,000 real digits; README reports about 0.93
@@ -52,3 +58,16 @@ def test_book_example_runs_unchanged(mnist_test_set, tmp_path, monkeypatch):
     assert len(accuracy) == 30 and len(ns["training_cost"]) == 0  # only what the call monitors
     assert accuracy[-1] > 850  # of 1,000 held-out digits after 30 epochs on 2,000
     assert out.count("Epoch") == 30
+
+
+def test_scikit_learn_example_searches_a_pipeline(mnist_test_set, tmp_path, monkeypatch):
+    pytest.importorskip("sklearn", reason="the example needs scikit-learn (pip install 'fastnn[sklearn]')")
+    link_mnist_test_files(tmp_path)
+    ns = {}
+    out = run(block_with("GridSearchCV("), ns, tmp_path, monkeypatch)
+    search = ns["search"]
+    assert len(search.cv_results_["params"]) == 4 and search.n_splits_ == 3
+    assert out.startswith(str(search.best_params_))
+    score = float(out.split()[-1])
+    assert score == search.score(ns["X"][8000:], ns["y"][8000:])
+    assert score > 0.9  # 6,000 real training digits, 2,000 held out; 0.926 when written

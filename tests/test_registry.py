@@ -27,11 +27,13 @@ def test_every_registered_name_trains_and_evaluates_as_the_reference(activation,
     X, y = make_data(23, 6, 4, seed=1)
     for batch_size in (1, 4):
         net = fastnn.Network([6, 5, 4], activation=activation, cost=cost, dtype="float64", seed=2)
+        eta = 0.1 if net.output_activation == "identity" else 0.3  # a linear output diverges at 0.3 here
         W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-        opt = fastnn.Optimizer.named(optimizer, 0.3, lmbda=1.0, momentum=0.5)
+        opt = fastnn.Optimizer.named(optimizer, eta, lmbda=1.0, momentum=0.5)
         net.partial_fit(X, y, batch_size, opt.eta, opt.lmbda, opt.momentum, opt.nesterov)
-        want = _reference_epoch(net, X, y, batch_size, 0.3, 1.0, optimizer, W, B)
+        want = _reference_epoch(net, X, y, batch_size, eta, 1.0, optimizer, W, B)
         np.testing.assert_allclose(net.params, want, rtol=0, atol=1e-10)
+    assert net.output_activation == ref.output_activation(activation, cost)
     out = np.array([ref.feedforward(net.weights, net.biases, x, activation, cost) for x in X])
     np.testing.assert_allclose(net.feedforward(X), out, rtol=0, atol=1e-12)
     assert net.total_cost(X, y, 1.0) == pytest.approx(
@@ -83,7 +85,8 @@ def test_an_unknown_update_rule_code_is_an_error_before_any_update(batch_size):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown activation 'softplus'; choose one of 'sigmoid', 'tanh', 'relu'"):
+    with pytest.raises(ValueError,
+                       match="unknown activation 'softplus'; choose one of 'sigmoid', 'tanh', 'relu', 'identity'"):
         fastnn.Network([2, 2], activation="softplus")
     with pytest.raises(ValueError, match="unknown optimizer 'adam'; choose one of 'sgd', 'momentum', 'nesterov'"):
         fastnn.Optimizer.named("adam", 0.1)

@@ -17,15 +17,17 @@ def private_members(cls):
 
 
 def reach_ins(path, names):
-    """(line, attribute) of every ``something._name`` in the file with _name in names."""
+    """(line, attribute) of every ``something._name`` in the file with _name in names, except
+    ``self._name`` and ``cls._name``: a class's own members that happen to share a name."""
     tree = ast.parse(Path(path).read_text(), filename=str(path))
     return [(node.lineno, node.attr) for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and node.attr in names]
+            if isinstance(node, ast.Attribute) and node.attr in names
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))]
 
 
 def test_the_scanner_finds_a_reach_in(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f(net):\n    return net._cost + 1\n")
+    bad.write_text("def f(net):\n    return net._cost + 1\n\n\nclass A:\n    def g(self):\n        return self._cost\n")
     assert reach_ins(bad, {"_cost"}) == [(2, "_cost")]
 
 

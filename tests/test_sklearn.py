@@ -1,0 +1,240 @@
+"""fastnn.sklearn: scikit-learn's estimator checks, one epoch against scikit-learn's own MLP (solver="sgd"),
+the fitted attributes, bad input, and learning on real digits."""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="fastnn.sklearn needs scikit-learn (pip install 'fastnn[sklearn]')")
+from sklearn import neural_network  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastnn  # noqa: E402
+from conftest import make_learnable  # noqa: E402
+from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+# Short fits that stop at max_iter warn, as scikit-learn's do; the tests that care catch it themselves.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def check_name(check):
+    return getattr(check, "func", check).__name__
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    if check_name(check) != "check_array_api_input":
+        check(estimator)
+        return
+    # scikit-learn skips this check unless array API dispatch is on, and SCIPY_ARRAY_API turns it on
+    # only if set before SciPy is imported: run it in a fresh process.
+    code = ("from sklearn.utils.estimator_checks import estimator_checks_generator\n"
+            f"from fastnn.sklearn import {type(estimator).__name__} as E\n"
+            "ran = 0\n"
+            "for est, check in estimator_checks_generator(E(), mark=None):\n"
+            "    if getattr(check, 'func', check).__name__ == 'check_array_api_input':\n"
+            "        check(est)\n"
+            "        ran += 1\n"
+            "print('ran', ran)\n")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "SCIPY_ARRAY_API": "1"})
+    assert out.returncode == 0 and out.stdout.split() == ["ran", "1"], out.stderr
+
+
+def regression_data(n=60, n_in=8, n_out=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, n_in))
+    return X, np.sin(3 * X[:, :n_out]) + X[:, n_out:2 * n_out] ** 2
+
+
+def one_epoch_each(ours_class, theirs_class, X, y, **params):
+    """fastnn's and scikit-learn's estimator (solver="sgd") after one epoch from the same weights, in float64.
+
+    Both train one epoch (warm start, max_iter=1, in order); scikit-learn's then takes fastnn's
+    weights, and both train one more epoch, each with its velocity restarting from zero.
+    """
+    params.update(max_iter=1, shuffle=False, warm_start=True)
+    ours = ours_class(dtype="float64", random_state=0, **params)
+    theirs = theirs_class(solver="sgd", learning_rate="constant", **params)
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    theirs.coefs_ = [c.copy() for c in ours.coefs_]
+    theirs.intercepts_ = [b.copy() for b in ours.intercepts_]
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    assert ours.out_activation_ == theirs.out_activation_
+    return ours, theirs
+
+
+SGD_CASES = [(1, 0.0, 0.0, False), (10, 0.01, 0.0, False), (10, 0.01, 0.9, False), (20, 0.5, 0.9, True)]
+
+
+@pytest.mark.parametrize("batch_size,alpha,momentum,nesterov", SGD_CASES)
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+def test_regressor_epoch_equals_scikit_learns_sgd_epoch(activation, batch_size, alpha, momentum, nesterov):
+    # n = 60 is a multiple of every batch size: scikit-learn's last, smaller batch would decay differently.
+    X, y = regression_data()
+    ours, theirs = one_epoch_each(MLPRegressor, neural_network.MLPRegressor, X, y, hidden_layer_sizes=(7, 5),
+                                  activation=activation, batch_size=batch_size, learning_rate_init=0.05, alpha=alpha,
+                                  momentum=momentum, nesterovs_momentum=nesterov)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-10)
+    assert ours.out_activation_ == "identity"
+
+
+@pytest.mark.parametrize("batch_size,alpha,momentum,nesterov", SGD_CASES)
+def test_multiclass_epoch_equals_scikit_learns_sgd_epoch(batch_size, alpha, momentum, nesterov):
+    X, y = make_learnable(60, 8, 3, seed=1)
+    labels = np.array(["cat", "dog", "emu"])[y]
+    ours, theirs = one_epoch_each(MLPClassifier, neural_network.MLPClassifier, X, labels, hidden_layer_sizes=(6,),
+                                  activation="relu", batch_size=batch_size, learning_rate_init=0.1, alpha=alpha,
+                                  momentum=momentum, nesterovs_momentum=nesterov)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-10)
+    assert list(ours.classes_) == list(theirs.classes_) == ["cat", "dog", "emu"]
+    assert ours.out_activation_ == "softmax"
+
+
+def test_predict_proba_rows_sum_to_one_in_float64_with_sigmoid_outputs():
+    X, y = make_learnable(300, 8, 4, seed=2)
+    clf = MLPClassifier((10,), cost="cross_entropy", batch_size=10, learning_rate_init=0.5, max_iter=5,
+                        random_state=0).fit(X, y)
+    raw = clf.network_.feedforward(X)
+    assert raw.dtype == np.float32 and np.abs(raw.sum(axis=1) - 1).max() > 1e-3  # sigmoid outputs: no distribution
+    P = clf.predict_proba(X)
+    assert P.dtype == np.float64 and np.abs(P.sum(axis=1) - 1).max() <= 4 * np.finfo(np.float64).eps
+    np.testing.assert_array_equal(clf.classes_[P.argmax(axis=1)], clf.predict(X))
+    np.testing.assert_allclose(P, raw / raw.sum(axis=1, keepdims=True, dtype=np.float64), rtol=1e-15)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), P, rtol=1e-13)
+
+
+def test_partial_fit_trains_one_epoch_and_keeps_the_velocity():
+    X, y = make_learnable(90, 8, 3, seed=3)
+    clf = MLPClassifier((6,), batch_size=9, learning_rate_init=0.2, momentum=0.9, alpha=0.01, shuffle=False,
+                        dtype="float64", random_state=4)
+    net = fastnn.Network([8, 6, 3], activation="relu", cost="log_likelihood", dtype="float64", seed=4)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+        net.partial_fit(X, y, 9, 0.2, lmbda=0.01 * 90 / 9, momentum=0.9, nesterov=True)
+    np.testing.assert_array_equal(clf.network_.params, net.params)
+    assert clf.n_iter_ == 1 and clf.t_ == 270 and len(clf.loss_curve_) == 3
+    assert clf.loss_curve_[-1] == net.total_cost(X, y, lmbda=0.01 * 90 / 9)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        MLPClassifier().partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"y has classes \[7\] that are not in classes_"):
+        clf.partial_fit(X[:3], [0, 1, 7])
+    with pytest.raises(ValueError, match="differs from the classes of the first call"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+
+
+def test_one_random_state_gives_identical_fits_and_another_differs():
+    X, y = make_learnable(200, 8, 3, seed=5)
+    fits = [MLPClassifier((6,), batch_size=5, learning_rate_init=0.1, max_iter=3, random_state=rs).fit(X, y)
+            for rs in (7, 7, 8)]
+    np.testing.assert_array_equal(fits[0].network_.params, fits[1].network_.params)
+    assert not np.array_equal(fits[0].network_.params, fits[2].network_.params)
+    # the int seeds the network: its initial weights and, through a derived stream, its shuffles
+    assert fits[0].network_.seed == 7
+
+
+def test_coefs_are_scikit_learn_shaped_views_into_the_network():
+    X, y = regression_data()
+    reg = MLPRegressor((7, 5), max_iter=2, random_state=0).fit(X, y)
+    assert [c.shape for c in reg.coefs_] == [(8, 7), (7, 5), (5, 2)]
+    assert [b.shape for b in reg.intercepts_] == [(7,), (5,), (2,)]
+    assert (reg.n_layers_, reg.n_outputs_, reg.n_features_in_) == (4, 2, 8)
+    reg.coefs_[-1][...] = 0
+    reg.intercepts_[-1][...] = [1.5, -2.0]
+    np.testing.assert_array_equal(reg.predict(X), np.tile([1.5, -2.0], (60, 1)))
+    one = MLPRegressor((7,), max_iter=2, random_state=0).fit(X, y[:, 0])
+    assert one.predict(X).shape == (60,) and one.coefs_[-1].shape == (7, 1)
+
+
+def test_tol_and_n_iter_no_change_stop_training_as_scikit_learn_does():
+    X, y = make_learnable(100, 8, 3, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        # only the first epoch improves (on an infinite best loss) by tol=1e9: then 4 = n_iter_no_change + 1
+        # epochs without improvement, and no warning
+        clf = MLPClassifier((6,), tol=1e9, n_iter_no_change=3, max_iter=50, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5 and clf.best_loss_ == min(clf.loss_curve_)
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        clf = MLPClassifier((6,), tol=0.0, max_iter=3, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+def test_early_stopping_ends_with_the_weights_that_scored_best_on_the_held_out_data():
+    X, y = make_learnable(300, 8, 3, seed=7)
+    clf = MLPClassifier((10,), batch_size=10, learning_rate_init=0.3, early_stopping=True, validation_fraction=0.2,
+                        n_iter_no_change=4, max_iter=100, random_state=3).fit(X, y)
+    assert len(clf.validation_scores_) == len(clf.validation_loss_curve_) == len(clf.loss_curve_) == clf.n_iter_
+    assert clf.best_loss_ is None and clf.best_validation_score_ == max(clf.validation_scores_)
+    # the split, as the estimator drew it: RandomState(3), stratified
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.2, random_state=np.random.RandomState(3), stratify=y)
+    assert clf.score(X_val, y_val) == clf.best_validation_score_
+    lmbda = clf.alpha * 240 / 10
+    assert min(clf.validation_loss_curve_) <= clf.network_.total_cost(X_val, y_val, lmbda=lmbda) + 1e-12
+    assert MLPClassifier().fit(X, y).validation_loss_curve_ is None
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(learning_rate_init=0.0), "learning_rate_init must be positive"),
+    (dict(hidden_layer_sizes=(10, 0)), "every entry of hidden_layer_sizes must be at least 1"),
+    (dict(hidden_layer_sizes="ten"), "every entry of hidden_layer_sizes must be an integer"),
+    (dict(activation="softplus"), "activation must be one of 'identity', 'logistic', 'tanh', 'relu'"),
+    (dict(momentum=1.0), "momentum must be below 1.0"),
+    (dict(batch_size=0), "batch_size must be at least 1"),
+    (dict(validation_fraction=1.0), "validation_fraction must be below 1.0"),
+    (dict(shuffle="yes"), "shuffle must be True or False"),
+    (dict(cost="hinge"), "unknown cost 'hinge'"),
+    (dict(dtype="float16"), "unknown dtype 'float16'"),
+    (dict(cost="quadratic", activation="relu"), "gives a relu output layer, whose outputs are not probabilities"),
+    (dict(batch_size=1, threads=2), "online learning"),
+])
+def test_bad_parameters_are_named_at_fit(params, match):
+    X, y = make_learnable(40, 4, 2, seed=8)
+    clf = MLPClassifier(**params)  # no check in __init__, as scikit-learn requires
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+
+
+def test_warm_start_refuses_a_changed_network():
+    X, y = regression_data()
+    reg = MLPRegressor((5,), max_iter=1, warm_start=True).fit(X, y)
+    reg.set_params(hidden_layer_sizes=(6,))
+    with pytest.raises(ValueError, match=r"warm_start and partial_fit continue network_ \(sizes \[8, 5, 2\]"):
+        reg.fit(X, y)
+    with pytest.raises(ValueError, match="needs at least 2 classes, got 1 class"):
+        MLPClassifier().fit(X, np.zeros(60))
+
+
+@pytest.mark.parametrize("budget", [1, 2])
+def test_threads_stay_within_the_thread_budget_joblib_gives_a_worker(budget):
+    # joblib's workers get NUMBA_NUM_THREADS = cores // n_jobs; more threads would spin against each other.
+    if budget > fastnn.checks.usable_cores():
+        pytest.skip(f"needs {budget} cores")
+    code = ("import threading, numpy as np\n"
+            "from fastnn.sklearn import MLPClassifier\n"
+            "names = []\n"
+            "start = threading.Thread.start\n"
+            "threading.Thread.start = lambda self: (names.append(self.name), start(self))\n"
+            "X = np.random.default_rng(0).random((60, 8)); y = np.arange(60) % 3\n"
+            "MLPClassifier((6,), batch_size=10, threads=2, max_iter=1).fit(X, y)\n"
+            "print(sum(n.startswith('fastnn-') for n in names))\n")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "NUMBA_NUM_THREADS": str(budget)})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == budget - 1  # one epoch: a second thread with a budget of 2, none with 1
+
+
+def test_learns_real_digits(mnist_test_set):
+    X, y = mnist_test_set
+    clf = MLPClassifier((30,), batch_size=10, learning_rate_init=0.1, momentum=0.0, max_iter=10, random_state=0)
+    clf.fit(X[:3000], y[:3000])
+    assert clf.score(X[8000:], y[8000:]) > 0.87  # 3,000 real training digits, 2,000 held out; 0.89 when written
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 2
