@@ -137,8 +137,9 @@ def train_run(run, config, data, progress=None, check_stop=None):
         noise(0)
     seconds = 0.0
     try:
-        seconds = train(net, train_data, config.epochs, B, Optimizer(eta, config.lmbda), order=lambda e: rng.permutation(n),
-                        points=lambda e: points, on_point=after_point, on_epoch=after_epoch).seconds
+        seconds = train(net, train_data, config.epochs, B, Optimizer(eta, config.lmbda),
+                        order=lambda e: rng.permutation(n), points=lambda e: points, on_point=after_point,
+                        on_epoch=after_epoch).seconds
     except DivergenceError:
         status = f"diverged in epoch {done[0] + 1}"
         seconds = ([r["train_seconds"] for r in rows if r["kind"] == "eval"] or [0.0])[-1]
