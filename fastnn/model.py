@@ -446,7 +446,8 @@ class Network:
     def fit(self, X: ArrayLike | Data, y: ArrayLike | None, epochs: int, batch_size: int, eta: float,
             lmbda: float = 0.0, momentum: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             shuffle: bool = True, seed: int | None = None, monitor: Iterable[str] | None = None,
-            early_stopping: int | None = None, verbose: bool = False, threads: int = 1, hogwild: bool = False, nesterov: bool = False) -> History:
+            early_stopping: int | None = None, verbose: bool = False, threads: int = 1, hogwild: bool = False,
+            nesterov: bool = False) -> History:
         """Train by stochastic gradient descent.
 
         Parameters
