@@ -255,7 +255,7 @@ def cmd_gradients(args):
               f"eta {args.eta:g}, lmbda {args.lmbda:g}")
         run_experiment(data.X_train[:n], data.y_train[:n], args.out, activations=args.activations,
                        seeds=range(seeds), epochs=epochs, batch_size=args.batch_size, eta=args.eta,
-                       lmbda=args.lmbda)
+                       lmbda=args.lmbda, command="fastnn " + " ".join(args.argv))
     except (ValueError, DivergenceError) as e:
         fail(e)
     report = f"{args.out}/report.md"
