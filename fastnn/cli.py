@@ -346,9 +346,10 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     study = sub.add_parser("study", help="the batch-size study: online learning against mini-batches, with a report",
-                           description="Fix accuracy targets, tune eta per batch size, train a grid of runs (batch sizes x "
-                                       "seeds), time one update per batch size, and write report.md: the answer "
-                                       "with intervals, steps to target, B_crit, B_simple and figures.",
+                           description="Fix accuracy targets, tune eta per batch size, train a grid of runs "
+                                       "(batch sizes x seeds), time one update per batch size, and write "
+                                       "report.md: the answer with intervals, steps to target, B_crit, B_simple "
+                                       "and figures.",
                            formatter_class=HelpFormatter)
     study.add_argument("--out", default="study", help="output folder")
     study.add_argument("--data", choices=DATASET_NAMES, help="data set")

@@ -81,3 +81,23 @@ def test_noise_scale_estimators_match_the_exact_trace_and_gradient_norm():
     exact = trace / (G @ G)
     assert ns.b_simple.lo < exact < ns.b_simple.hi
     assert ns.b_simple.value == pytest.approx(exact, rel=0.2)
+
+
+def test_a_scale_with_its_own_uncertainty_multiplies_the_ratio_and_widens_its_interval():
+    rng = np.random.default_rng(3)
+    a = np.exp(rng.normal(math.log(100), 0.1, 10))
+    b = np.exp(rng.normal(math.log(100), 0.1, 10))
+    steady = stats.compare(a, b, scale_a=[2.0] * 5, scale_b=[1.0] * 5)
+    plain = stats.compare(a, b)
+    assert steady.ratio.value == pytest.approx(2 * plain.ratio.value)
+    assert steady.ratio.lo == pytest.approx(2 * plain.ratio.lo) and steady.verdict == "disadvantage"
+    noisy = stats.compare(a, b, scale_a=[1.0, 3.0, 1.5, 2.5, 2.0], scale_b=[1.0] * 5)
+    assert noisy.ratio.value == pytest.approx(steady.ratio.value)
+    assert noisy.ratio.hi - noisy.ratio.lo > 2 * (steady.ratio.hi - steady.ratio.lo)
+
+
+def test_a_difference_of_medians_can_be_negative_and_says_so():
+    d = stats.difference([0.01, 0.02, 0.015, 0.012], [0.05, 0.06, 0.055, 0.052])
+    assert d.verdict == "advantage" and d.ratio.hi < 0 and d.measure == "difference"
+    assert "difference -0.04" in d.sentence("generalisation gap")
+    assert stats.difference([0.01, 0.05], [0.02, 0.04]).verdict == "no measurable difference"

@@ -195,7 +195,7 @@ def arm_with(examples_1, examples_20, acc_1=0.9, acc_20=0.9):
 
 
 def test_the_answer_claims_only_what_the_intervals_show():
-    meta = dict(config=config().to_json())
+    meta = dict(config=config().to_json(), data=dict(name="tiny", n_train=400))
     rng = np.random.default_rng(0)
     half = arm_with(rng.normal(1000, 30, 10), rng.normal(2000, 60, 10))  # online needs half the examples
     text = "\n".join(R.answer(meta, half, 1, 20))
@@ -250,7 +250,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, jobs):
     env = dict(os.environ, FASTNN_CACHE=str(tmp_path / "cache"))
     env.pop("FASTNN_DATA", None)
     args = [sys.executable, "-m", "fastnn", "study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
-            "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4", "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1",
+            "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4",
+            "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1",
             "--targets", "0.8,0.85,0.88", "--clock-seconds", "0.05"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
@@ -271,3 +272,64 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, jobs):
     subprocess.run(args + ["--resume"], env=env, check=True, capture_output=True, timeout=300)
     ids = [r["run"] for r in S.read_results(out / S.RESULTS) if r["kind"] == "run"]
     assert len(ids) == 10 == len(set(ids))
+
+
+def test_runs_that_learn_nothing_are_marked_stuck_counted_and_left_out(tmp_path, tiny):
+    """--eta 1000: the sigmoid units saturate; such runs are stuck (or diverged), shown, never averaged."""
+    cfg = config(seeds=(0, 1), etas={1: 1000.0, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
+    rows = run(tmp_path, tiny, cfg=cfg)
+    status = {r["run"]: r["status"] for r in rows if r["kind"] == "run"}
+    assert {status["12-8-3_b1_s0"], status["12-8-3_b1_s1"]} <= {"stuck", "diverged"}
+    assert all(v == "done" for k, v in status.items() if "_b1_" not in k)
+    note = [r["note"] for r in rows if r["kind"] == "run" and r["status"] == "stuck"]
+    assert all("chance" in n or "predicts class" in n for n in note)
+    from fastnn.study.analysis import analyse
+    from fastnn.study.report import load_study
+    arm = analyse(*load_study(tmp_path))[0]
+    assert arm.done(1) == [] and arm.median_interval(1, 0, "examples") is None  # nothing to average
+    text = (tmp_path / "report.md").read_text()
+    assert "| 50.00% | 1 | 1000 | 0 / 0 / " in text  # reached / done / stuck / diverged, per batch size
+    assert "**stuck**" in text or "**diverged**" in text
+
+
+def test_stuck_reason_names_one_class_and_chance_level():
+    X, y = make_learnable(300, 10, 3, seed=1)
+    net = fastnn.Network([10, 6, 3], dtype="float64", seed=0)
+    data = net.check_data(X, y)
+    net.biases[-1][:] = [50.0, -50.0, -50.0]  # every input: class 0
+    from fastnn.model import Data
+    reason = S.run.stuck_reason(net, Data(*data))
+    assert "predicts class 0 for 100%" in reason
+    trained = fastnn.Network([10, 6, 3], dtype="float64", seed=0)
+    trained.fit(X, y, 30, 10, 1.0)
+    assert S.run.stuck_reason(trained, Data(*data)) is None
+
+
+def test_the_optimizer_arm_runs_the_grid_for_each_update_rule(tmp_path, tiny):
+    cfg = config(seeds=(0, 1), optimizers=("sgd", "nesterov"), etas={1: 0.1, 4: 0.5, 20: 1.0},
+                 targets=(0.5, 0.6, 0.7))
+    rows = run(tmp_path, tiny, cfg=cfg)
+    runs = [r for r in rows if r["kind"] == "run"]
+    assert len(runs) == 12 and {r["optimizer"] for r in runs} == {"sgd", "nesterov"}
+    assert {r["run"] for r in runs if r["optimizer"] == "nesterov"} == {
+        f"12-8-3_nesterov_b{b}_s{s}" for b in (1, 4, 20) for s in (0, 1)}
+    sgd = {r["run"]: r["checksum"] for r in runs if r["optimizer"] == "sgd"}
+    nesterov = {r["run"].replace("nesterov_", ""): r["checksum"] for r in runs if r["optimizer"] == "nesterov"}
+    assert all(sgd[k] != nesterov[k] for k in sgd)  # the same seeds, another update rule
+    text = (tmp_path / "report.md").read_text()
+    assert "## SGD, network [12, 8, 3]" in text and "## NESTEROV, network [12, 8, 3]" in text
+    assert (tmp_path / "steps_to_target_nesterov_12-8-3.png").stat().st_size > 0
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert {c["optimizer"] for c in meta["clock"]} == {"sgd", "nesterov"}
+
+
+@pytest.mark.parametrize("name", ["study-fashion-mnist", "study-fashion-mnist-seeds-10-19", "study-offline-default"])
+def test_the_committed_study_reports_are_what_the_current_code_draws_from_their_results(tmp_path, name):
+    """README quotes docs/study-*/report.md: redrawn from its study.json and results.jsonl.gz, it is unchanged."""
+    import shutil
+    folder = os.path.join(os.path.dirname(__file__), "..", "docs", name)
+    for f in ("study.json", "results.jsonl.gz"):
+        shutil.copy(os.path.join(folder, f), tmp_path / f)
+    R.write_report(tmp_path)
+    with open(os.path.join(folder, "report.md")) as f:
+        assert (tmp_path / "report.md").read_text() == f.read()

@@ -45,7 +45,8 @@ class Arm:
     seconds_per_update: dict  # batch size -> Interval-like dict from the clock (or None)
     tuning: dict  # batch size -> tuning entry of study.json (or None for a given eta)
     etas: dict  # batch size -> eta of the runs
-    critical: list = field(default_factory=list)  # per target: (CriticalBatch or None, Interval or None, batch sizes fitted)
+    # per target: (CriticalBatch or None, Interval or None, the batch sizes fitted)
+    critical: list = field(default_factory=list)
     noise: list = field(default_factory=list)  # [(epoch, NoiseScale)] over training, runs of noise_batch_size
 
     def done(self, b):
@@ -153,7 +154,14 @@ def comparisons(arm, a, b, k):
         xa, na = arm.to_target(a, k, what)
         xb, nb = arm.to_target(b, k, what)
         # Only when more than half of both reached: otherwise the medians are not finite.
-        out[name] = compare(xa, xb) if len(xa) * 2 > na and len(xb) * 2 > nb else None
+        enough = len(xa) * 2 > na and len(xb) * 2 > nb
+        if what == "cpu_seconds":  # updates x the clock's cost per update, both resampled
+            ca, cb = arm.seconds_per_update.get(a), arm.seconds_per_update.get(b)
+            enough = enough and ca is not None and cb is not None
+            out[name] = compare(arm.to_target(a, k, "updates")[0], arm.to_target(b, k, "updates")[0],
+                                scale_a=ca["samples"], scale_b=cb["samples"]) if enough else None
+        else:
+            out[name] = compare(xa, xb) if enough else None
     acc_a = [r.final_val_acc for r in arm.done(a)]
     acc_b = [r.final_val_acc for r in arm.done(b)]
     out["final validation accuracy"] = compare(acc_a, acc_b, lower_is_better=False) if acc_a and acc_b else None

@@ -71,7 +71,8 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
     for _ in range(repeats):
         for b in rng.permutation(np.asarray(batch_sizes)):
             b = int(b)
-            t = _one_measurement(nets[b], data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), updates[b], rng)
+            opt = Optimizer.named(optimizer, etas[b], momentum=momentum)
+            t = _one_measurement(nets[b], data, b, opt, updates[b], rng)
             if not np.isfinite(nets[b].params).all():  # keep timing finite arithmetic
                 nets[b].initialize(seed=seed)
             seconds[b].append(t)

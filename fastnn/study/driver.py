@@ -165,6 +165,7 @@ def run_study(config, out, path=None, download=True, resume=False, force=False, 
 
 
 def _run_study(config, out, path, download, resume, force, jobs, quiet, command, log, dataset, cluster):
+    entered = time.perf_counter()
     out = prepare_output(out, resume, force)
     resume = resume and not force
     results_path = out / RESULTS
@@ -194,6 +195,8 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                                                              fingerprint=fingerprint),
                           machine=machine_info(), command=command, jobs=jobs,
                           started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    seconds = meta.setdefault("seconds", {})
+    seconds["setup"] = seconds.get("setup", 0.0) + time.perf_counter() - entered  # data, checks, compilation
     if workers > 1:
         meta["jobs"] = max(meta.get("jobs", 1), workers)
         meta["executor"] = cluster.description
@@ -213,8 +216,7 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
             fix_targets(config, data, meta, log)
             save()
             etas = fix_etas(config, data, meta, cluster, save, log, stop.check)
-            meta.setdefault("seconds", {})["plan"] = meta.get("seconds", {}).get("plan", 0.0) + \
-                time.perf_counter() - started
+            seconds["plan"] = seconds.get("plan", 0.0) + time.perf_counter() - started
             save()
             todo = [r for r in grid(config, etas) if r["id"] not in done]
             if done:
@@ -231,12 +233,12 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                 bar.update(1)
                 stop.check()
             bar.close()
-            meta["seconds"]["runs"] = meta["seconds"].get("runs", 0.0) + time.perf_counter() - started
+            seconds["runs"] = seconds.get("runs", 0.0) + time.perf_counter() - started
             if "clock" not in meta:
                 log("timing one update at each batch size (the clock: interleaved, repeated)")
                 started = time.perf_counter()
                 meta["clock"] = measure_clock(config, data, etas)
-                meta["seconds"]["clock"] = time.perf_counter() - started
+                seconds["clock"] = time.perf_counter() - started
             save()
     except KeyboardInterrupt:
         if bar is not None:

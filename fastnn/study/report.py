@@ -20,6 +20,7 @@ from .analysis import analyse, comparisons, eta_range
 from .config import StudyConfig, StudyError
 from .results import CONFIG, RESULTS, completed, failed_runs, read_results
 from .stats import LEVEL
+from .tuning import CAP
 
 FIGURES = ("steps_to_target.png", "tuning.png", "noise_scale.png", "clock.png", "learning_curves.png")
 HARDWARE = {
@@ -77,7 +78,10 @@ def answer(meta, arm, a=1, b=None):
     for name, c in verdicts[mid].items():
         if c is not None:
             groups[c.verdict].append((name, c))
-    intro = (f"Online learning (batch size {a}) against mini-batches of {b}, {arm.optimizer.upper()}, network "
+    d = meta["data"]
+    intro = (f"On {'the OFFLINE DEFAULT data, ' if d.get('offline_default') else ''}{d['name']} "
+             f"({d['n_train']:,} training examples): online learning (batch size {a}) against mini-batches of {b}, "
+             f"{arm.optimizer.upper()}, network "
              f"{arm.sizes}, at the middle target of {targets[mid]:.2%} validation accuracy "
              f"({len(arm.done(a))} and {len(arm.done(b))} finished runs; each batch size with its own tuned eta; "
              f"{LEVEL:.0%} bootstrap intervals of the ratio of medians, batch {a} over batch {b}).")
@@ -95,9 +99,15 @@ def answer(meta, arm, a=1, b=None):
                   f"target, so its median is not finite.", ""]
     ra, rb = eta_range(arm, a), eta_range(arm, b)
     if ra and rb:
-        lines += [f"Learning rates that reached the target in tuning: batch {a} from {ra[0]:g} to {ra[1]:g} "
-                  f"({ra[1] / ra[0]:.3g}x), batch {b} from {rb[0]:g} to {rb[1]:g} ({rb[1] / rb[0]:.3g}x); "
-                  f"the chosen etas are {arm.etas.get(a, math.nan):g} and {arm.etas.get(b, math.nan):g}.", ""]
+        grid = [float(e) for e in meta["config"]["eta_grid"]]
+
+        def span(x, r):
+            edge = [f"the grid's {w} eta" for w, v, g in (("lowest", r[0], min(grid)), ("highest", r[1], max(grid)))
+                    if v == g]
+            return (f"batch {x} from {r[0]:g} to {r[1]:g} ({r[1] / r[0]:.3g}x"
+                    + (f"; {' and '.join(edge)}: the range may go further" if edge else "") + ")")
+        lines += [f"Learning rates that reached the middle target in tuning: {span(a, ra)}, {span(b, rb)}; the "
+                  f"chosen etas are {arm.etas.get(a, math.nan):g} and {arm.etas.get(b, math.nan):g}.", ""]
     best, iv, fitted = arm.critical[mid]
     if best is not None:
         where = [f"batch {x} is {'below' if x < iv.lo else 'above' if x > iv.hi else 'within the interval of'} it"
@@ -107,6 +117,8 @@ def answer(meta, arm, a=1, b=None):
                   f"batch sizes {', '.join(map(str, fitted))}): B_crit = {_ci(iv)}; {where[0]} and {where[1]}. "
                   f"The fitted curve gives batch {b} {ratio:.3g} times the updates of batch {a} "
                   f"(perfect scaling would be {a / b:.3g}).", ""]
+    if arm.noise:
+        lines += [_noise_verdict(meta, arm), ""]
     others = [k for k in range(len(targets)) if k != mid]
     if others:
         lines += ["At the other targets:", ""]
@@ -188,8 +200,9 @@ def fig_steps(meta, arm, folder, suffix):
             _loglog(ax)
             ax.set_xlabel("batch size")
             ax.set_ylabel(label)
-            reached = ", ".join(f"{len(arm.to_target(b, k, what)[0])}/{len(arm.runs[b])}" for b in bs)
-            ax.set_title(f"target {t:.2%} (reached: {reached})", fontsize=7)
+            reached = " ".join(f"{len(arm.to_target(b, k, what)[0])}" for b in bs)
+            seeds = max(map(len, arm.runs.values()))
+            ax.set_title(f"target {t:.2%}\nruns that reached it, per batch size (of {seeds}):\n{reached}", fontsize=7)
             _legend(ax, fontsize=6)
     fig.suptitle(_title(meta, f"Steps and examples to each target against batch size ({arm.optimizer}, "
                                 f"{arm.sizes})"), fontsize=9)
@@ -251,6 +264,8 @@ def fig_noise(meta, arm, folder, suffix):
             ax.axhline(iv.value, color=f"C{k + 1}", lw=1, ls="--", label=f"B_crit at {arm.targets[k]:.2%}")
             ax.axhspan(iv.lo, iv.hi, color=f"C{k + 1}", alpha=0.08)
     ax.set_xscale("symlog", linthresh=0.1)
+    if arm.noise:
+        ax.set_xlim(0, max(x[0] for x in arm.noise) * 1.3)  # the axis starts where the data do
     if any(np.isfinite(ln.get_ydata()).any() for ln in ax.get_lines()) or arm.noise:
         ax.set_yscale("log", nonpositive="mask")
     ax.set_xlabel("epochs of training (batch size %s)" % meta["config"]["noise_batch_size"])
@@ -326,8 +341,9 @@ def render(meta, arms, figures):
     lines = ["# Online learning against mini-batches: the batch-size study", ""]
     if d.get("offline_default"):
         lines += [f"> **{d['description']}**", ""]
-    lines += [f"Data: {d['description']} ({d['n_train']:,} training, {d['n_val']:,} validation examples).", "",
-              "## The answer", ""]
+    else:
+        lines += [f"Data: {d['description']}.", ""]
+    lines += ["## The answer", ""]
     lines += answer(meta, arms[0])
     lines += [f"![{figures[0][0]}]({figures[0][0]})", ""]
     lines += _protocol(meta)
@@ -355,7 +371,7 @@ def _protocol(meta):
         f"- Learning rates tuned per batch size on a held-out {c['held_out']:.0%} of the training set (never the "
         f"validation set) with seeds {c['tune_seeds']}, not the study's: {len(c['eta_grid'])} etas from "
         f"{min(c['eta_grid']):g} to {max(c['eta_grid']):g}, successive halving, scored by the median examples to "
-        f"the middle target.",
+        f"the middle target; an eta is stopped once it has used {CAP:g}x the best median so far.",
         f"- Runs: seeds {c['seeds']} for every batch size, {c['epochs']} epochs each, validation accuracy at "
         f"{c['evals_first_epoch']} log-spaced points in the first epoch and {c['evals_per_decade']} per decade after; "
         f"examples, updates and seconds to a target are interpolated between evaluations.",
@@ -366,8 +382,9 @@ def _protocol(meta):
         f"{c['noise_batch_size']}, pooled over seeds.",
         f"- Machine: {m['cpu']}, {m['cores']} cores; {m['system']}; Python {m['python']}, NumPy {m['numpy']}, "
         f"Numba {m['numba']}, fastnn {m['fastnn']}.",
-        f"- Command: `{meta.get('command') or 'library call'}` (started {meta['started']}); wall seconds: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + "."]
+        f"- Command: `{meta.get('command') or 'library call'}` (started {meta['started']}); wall time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items())
+        + f"; {sum(secs.values()):.0f} s in all before this report was drawn."]
     if meta.get("jobs", 1) > 1:
         lines.append(f"- Runs were executed {meta['jobs']} at a time, so their own training seconds shared the "
                      f"machine; CPU seconds to target use the clock, which ran alone.")
@@ -411,7 +428,7 @@ def _arm_section(meta, arm, figs):
                   "| epochs | B_simple [95% interval] | |G|^2 | tr(Sigma) | runs pooled |", "|---|---|---|---|---|"]
         for epoch, ns, n in arm.noise:
             lines.append(f"| {epoch:g} | {_ci(ns.b_simple)} | {ns.g2:.3g} | {ns.trace:.3g} | {n} |")
-        lines += ["", _noise_verdict(arm), ""]
+        lines += ["", _noise_verdict(meta, arm), ""]
     if arm.seconds_per_update:
         lines += ["### The clock", "", "| batch | microseconds per update [95% interval] | range | updates per "
                   "measurement |", "|---|---|---|---|"]
@@ -442,20 +459,32 @@ def _arm_section(meta, arm, figs):
     return lines + [""]
 
 
-def _noise_verdict(arm):
-    """Does B_simple predict B_crit within a factor of 3 (as McCandlish et al. report for their tasks)?"""
-    fitted = [(arm.targets[k], iv) for k, (best, iv, _) in enumerate(arm.critical) if best is not None]
-    if not fitted or not arm.noise:
-        return "No B_crit was fitted, so B_simple cannot be compared with it."
+def _noise_verdict(meta, arm):
+    """Does B_simple predict B_crit within a factor of 3 (as McCandlish et al. report for their tasks)?
+
+    B_simple changes as training goes on, so each target's B_crit is compared with B_simple
+    where the runs that measured it (batch ``noise_batch_size``) reached that target, interpolated
+    in log between the measurements around that point.
+    """
+    b = meta["config"]["noise_batch_size"]
+    n = meta["data"]["n_train"]
+    pts = [(e, ns.b_simple.value) for e, ns, _ in arm.noise if np.isfinite(ns.b_simple.value) and ns.b_simple.value > 0]
+    fitted = [(k, iv) for k, (best, iv, _) in enumerate(arm.critical) if best is not None]
+    if not fitted or len(pts) < 2:
+        return "B_simple and B_crit were not both measured, so they cannot be compared."
     out = []
-    for t, iv in fitted:
-        ratios = [ns.b_simple.value / iv.value for _, ns, _ in arm.noise if np.isfinite(ns.b_simple.value)
-                  and ns.b_simple.value > 0]
-        within = [r for r in ratios if 1 / 3 <= r <= 3]
-        out.append(f"at {t:.2%}, B_crit {iv.value:.3g}: B_simple is within a factor of 3 of it at {len(within)} of "
-                   f"{len(ratios)} points of training (ratios {min(ratios):.2g} to {max(ratios):.2g})"
-                   if ratios else f"at {t:.2%}: no finite B_simple")
-    return "Does B_simple predict B_crit within a factor of 3? " + "; ".join(out) + "."
+    for k, iv in fitted:
+        m = arm.median_interval(b, k, "examples")
+        if m is None:
+            out.append(f"at {arm.targets[k]:.2%}: batch {b} did not reach it")
+            continue
+        epoch = m.value / n
+        value = float(np.exp(np.interp(epoch, [e for e, _ in pts], np.log([v for _, v in pts]))))
+        r = value / iv.value
+        out.append(f"at {arm.targets[k]:.2%} (reached by batch {b} after {epoch:.3g} epochs) B_simple is "
+                   f"{value:.3g} against B_crit {iv.value:.3g}: ratio {r:.3g}, "
+                   f"{'within' if 1 / 3 <= r <= 3 else 'not within'} a factor of 3")
+    return "Does B_simple predict B_crit? " + "; ".join(out) + "."
 
 
 def write_report(folder):

@@ -71,19 +71,23 @@ class Comparison(NamedTuple):
 
     def sentence(self, what):
         r = self.ratio
-        text = (f"{self.measure} {r.value:.3g}, {LEVEL:.0%} interval [{r.lo:.3g}, {r.hi:.3g}], "
+        text = (f"{self.measure} {r.value:.4g}, {LEVEL:.0%} interval [{r.lo:.4g}, {r.hi:.4g}], "
                 f"{self.n_a} against {self.n_b} runs")
         if self.verdict == "no measurable difference":
             return f"no measurable difference in {what} ({text})"
         return f"{self.verdict} in {what} ({text})"
 
 
-def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None):
+def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None, scale_a=None, scale_b=None):
     """Median(a) / median(b) with a bootstrap interval (each group resampled on its own).
 
     The verdict names a's standing: with lower_is_better (steps, seconds) a ratio whose whole
     interval lies below 1 is an "advantage", above 1 a "disadvantage"; an interval that holds
     1 is "no measurable difference". Values must be positive.
+
+    scale_a, scale_b, if given, are samples of a factor each side is multiplied by (e.g. the
+    clock's seconds per update): the ratio is then median(a) median(scale_a) / (median(b)
+    median(scale_b)), and the scales are resampled too, so their uncertainty widens the interval.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if len(a) == 0 or len(b) == 0:
@@ -91,11 +95,17 @@ def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None):
     if (a <= 0).any() or (b <= 0).any():
         raise ValueError("compare needs positive values (a ratio of medians)")
     rng = np.random.default_rng(0) if rng is None else rng
-    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
-    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
+
+    def medians(x):
+        x = np.asarray(x, np.float64)
+        return np.median(x), np.median(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=1)
+    (va, ma), (vb, mb) = medians(a), medians(b)
+    if scale_a is not None:
+        (sa, ba), (sb, bb) = medians(scale_a), medians(scale_b)
+        va, ma, vb, mb = va * sa, ma * ba, vb * sb, mb * bb
     q = (1 - level) / 2
     ratios = ma / mb
-    r = Interval(float(np.median(a) / np.median(b)), float(np.quantile(ratios, q)), float(np.quantile(ratios, 1 - q)))
+    r = Interval(float(va / vb), float(np.quantile(ratios, q)), float(np.quantile(ratios, 1 - q)))
     if not r.excludes(1.0):
         verdict = "no measurable difference"
     elif (r.hi < 1.0) == lower_is_better:
