@@ -58,14 +58,19 @@ class ParamList(list):
 
 @dataclass
 class History:
-    """What ``fit`` measured, one entry per epoch run (lists stay empty when not monitored).
+    """What ``fit`` measured, one entry per epoch run (the monitored lists stay empty when not monitored).
 
-    Accuracies are fractions in [0, 1]; costs include the L2 term. ``stuck`` lists the symptoms
+    ``loss`` is always there, at no extra cost: each epoch's mean cost over its examples, each
+    at the weights it saw before its own update (its mini-batch's), without the L2 term, as
+    scikit-learn's ``loss_curve_`` and Keras's ``loss`` count it (``Network.train_epoch``).
+    The monitored accuracies are fractions in [0, 1]; the monitored costs are a separate pass
+    over the data at the end of the epoch and include the L2 term. ``stuck`` lists the symptoms
     of a network that stopped learning (``fastnn.health.stuck_symptoms``), found after epoch
     ``stuck_epoch`` (1-based) and announced by a ``StuckTrainingWarning``; empty when healthy.
     """
 
     epoch_time: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
     training_cost: list = field(default_factory=list)
     training_accuracy: list = field(default_factory=list)
     validation_cost: list = field(default_factory=list)
@@ -353,7 +358,7 @@ class Network:
         return np.ascontiguousarray(order, dtype=np.int64)
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: ArrayLike, batch_size: int, optimizer: Optimizer | float,
-                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> None:
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> float:
         """One compiled epoch over X[order], keeping the optimizer's state (velocity) for the next call.
 
         The low-level step under ``fit``, ``partial_fit`` and ``fastnn.training.run``: no shuffling,
@@ -372,6 +377,14 @@ class Network:
             Training-set size for the L2 term (default len(X)).
         threads, hogwild
             As in ``fit`` (checked there, not here).
+
+        Returns
+        -------
+        float
+            The epoch's loss, for free: the sum over the visited examples of the cost C(a(x), y(x))
+            (no L2 term) at the weights x saw, before its own update (before its mini-batch's), in
+            float64, as scikit-learn's ``loss_curve_`` counts it. Divide by len(order) for the mean.
+            The log costs clip a to [eps, 1 - eps] (see ``kernels.costs.block_loss``).
 
         Raises
         ------
@@ -399,13 +412,14 @@ class Network:
             args = self.kernel_args()
             args = (args[0], velocity) + args[1:] + (X, Y, order)
             if hogwild:
-                hogwild_epoch(*args, batch_size, rule, hyper, threads)
+                loss = hogwild_epoch(*args, batch_size, rule, hyper, threads)
             elif batch_size == 1:
-                kernels.online_epoch(*args, rule, hyper)
+                loss = kernels.online_epoch(*args, rule, hyper)
             elif threads > 1:
-                minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
+                loss = minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
             else:
-                kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+                loss = kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+        return float(loss)
 
     def partial_fit(self, X: ArrayLike | Data, y: ArrayLike | None, batch_size: int, eta: float, lmbda: float = 0.0,
                     momentum: float = 0.0, nesterov: bool = False, order: ArrayLike | None = None,
@@ -566,6 +580,7 @@ class Network:
 
         def after_epoch(pos):
             history.epoch_time.append(pos.epoch_seconds)
+            history.loss.append(pos.loss)
             for name in MONITORS:
                 if name in monitor:
                     getattr(history, name).append(measures[name]())
@@ -657,7 +672,7 @@ class _Progress:
     def update(self, history):
         if not self.verbose:
             return
-        info = {"s/epoch": f"{history.epoch_time[-1]:.3f}"}
+        info = {"s/epoch": f"{history.epoch_time[-1]:.3f}", "loss": f"{history.loss[-1]:.4f}"}
         for name in MONITORS:
             values = getattr(history, name)
             if values:

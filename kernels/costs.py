@@ -4,6 +4,9 @@
                   (with an identity output layer, for regression: delta^L = a - y)
 - cross-entropy:  C = -sum y ln a + (1 - y) ln(1 - a),      delta^L = a - y  (sigmoid output)
 - log-likelihood: C = -sum y ln a,                          delta^L = a - y  (softmax output)
+
+``block_loss`` is the epochs' running cost (their loss curve), from the activations the forward
+pass has anyway; ``total_cost`` is the separate pass over a data set.
 """
 import numpy as np
 from numba import njit
@@ -26,6 +29,62 @@ def output_delta(A, Y, cost, output, D):
         scale_by_derivative(D, A, output)
     elif cost != CROSS_ENTROPY and cost != LOG_LIKELIHOOD:
         raise ValueError("unknown cost code")
+
+
+# Below this, a running product of clipped factors (each >= 2.2e-16) is turned into its log and restarted:
+# the product then stays above 1e-216, far from float64's underflow.
+_PRODUCT_FLOOR = 1e-200
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def block_loss(A, Y, cost):
+    """Sum of C(a, y) over the rows of a block of output activations A, in float64.
+
+    The epochs add this up for each example before its update (scikit-learn's ``loss_curve_``),
+    so it must cost little next to the example's backprop. It works from a, not z, since the
+    forward pass keeps only a. The log costs clip a to [eps, 1 - eps], eps the machine epsilon
+    of A's dtype, as scikit-learn's ``log_loss`` does, so a saturated output gives a large
+    finite cost instead of inf. A term whose target is 0 contributes nothing and takes no log
+    (log-likelihood: one log per example for a one-hot target). The cross-entropy multiplies
+    the factors a (target 1) and 1 - a (target 0) and takes one log of the product,
+    ln prod = sum ln, instead of one log per output; a target strictly between 0 and 1 takes
+    its two logs.
+    """
+    m, n = A.shape
+    total = 0.0
+    if cost == QUADRATIC:
+        for i in range(m):
+            for j in range(n):
+                d = np.float64(A[i, j]) - np.float64(Y[i, j])
+                total += 0.5 * d * d
+        return total
+    eps = np.float64(np.finfo(A.dtype).eps)
+    lo, hi = eps, 1.0 - eps
+    if cost == CROSS_ENTROPY:
+        for i in range(m):
+            p = 1.0
+            for j in range(n):
+                a = min(max(np.float64(A[i, j]), lo), hi)
+                y = np.float64(Y[i, j])
+                if y == 1.0:
+                    p *= a
+                elif y == 0.0:
+                    p *= 1.0 - a
+                else:
+                    total -= y * np.log(a) + (1.0 - y) * np.log(1.0 - a)
+                if p < _PRODUCT_FLOOR:
+                    total -= np.log(p)
+                    p = 1.0
+            total -= np.log(p)
+    elif cost == LOG_LIKELIHOOD:
+        for i in range(m):
+            for j in range(n):
+                y = np.float64(Y[i, j])
+                if y != 0.0:
+                    total -= y * np.log(min(max(np.float64(A[i, j]), lo), hi))
+    else:
+        raise ValueError("unknown cost code")
+    return total
 
 
 @njit(cache=True, fastmath=FASTMATH)
