@@ -31,38 +31,55 @@ def output_delta(A, Y, cost, output, D):
         raise ValueError("unknown cost code")
 
 
-# Below this, a running product of clipped factors (each >= 2.2e-16) is turned into its log and restarted:
+# Below this, the running product of clipped factors (each >= 2.2e-16) is turned into its log and restarted:
 # the product then stays above 1e-216, far from float64's underflow.
 _PRODUCT_FLOOR = 1e-200
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def block_loss(A, Y, cost):
-    """Sum of C(a, y) over the rows of a block of output activations A, in float64.
+@njit(cache=True)
+def new_loss():
+    """A running loss for ``block_loss``: [s, p], the loss so far being s - ln p (``loss_value``)."""
+    acc = np.empty(2, dtype=np.float64)
+    acc[0] = 0.0
+    acc[1] = 1.0
+    return acc
 
-    The epochs add this up for each example before its update (scikit-learn's ``loss_curve_``),
-    so it must cost little next to the example's backprop. It works from a, not z, since the
-    forward pass keeps only a. The log costs clip a to [eps, 1 - eps], eps the machine epsilon
-    of A's dtype, as scikit-learn's ``log_loss`` does, so a saturated output gives a large
-    finite cost instead of inf. A term whose target is 0 contributes nothing and takes no log
-    (log-likelihood: one log per example for a one-hot target). The cross-entropy multiplies
-    the factors a (target 1) and 1 - a (target 0) and takes one log of the product,
-    ln prod = sum ln, instead of one log per output; a target strictly between 0 and 1 takes
-    its two logs.
+
+@njit(cache=True)
+def loss_value(acc):
+    """The running loss acc = [s, p] as one number, s - ln p."""
+    return acc[0] - np.log(acc[1])
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def block_loss(A, Y, cost, acc):
+    """Add C(a, y) of every row of a block of output activations A (targets Y) to the running loss acc, in float64.
+
+    The epochs call this for each example before its update (scikit-learn's ``loss_curve_``), so
+    it must cost little next to the example's backprop. It works from a, not z, since the forward
+    pass keeps only a. The log costs clip a to [eps, 1 - eps], eps the machine epsilon of A's
+    dtype, as scikit-learn's ``log_loss`` does, so a saturated output gives a large finite cost
+    instead of inf. A term whose target is 0 contributes nothing; a target of 1 contributes -ln a
+    (1 - a for the cross-entropy's 1 - y term), and those factors are multiplied into acc[1]
+    instead of taking a log each: ln prod = sum ln, and the log is taken only when the product
+    nears underflow, about once per few hundred factors, and once at the end (``loss_value``).
+    So one-hot targets cost no log per example. A target strictly between 0 and 1 takes its logs
+    into acc[0].
     """
     m, n = A.shape
-    total = 0.0
+    total = acc[0]
     if cost == QUADRATIC:
         for i in range(m):
             for j in range(n):
                 d = np.float64(A[i, j]) - np.float64(Y[i, j])
                 total += 0.5 * d * d
-        return total
+        acc[0] = total
+        return
     eps = np.float64(np.finfo(A.dtype).eps)
     lo, hi = eps, 1.0 - eps
+    p = acc[1]
     if cost == CROSS_ENTROPY:
         for i in range(m):
-            p = 1.0
             for j in range(n):
                 a = min(max(np.float64(A[i, j]), lo), hi)
                 y = np.float64(Y[i, j])
@@ -75,16 +92,23 @@ def block_loss(A, Y, cost):
                 if p < _PRODUCT_FLOOR:
                     total -= np.log(p)
                     p = 1.0
-            total -= np.log(p)
     elif cost == LOG_LIKELIHOOD:
         for i in range(m):
             for j in range(n):
                 y = np.float64(Y[i, j])
                 if y != 0.0:
-                    total -= y * np.log(min(max(np.float64(A[i, j]), lo), hi))
+                    a = min(max(np.float64(A[i, j]), lo), hi)
+                    if y == 1.0:
+                        p *= a
+                        if p < _PRODUCT_FLOOR:
+                            total -= np.log(p)
+                            p = 1.0
+                    else:
+                        total -= y * np.log(a)
     else:
         raise ValueError("unknown cost code")
-    return total
+    acc[0] = total
+    acc[1] = p
 
 
 @njit(cache=True, fastmath=FASTMATH)

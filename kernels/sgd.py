@@ -18,7 +18,7 @@ from numba import njit
 from .activations import activate, scale_by_derivative
 from .backprop import backward, gather_rows, prefetch_rows
 from .codes import ETA, DECAY, SGD
-from .costs import block_loss, output_delta
+from .costs import block_loss, loss_value, new_loss, output_delta
 from .forward import forward_layers
 from .gemm import linear
 from .layout import alloc_acts, biases, block, max_width, view2d, weights
@@ -63,7 +63,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
     d2 = np.empty(width, dtype=X.dtype)
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
-    loss = 0.0
+    loss = new_loss()
     for start in range(0, len(order), T):
         m = min(T, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
@@ -79,7 +79,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
             activate(A1, output if L == 1 else hidden)
             forward_layers(params, w_off, b_off, sizes, hidden, output, A1, acts, a_off, 1)
             A_out = block(acts, a_off, sizes, L, 1)
-            loss += block_loss(A_out, Y[r:r + 1], cost)
+            block_loss(A_out, Y[r:r + 1], cost, loss)
             D = view2d(d1, 0, 1, sizes[L])
             output_delta(A_out, Y[r:r + 1], cost, output, D)
             in_d1 = True
@@ -96,7 +96,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
                 D0[t, j] = D[0, j]
             sgd_block_bias(b0, D[0], eta)
         sgd_block_apply(W0, D0[:m], Xm, P, eta)
-    return loss
+    return loss_value(loss)
 
 
 @njit(cache=True, nogil=True)
@@ -116,13 +116,13 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
     width = max_width(sizes)
     d1 = np.empty(width, dtype=X.dtype)
     d2 = np.empty(width, dtype=X.dtype)
-    loss = 0.0
+    loss = new_loss()
     for t in range(len(order)):
         r = order[t]
         A0 = X[r:r + 1]
         forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
         A_out = block(acts, a_off, sizes, L, 1)
-        loss += block_loss(A_out, Y[r:r + 1], cost)
+        block_loss(A_out, Y[r:r + 1], cost, loss)
         D = view2d(d1, 0, 1, sizes[L])
         output_delta(A_out, Y[r:r + 1], cost, output, D)
         in_d1 = True  # delta is in d1; the next one goes to the other buffer
@@ -136,7 +136,7 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
                 scale_by_derivative(D_prev, A_prev, hidden)
                 in_d1 = not in_d1
                 D = D_prev
-    return loss
+    return loss_value(loss)
 
 
 @njit(cache=True)
@@ -174,7 +174,7 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     G = gradient_scratch(sizes, rule, X)
     L = len(sizes) - 1
-    loss = 0.0
+    loss = new_loss()
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
@@ -183,6 +183,6 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
         prefetch_rows(X, order, start + m, ahead)
         prefetch_rows(Y, order, start + m, ahead)
         backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas)
-        loss += block_loss(block(acts, a_off, sizes, L, m), Ym, cost)
+        block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
         update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G)
-    return loss
+    return loss_value(loss)
