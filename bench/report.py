@@ -384,9 +384,13 @@ def replace_sklearn_section(text, lines):
 
 
 def sklearn_only():
-    """Step 4 alone: time the scikit-learn comparison, store it in RESULTS.json, replace its section in RESULTS.md."""
+    """Step 4 alone: time the scikit-learn comparison, store it in RESULTS.json, replace its section in RESULTS.md
+    and write bench/SKLEARN.md from the same run."""
     with tempfile.TemporaryDirectory() as tmp:
-        results, command = sklearn_results(tmp)
+        results, command = sklearn_results(tmp)  # puts bench/ on sys.path
+    import sklearn_speed
+    atomic_write(HERE / "SKLEARN.md", lambda f: f.write(
+        sklearn_speed.document(results, "python bench/report.py --sklearn-only").encode()))
     stored = json.loads((HERE / "RESULTS.json").read_text())
     stored["sklearn"] = results
     atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(stored, indent=2).encode()))

@@ -4,7 +4,8 @@
 
 pytest-benchmark times ROUNDS fits of each implementation at batch 1, 20 and 200; the table gives
 each one's median and range of seconds per fit and the ratio of the medians. bench/report.py puts
-the same section into bench/RESULTS.md (``python bench/report.py --sklearn-only`` for this part alone).
+the same section into bench/RESULTS.md (``python bench/report.py --sklearn-only`` for this part alone,
+which also rewrites SKLEARN.md from the same run).
 """
 import argparse
 import json
@@ -66,6 +67,12 @@ def section(results, command):
         f"within this run.", ""]
 
 
+def document(results, command):
+    """SKLEARN.md's text: a title, then ``section``."""
+    return "\n".join(["# fastnn.sklearn.MLPClassifier against scikit-learn's MLPClassifier(solver=\"sgd\")", "",
+                      *section(results, command)])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="write the markdown here (default: print it)")
@@ -75,8 +82,7 @@ def main():
         run(raw)
         results = json.loads(raw.read_text())
     command = "python bench/sklearn_speed.py" + (f" --out {args.out}" if args.out else "")
-    text = "\n".join(["# fastnn.sklearn.MLPClassifier against scikit-learn's MLPClassifier(solver=\"sgd\")", "",
-                      *section(results, command)])
+    text = document(results, command)
     if args.out:
         args.out.write_text(text)
     print(text)
