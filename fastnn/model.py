@@ -295,6 +295,10 @@ class Network:
         d = self.check_data(X, y)
         return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
 
+    def squared_weights(self) -> float:
+        """sum w^2 over every weight (not the biases), in float64: the L2 term is 0.5 (lmbda/n) times this."""
+        return kernels.squared_weights(self.params, self._w_off, self._sizes)
+
     def gradient_sum(self, X: ArrayLike | Data, y: ArrayLike | None = None,
                      idx: ArrayLike | None = None) -> np.ndarray:
         """The cost's gradient (no L2 term) summed over the examples idx (default all), as a flat

@@ -180,15 +180,6 @@ def _doc(text, **values):
                        differences=_DIFFERENCES)
 
 
-def _l2_term(net, lmbda, n):
-    """The L2 term 0.5 (lmbda/n) sum w^2 of the network's current weights, in float64."""
-    squares = 0.0
-    for w in net.weights:
-        w = w.ravel().astype(np.float64)
-        squares += float(np.dot(w, w))
-    return 0.5 * (lmbda / n) * squares
-
-
 class _MLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share; see their docstrings."""
 
@@ -357,7 +348,7 @@ class _MLP(BaseEstimator):
         def after_epoch(pos):
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = pos.loss + _l2_term(net, lmbda, n)
+            self.loss_ = pos.loss + 0.5 * (lmbda / n) * net.squared_weights()
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")

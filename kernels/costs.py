@@ -154,7 +154,7 @@ def block_cost(Z, A, Y, cost):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     """(1/n) sum_x C(a(x), y(x)) + 0.5 (lmbda/n) sum_w w^2, in float64."""
     n = X.shape[0]
@@ -171,10 +171,16 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
         A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
         linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m])
         total += block_cost(Z[:m], block(acts, a_off, sizes, L, m), Y[start:start + m], cost)
+    return total / n + 0.5 * (lmbda / n) * squared_weights(params, w_off, sizes)
+
+
+@njit(cache=True, nogil=True)
+def squared_weights(params, w_off, sizes):
+    """sum_w w^2 over every weight (not the biases), in float64: the L2 term without its 0.5 lmbda/n."""
     sq = 0.0
-    for l in range(L):
+    for l in range(len(sizes) - 1):
         W = weights(params, w_off, sizes, l)
         for j in range(W.shape[0]):
             for k in range(W.shape[1]):
                 sq += np.float64(W[j, k]) * np.float64(W[j, k])
-    return total / n + 0.5 * (lmbda / n) * sq
+    return sq
