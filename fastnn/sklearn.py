@@ -18,6 +18,19 @@ two features fastnn lacks: ``sample_weight`` (8 checks, ``check_sample_weights_*
 ``check_sample_weight_equivalence_on_*_data``, ``check_all_zero_sample_weights_error``) and, for
 the classifier, multilabel targets (4 checks, ``check_classifiers_multilabel_*``). Sparse X is
 refused with scikit-learn's error, which its checks accept.
+
+Searches in parallel: the compiled kernels (training and inference) release the GIL, so
+``GridSearchCV(..., n_jobs=2)`` can run its fits in threads of the calling process, which skips
+starting joblib's worker processes (seconds: each imports scikit-learn and loads the kernels)::
+
+    import joblib
+    with joblib.parallel_config(backend="threading"):
+        search.fit(X, y)
+
+Each fit trains its own network, so the results are those of ``n_jobs=1``. The backend is the
+caller's choice (scikit-learn takes it from ``joblib.parallel_config``, not from the estimator);
+keep ``threads=1`` there, since the threads of one process all see every core.
+bench/GRIDSEARCH.md has the measurements.
 """
 import numbers
 import warnings
