@@ -210,8 +210,8 @@ def _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, o
         pos.loss_sum = 0.0
         for end in ends:
             t0 = time.perf_counter()
-            pos.loss_sum += net.train_epoch(data.X, data.Y, idx[start:end], batch_size, optimizer, n=n, threads=threads,
-                            hogwild=hogwild)
+            pos.loss_sum += net.train_epoch(data.X, data.Y, idx[start:end], batch_size, optimizer, n=n,
+                                            threads=threads, hogwild=hogwild)
             dt = time.perf_counter() - t0
             pos.seconds += dt
             pos.epoch_seconds += dt
