@@ -32,7 +32,7 @@ def main():
     except DataUnavailable:
         data = load_dataset("digits-5k")
     config = StudyConfig(batch_sizes=(10,), seeds=tuple(range(args.runs)), etas={10: 0.5}, epochs=args.epochs,
-                         noise_checkpoints=2, noise_batches=8)
+                         targets=(0.8, 0.85, 0.9), clock_seconds=0.05, clock_repeats=1)
     quiet = dict(quiet=True, log=lambda *a: None, dataset=data)
     times = {}
     with tempfile.TemporaryDirectory() as tmp:

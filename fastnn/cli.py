@@ -18,7 +18,7 @@ from .checks import check_float, check_int, check_output_folder, check_sizes, ch
 from .datasets import DATASET_NAMES, OFFLINE_DEFAULT, DataUnavailable, load_dataset
 from .health import StuckTrainingWarning, stuck_message
 from .model import DivergenceError, Network
-from .registry import ACTIVATIONS, COSTS, DTYPES, INITS
+from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, OPTIMIZERS
 from .serialization import check_save_path, write_text
 
 # How check_threads names its arguments here.
@@ -106,8 +106,9 @@ def cmd_train(args):
     return 0
 
 
-QUICK = dict(batch_sizes=(1, 5, 20), seeds=(0,), epochs=2, eta_grid=(0.1, 0.3, 1.0, 3.0), max_train=10000,
-             noise_batches=16, noise_examples=2000)
+QUICK = dict(batch_sizes=(1, 5, 20, 100), seeds=(0, 1, 2), epochs=4, max_train=4000, tune_seeds=(1000, 1001),
+             eta_grid=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0), evals_first_epoch=16, evals_per_decade=6,
+             noise_batches=16, noise_big=200, clock_seconds=0.1, clock_repeats=3)
 
 
 # ----------------------------------------------------------------------------- argument types
@@ -155,6 +156,21 @@ def listing(item, what):
     return parse
 
 
+def seeds(text):
+    """An argparse type: seeds as comma-separated integers and ranges, such as 0-9 or 0,1,5-7."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        lo, dash, hi = part.partition("-")
+        try:
+            values = range(int(lo), int(hi) + 1) if dash else [int(part)]
+        except ValueError:
+            values = None
+        if not values or min(values) < 0:
+            raise argparse.ArgumentTypeError(f"expected seeds such as 0-9 or 0,1,5-7 (integers >= 0), got {text!r}")
+        out += [v for v in values if v not in out]
+    return tuple(out)
+
+
 def sizes(text):
     """An argparse type: layer widths such as 784,30,10."""
     try:
@@ -192,7 +208,8 @@ def cmd_study(args):
     from .study import StudyConfig, failed_runs, run_study
     settings = dict(QUICK) if args.quick else {}
     for key in ("batch_sizes", "seeds", "epochs", "eta_grid", "max_train", "cost", "activation", "dtype", "lmbda",
-                "evals_per_epoch", "noise_checkpoints", "noise_batches", "search_epochs", "data"):
+                "evals_first_epoch", "noise_batches", "tune_seeds", "targets", "optimizers", "data",
+                "clock_seconds"):
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
@@ -238,7 +255,7 @@ def cmd_gradients(args):
               f"eta {args.eta:g}, lmbda {args.lmbda:g}")
         run_experiment(data.X_train[:n], data.y_train[:n], args.out, activations=args.activations,
                        seeds=range(seeds), epochs=epochs, batch_size=args.batch_size, eta=args.eta,
-                       lmbda=args.lmbda)
+                       lmbda=args.lmbda, command="fastnn " + " ".join(args.argv))
     except (ValueError, DivergenceError) as e:
         fail(e)
     report = f"{args.out}/report.md"
@@ -329,26 +346,31 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     study = sub.add_parser("study", help="the batch-size study: online learning against mini-batches, with a report",
-                           description="Train a grid of runs (batch sizes x seeds x network sizes), record accuracy, "
-                                       "throughput and gradient noise, and write report.md with figures.",
+                           description="Fix accuracy targets, tune eta per batch size, train a grid of runs (batch sizes x "
+                                       "seeds), time one update per batch size, and write report.md: the answer "
+                                       "with intervals, steps to target, B_crit, B_simple and figures.",
                            formatter_class=HelpFormatter)
     study.add_argument("--out", default="study", help="output folder")
     study.add_argument("--data", choices=DATASET_NAMES, help="data set")
     study.add_argument("--path", help="folder to look in first for the data files")
     study.add_argument("--no-download", action="store_true", help="never download; use only files on disk")
     study.add_argument("--batch-sizes", type=listing(AT_LEAST_1, "batch sizes"), help="batch sizes of the grid")
-    study.add_argument("--seeds", type=listing(AT_LEAST_0, "seeds"), help="seeds of the grid")
+    study.add_argument("--seeds", type=seeds, help="seeds of the grid, e.g. 0-9")
     study.add_argument("--sizes", type=sizes, action="append", help="network sizes, repeatable")
     study.add_argument("--etas", type=etas, help="learning rate per batch size, e.g. 1:0.1,20:3 (default: none, "
-                                                 "every batch size's is searched)")
+                                                 "every batch size's is tuned)")
     study.add_argument("--eta", type=POSITIVE, help="one learning rate for every batch size (not a fair comparison; "
-                                                    "default: searched per batch size)")
-    study.add_argument("--eta-grid", type=listing(POSITIVE, "learning rates"), help="learning rates the search tries")
-    study.add_argument("--search-epochs", type=AT_LEAST_1, help="epochs per eta in the search")
+                                                    "otherwise tuned per batch size)")
+    study.add_argument("--eta-grid", type=listing(POSITIVE, "learning rates"), help="learning rates tuning tries")
+    study.add_argument("--tune-seeds", type=seeds, help="seeds of tuning (never the study's)")
+    study.add_argument("--targets", type=listing(number(positive=True), "accuracies"),
+                       help="validation-accuracy targets, e.g. 0.8,0.85,0.88")
+    study.add_argument("--optimizer", dest="optimizers", type=listing(one_of(list(OPTIMIZERS)), "optimizers"),
+                       help="update rules, one grid each, e.g. sgd,nesterov")
     study.add_argument("--epochs", type=AT_LEAST_1, help="epochs per run")
-    study.add_argument("--evals-per-epoch", type=AT_LEAST_1, help="validation evaluations per epoch")
-    study.add_argument("--noise-checkpoints", type=AT_LEAST_0, help="gradient-noise measurements per run")
-    study.add_argument("--noise-batches", type=AT_LEAST_1, help="mini-batches per noise measurement")
+    study.add_argument("--evals-first-epoch", type=AT_LEAST_1, help="validation evaluations in the first epoch")
+    study.add_argument("--noise-batches", type=integer(2), help="mini-batches of each size per noise measurement")
+    study.add_argument("--clock-seconds", type=POSITIVE, help="seconds of work per clock measurement")
     study.add_argument("--max-train", type=AT_LEAST_1, help="use at most this many training examples (default: all; "
                                                             f"{QUICK['max_train']:,} with --quick)")
     study.add_argument("--cost", choices=list(COSTS), help="cost function")
@@ -362,10 +384,15 @@ def build_parser():
     study.add_argument("--resume", action="store_true", help="continue the study in --out, skipping finished runs")
     study.add_argument("--force", action="store_true", help="delete an existing study in --out and start over")
     study.add_argument("--quiet", action="store_true", help="no progress bar")
-    study.add_argument("--quick", action="store_true", help="a small study for trying it out (under a minute): "
-                                                            "batch 1, 5, 20; one seed; 2 epochs; 10,000 examples")
+    study.add_argument("--quick", action="store_true", help="a small study for trying it out (about 30 s): "
+                                                            "batch 1, 5, 20, 100; 3 seeds; 4 epochs; 4,000 examples")
     from .study import StudyConfig
-    show_defaults(study, {f.name: f.default for f in fields(StudyConfig) if f.default is not MISSING}, QUICK)
+    defaults = {f.name: f.default for f in fields(StudyConfig) if f.default is not MISSING}
+    defaults.update(epochs="10 on a training set of 20,000 or more, else enough for 200,000 examples",
+                    seeds="0-9 on a training set of 20,000 or more, else 0-4",
+                    targets="set by a pilot run at " + ", ".join(map(str, StudyConfig.target_fractions))
+                    + " of the way from chance to its best held-out accuracy")
+    show_defaults(study, defaults, QUICK)
     study.set_defaults(func=cmd_study)
 
     grads = sub.add_parser("gradients", help="chapter 5: gradient norms per layer, vanishing and exploding",

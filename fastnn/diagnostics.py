@@ -171,9 +171,14 @@ def initial_norms(X, y, hidden_layers, activation="sigmoid", seeds=range(10), wi
 
 
 def run_experiment(X, y, out, activations=("sigmoid", "relu", "tanh"), depths=(2, 3, 4), seeds=range(10),
-                   epochs=500, batch_size=1000, eta=0.1, lmbda=5.0, every=1, log=print):
-    """Chapter 5 reproduced: initial norms over seeds, norms during training, figures and report.md in out."""
+                   epochs=500, batch_size=1000, eta=0.1, lmbda=5.0, every=1, log=print, command=None):
+    """Chapter 5 reproduced: initial norms over seeds, norms during training, figures and report.md in out.
+
+    command, when given, is the command line that made the report; report.md ends with it, so that a number
+    quoted from the report can be traced to what produced it.
+    """
     from pathlib import Path
+    started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -190,7 +195,7 @@ def run_experiment(X, y, out, activations=("sigmoid", "relu", "tanh"), depths=(2
                                                                    if hist.diverged_at else ""))
     figures = write_figures(results, out, activations, depths)
     write_text(out / "report.md", render(results, activations, depths, figures, len(X), list(seeds), epochs,
-                                         batch_size, eta, lmbda))
+                                         batch_size, eta, lmbda, command, time.perf_counter() - started))
     return results
 
 
@@ -231,7 +236,8 @@ def write_figures(results, out, activations, depths):
     return files
 
 
-def render(results, activations, depths, figures, n, seeds, epochs, batch_size, eta, lmbda):
+def render(results, activations, depths, figures, n, seeds, epochs, batch_size, eta, lmbda, command=None,
+           seconds=None):
     lines = ["# Why deep nets are hard to train: gradient norms per layer", "",
              f"‖delta^l‖ = norm of the bias gradient of hidden layer l averaged over {n:,} training images, "
              f"at initialisation (cross-entropy cost, default init, hidden layers of 30), mean ± standard deviation "
@@ -256,4 +262,7 @@ def render(results, activations, depths, figures, n, seeds, epochs, batch_size, 
                          + (f"; diverged at epoch {h.diverged_at}" if h.diverged_at else ""))
     lines.append("")
     lines += [f"![{f}]({f})" for f in figures]
+    if command:
+        lines += ["", f"Command: `{command}`" + (f"; one run, {seconds:.0f} s for the experiments (data loading not "
+                                                 f"counted)." if seconds is not None else ".")]
     return "\n".join(lines) + "\n"

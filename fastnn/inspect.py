@@ -7,6 +7,7 @@
 - ``run_inspection``: all of it for a [784,16,16,10] net (13,002 parameters), with report.md.
 """
 import math
+import time
 import warnings
 from pathlib import Path
 
@@ -151,6 +152,7 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
@@ -226,7 +228,8 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     bar.set_description(steps[3])
     numbers = dict(accuracy=acc, test_name=test_name, epochs=epochs, conf_digits=float(np.median(conf_digits)),
                    conf_noise=float(np.median(conf_noise)), sentence=sentence, memorise=mem, memorise_n=n,
-                   memorise_width=memorise_width, sweep=sweep, parameters=int(net.params.size))
+                   memorise_width=memorise_width, sweep=sweep, parameters=int(net.params.size),
+                   seconds=time.perf_counter() - started)
     write_text(out / "report.md", render(numbers, data, figures, batch_size, eta, command))
     bar.update(1)
     bar.close()
@@ -273,5 +276,6 @@ def render(r, data, figures, batch_size, eta, command):
                      f"{res['weight_change']:.1%} | {sweep_verdict(res)} |")
     lines += ["", "![learning-rate sweep](eta_sweep.png)", ""]
     if command:
-        lines += [f"Command: `{command}`.", ""]
+        lines += [f"Command: `{command}`; one run, {r['seconds']:.0f} s for the experiments (data loading not "
+                  f"counted).", ""]
     return "\n".join(lines)

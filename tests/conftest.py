@@ -37,3 +37,15 @@ def same_digits(v):
     that the kernels allocate, and were seen to differ in the last bit between processes
     (1.694059229518008 against 1.6940592295180072) with the same weights."""
     return float(f"{v:.13g}") if isinstance(v, float) else v
+
+
+# A study small enough for a test: the protocol's settings scaled down to 400 examples.
+SMALL_STUDY = dict(sizes=((12, 8, 3),), eta_grid=(0.1, 0.3, 1.0, 3.0), tune_seeds=(1000, 1001), evals_first_epoch=8,
+                   evals_per_decade=4, noise_batch_size=4, noise_small=2, noise_big=50, noise_batches=8,
+                   clock_seconds=0.02, clock_repeats=2, dtype="float64")
+
+
+def study_config(**kw):
+    """A fastnn.study.StudyConfig with SMALL_STUDY's settings, overridden by kw."""
+    from fastnn.study import StudyConfig
+    return StudyConfig(**{**SMALL_STUDY, **kw})

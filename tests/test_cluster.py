@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import make_learnable, same_digits
+from conftest import make_learnable, same_digits, study_config
 from fastnn import study as S
 from fastnn.datasets import Dataset
 
@@ -34,11 +34,9 @@ def client():
 
 
 def config(**kw):
-    base = dict(batch_sizes=(1, 4, 20), seeds=(0, 1), sizes=((12, 8, 3),), etas={1: 0.1, 4: 0.5, 20: 1.0},
-                epochs=3, evals_per_epoch=2, noise_checkpoints=2, noise_batches=8, noise_examples=200,
-                dtype="float64")
-    base.update(kw)
-    return S.StudyConfig(**base)
+    base = dict(batch_sizes=(1, 4, 20), seeds=(0, 1), etas={1: 0.1, 4: 0.5, 20: 1.0}, epochs=3,
+                targets=(0.5, 0.6, 0.7))
+    return study_config(**{**base, **kw})
 
 
 def without_timings(rows):
@@ -55,12 +53,12 @@ def test_a_local_cluster_gives_the_serial_results(tmp_path, tiny, client):
     assert without_timings(serial) == without_timings(dask)
     checksums = {r["run"]: r["checksum"] for r in dask if r["kind"] == "run"}
     assert len(checksums) == 6 and checksums == {r["run"]: r["checksum"] for r in serial if r["kind"] == "run"}
-    assert "Warning: runs were executed 2 at a time" in (tmp_path / "dask" / "report.md").read_text()
+    assert "Runs were executed 2 at a time" in (tmp_path / "dask" / "report.md").read_text()
     assert client.status == "running"  # a client passed in stays open
 
 
 def test_a_killed_worker_does_not_lose_the_study(tmp_path, tiny, client):
-    cfg = config(epochs=60, evals_per_epoch=1, seeds=(0, 1, 2))
+    cfg = config(epochs=60, evals_first_epoch=2, evals_per_decade=1, seeds=(0, 1, 2))
     killed = []
 
     def kill_a_busy_worker():
@@ -176,7 +174,7 @@ def test_a_real_scheduler_and_workers_give_the_serial_checksums_after_losing_a_w
                                                "--no-dashboard", "--host", "127.0.0.1"],
                                               stdout=logs, stderr=subprocess.STDOUT))
             c.wait_for_workers(2, timeout=60)
-        cfg = config(epochs=40, evals_per_epoch=1, seeds=(0, 1, 2))
+        cfg = config(epochs=40, evals_first_epoch=2, evals_per_decade=1, seeds=(0, 1, 2))
         out = tmp_path / "cluster"
         killed = []
 

@@ -87,6 +87,9 @@ def test_gradients_command_writes_figures_and_table(tmp_path, mnist_test_set, ca
                  "--seeds", "2", "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "| sigmoid | 4 |" in text and "0.003, 0.017, 0.07, 0.285" in text
+    # the report names the command that made it, so a number quoted from it can be traced
+    assert ("\nCommand: `fastnn gradients --data mnist-test --no-download --examples 200 "
+            f"--epochs 5 --seeds 2 --out {out}`; one run, ") in text
     for act in ("sigmoid", "relu", "tanh"):
         assert (out / f"speed_of_learning_{act}.png").stat().st_size > 0
         assert (out / f"initial_norms_{act}.png").stat().st_size > 0

@@ -607,5 +607,8 @@ def test_help_shows_every_default():
     train = " ".join(commands["train"].format_help().split())
     assert "--sizes SIZES layer widths, input first (default: 784,30,10)" in train
     assert "--save SAVE save the trained network here (.json or .npz) (default: none)" in train
-    assert "--epochs EPOCHS epochs per run (default: 10; 2 with --quick)" in " ".join(
-        commands["study"].format_help().split())
+    study = " ".join(commands["study"].format_help().split())
+    assert "--epochs EPOCHS epochs per run (default: 10 on a training set of 20,000 or more, else enough for " \
+           "200,000 examples; 4 with --quick)" in study
+    assert "--batch-sizes BATCH_SIZES batch sizes of the grid (default: 1,2,5,10,20,50,100,200,500,1000; " \
+           "1,5,20,100 with --quick)" in study

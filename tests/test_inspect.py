@@ -102,3 +102,5 @@ def test_inspect_quick_writes_every_figure_and_the_report(tmp_path, monkeypatch)
         assert (out / f).stat().st_size > 1000 and f"({f})" in text
     assert "OFFLINE DEFAULT" in text and "13,002 weights and biases" in text and "median confidence" in text
     assert "| 100 |" in text
+    # the report names the command that made it and how long that single run took
+    assert f"Command: `fastnn inspect --quick --no-download --quiet --out {out}`; one run, " in text

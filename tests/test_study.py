@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from conftest import make_learnable, same_digits
+from conftest import make_learnable, same_digits, study_config
 from fastnn import study as S
 from fastnn.datasets import Dataset
 from fastnn.study import report as R
@@ -22,10 +22,8 @@ def tiny():
 
 
 def config(**kw):
-    base = dict(batch_sizes=(1, 4, 20), seeds=(0, 1), sizes=((12, 8, 3),), eta_grid=(0.1, 1.0), epochs=3,
-                evals_per_epoch=2, noise_checkpoints=2, noise_batches=8, noise_examples=200, dtype="float64")
-    base.update(kw)
-    return S.StudyConfig(**base)
+    base = dict(batch_sizes=(1, 4, 20), seeds=(0, 1), epochs=3)
+    return study_config(**{**base, **kw})
 
 
 def run(tmp, tiny, **kw):
@@ -37,8 +35,8 @@ def numbers(rows):
     keep = {}
     for r in rows:
         keep.setdefault(r["run"], []).append(
-            {k: (v if k == "checksum" else same_digits(v)) for k, v in r.items()
-             if k not in ("train_seconds", "seconds", "examples_per_s", "updates_per_s", "workers", "wall_seconds")})
+            {k: (v if k == "checksum" else [same_digits(x) for x in v] if isinstance(v, list) else same_digits(v))
+             for k, v in r.items() if k not in ("train_seconds", "workers", "wall_seconds")})
     return keep
 
 
@@ -49,15 +47,30 @@ def test_a_small_study_runs_end_to_end_and_writes_every_figure(tmp_path, tiny):
     for name in ("report.md", "report.html", "results.jsonl", "study.json") + R.FIGURES:
         assert (tmp_path / name).stat().st_size > 0, name
     text = (tmp_path / "report.md").read_text()
-    assert "**Advantage of online learning:**" in text and "**Disadvantage of online learning:**" in text
-    assert "tiny learnable problem" in text and "(search)" in text
+    assert text.index("## The answer") < text.index("![steps_to_target.png]") < text.index("## How it was measured")
+    assert "**Advantages of online learning:**" in text and "**Disadvantages of online learning:**" in text
+    assert "tiny learnable problem" in text and "B_crit" in text
     assert all(f"]({f})" in text for f in R.FIGURES)
     meta = json.loads((tmp_path / "study.json").read_text())
-    assert {e["batch_size"] for e in meta["etas"]} == {1, 4, 20}
-    epochs = [r for r in rows if r["kind"] == "epoch"]
-    assert len(epochs) == 6 * 3 and all(r["updates_per_s"] > 0 for r in epochs)
-    b1 = [r for r in epochs if r["run"].endswith("_b1_s0")][0]
-    assert b1["updates_per_s"] == pytest.approx(b1["examples_per_s"])  # one update per example
+    # Targets fixed in advance by the pilot, on the held-out split: three, increasing, between chance and its best.
+    t, p = meta["targets"], meta["pilot"]
+    assert len(t) == 3 and t == sorted(t) and p["chance"] < t[0] < t[-1] <= p["best"]
+    # Every batch size tuned on every eta of the grid, with tuning seeds only.
+    assert {e["batch_size"]: e["source"] for e in meta["etas"]} == {1: "tuned", 4: "tuned", 20: "tuned"}
+    for entry in meta["tuning"]:
+        assert set(entry["scores"]) == {"0.1", "0.3", "1", "3"} and entry["target"] == t[1]
+        assert max(len(v) for v in entry["scores"].values()) == 2  # the better half got the second seed
+    assert set(meta["clock"][0]["per_batch"]) == {"1", "4", "20"}
+    assert all(c["seconds_per_update"] > 0 for c in meta["clock"][0]["per_batch"].values())
+    # Log-spaced evaluations: at least 8 within the first epoch, on multiples of the batch size.
+    ev = [r for r in rows if r["kind"] == "eval" and r["run"].endswith("_b4_s0")]
+    assert len([r for r in ev if 0 < r["epoch"] <= 1]) >= 8
+    assert all(r["examples"] % 4 == 0 for r in ev) and ev[-1]["examples"] == 3 * 400
+    assert all(r["updates"] == math.ceil(r["examples"] / 4) for r in ev)
+    # B_simple measured only in the runs of the noise batch size, at 0, 0.1, 0.25, 0.5, 1, 2 epochs and the end.
+    noise = [r for r in rows if r["kind"] == "noise"]
+    assert {r["run"] for r in noise} == {"12-8-3_b4_s0", "12-8-3_b4_s1"}
+    assert sorted({r["epoch"] for r in noise}) == [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0]
     assert max(r["val_acc"] for r in rows if r["kind"] == "eval") > 0.8  # it learned
     assert "<img" in (tmp_path / "report.html").read_text()
 
@@ -96,22 +109,26 @@ def test_an_interrupted_study_resumes_without_duplicates(tmp_path, tiny, monkeyp
 
 
 def test_resume_refuses_other_settings_and_corrupt_files(tmp_path, tiny):
-    run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1))
+    run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1, targets=(0.5, 0.6, 0.7)))
     with pytest.raises(S.StudyError, match="other settings"):
-        run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=2), resume=True)
+        run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=2, targets=(0.5, 0.6, 0.7)), resume=True)
     lines = (tmp_path / S.RESULTS).read_text().splitlines()
     lines[1] = "this is not json"
     (tmp_path / S.RESULTS).write_text("\n".join(lines) + "\n")
     with pytest.raises(S.StudyError, match="line 2 is corrupt"):
-        run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1), resume=True)
-    rows = run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1), force=True)
+        run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1, targets=(0.5, 0.6, 0.7)), resume=True)
+    rows = run(tmp_path, tiny, cfg=config(seeds=(0,), epochs=1, targets=(0.5, 0.6, 0.7)), force=True)
     assert len([r for r in rows if r["kind"] == "run"]) == 3
 
 
 @pytest.mark.parametrize("kw,match", [
     (dict(batch_sizes=()), "no batch sizes"),
     (dict(seeds=()), "no seeds"),
-    (dict(batch_sizes=(1, 500)), "batch size 500 is larger than the 400 training examples"),
+    (dict(batch_sizes=(1, 380)), "batch size 380 is larger than the 360 training examples that tuning trains on"),
+    (dict(seeds=(0, 1000)), "seeds overlap"),
+    (dict(noise_small=50, noise_big=50), "noise_small < noise_big"),
+    (dict(targets=(0.5, 1.5)), r"targets are validation accuracies in \(0, 1\)"),
+    (dict(optimizers=("adam",)), "adam"),
     (dict(batch_sizes=(1, 1)), "repeat"),
     (dict(etas={7: 0.1}), "batch size 7, which is not in the grid"),
     (dict(etas={1: -0.1}), "must be positive"),
@@ -141,55 +158,58 @@ def test_an_output_path_that_is_a_file_is_an_error(tmp_path, tiny):
     assert (tmp_path / "file").read_text() == "keep me"
 
 
-def test_gradient_noise_matches_a_direct_computation():
+def test_gradient_sq_norms_match_a_direct_computation():
     X, y = make_learnable(300, 10, 4, seed=1)
     net = fastnn.Network([10, 7, 4], dtype="float64", seed=2)
-    Y = np.eye(4)[y]
-    got = S.gradient_noise(net, net.check_data(X, Y), [1, 5, 25], 12, np.random.default_rng(7))
-    g = np.concatenate([np.concatenate([w.ravel(), b]) for b, w in zip(*net.gradient(X, y)) for w, b in [(w, b)]])
-    rng = np.random.default_rng(7)
-    for row, B in zip(got, [1, 5, 25]):
-        dists, coss = [], []
-        for _ in range(12):
-            idx = rng.choice(300, size=B, replace=False)
-            nb, nw = net.gradient(X[idx], y[idx])
-            gb = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(nw, nb)])
-            dists.append(np.sum((gb - g) ** 2))
-            coss.append(gb @ g / (np.linalg.norm(gb) * np.linalg.norm(g)))
-        assert row["variance"] == pytest.approx(np.mean(dists), rel=1e-10)
-        assert row["cosine"] == pytest.approx(np.mean(coss), rel=1e-10)
-    assert got[0]["variance"] > 3 * got[1]["variance"] > 3 * got[2]["variance"]  # falls roughly like 1/B
+    data = net.check_data(X, np.eye(4)[y])
+    got = S.run.gradient_sq_norms(net, data, 5, 12, np.random.default_rng(7))
+    batches = np.random.default_rng(7).integers(0, 300, size=(12, 5))  # the same draws, with replacement
+    for sq, idx in zip(got, batches):
+        nb, nw = net.gradient(X[idx], y[idx])
+        g = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(nw, nb)])
+        assert sq == pytest.approx(g @ g, rel=1e-10)
 
 
-def synthetic(online_fast_in_epochs, online_fast_per_example):
-    base = dict(eta=0.1, seeds=3, diverged=0, updates_per_s=0.0, cosine=0.5, final=0.95)
-    one = dict(base, updates_per_epoch=50000, acc_1=0.93 if online_fast_in_epochs else 0.80,
-               epochs_to=[0.3 if online_fast_in_epochs else 2.0] * 2, seconds_to=[1.0, 1.5],
-               examples_per_s=400000.0 if online_fast_per_example else 100000.0, variance=20.0)
-    twenty = dict(base, updates_per_epoch=2500, acc_1=0.85, epochs_to=[1.0, 1.2], seconds_to=[2.0, 2.5],
-                  examples_per_s=200000.0, variance=1.0)
-    return dict(per_batch={1: one, 20: twenty}, targets=[0.88, 0.93], sizes=[784, 30, 10])
+def test_run_points_are_log_spaced_multiples_of_the_batch():
+    pts = S.run_points(50_000, 20, 10, first=24, per_decade=8, extra=[5000, 2.5 * 50_000])
+    assert len(pts) == 10 and all(p[-1] == 50_000 for p in pts)
+    assert all(x % 20 == 0 for p in pts for x in p)
+    assert len(pts[0]) >= 20 and 5000 in pts[0] and 25_000 in pts[2]  # the extra points, snapped
+    assert sum(len(p) for p in pts[1:]) < len(pts[0])  # fewer later
 
 
-def test_the_answer_follows_the_numbers():
-    adv, dis, _ = R.answer(synthetic(True, False))
-    assert adv[0][0] == "epochs to target" and "3.3x fewer passes" in adv[0][1]
-    assert dis[0][0] == "examples per second" and "2.0x slower per example" in dis[0][1]
-    adv, dis, _ = R.answer(synthetic(False, True))
-    assert "examples per second" in [a[0] for a in adv] and "2.0x faster per example" in dict(adv)["examples per second"]
-    assert "epochs to target" in [d[0] for d in dis] and "2.0x more passes" in dict(dis)["epochs to target"]
-    assert dict(dis)["gradient variance"].startswith("batch 1's gradient estimate had 20.0x the variance")
+def arm_with(examples_1, examples_20, acc_1=0.9, acc_20=0.9):
+    """An Arm with batch sizes 1 and 20 whose runs reach the one target after the given examples."""
+    from fastnn.study.analysis import Arm, Run
+    runs = {}
+    for b, examples, acc in ((1, examples_1, acc_1), (20, examples_20, acc_20)):
+        runs[b] = []
+        for seed, e in enumerate(examples):
+            r = Run(f"b{b}_s{seed}", b, seed, 0.1, "done", None, acc + 0.001 * seed, acc + 0.01, 1.0,
+                    *(np.zeros(2),) * 4)
+            r.reach = [dict(examples=e, updates=e / b, seconds=e * 1e-6, cpu_seconds=e / b * 1e-6 * b ** 0.5)]
+            runs[b].append(r)
+    arm = Arm("sgd", [12, 8, 3], [0.8], runs, {}, {}, {1: 0.1, 20: 1.0})
+    arm.critical = [(None, None, [])]
+    return arm
 
 
-def test_the_answer_handles_missing_comparisons():
-    s = synthetic(True, True)
-    del s["per_batch"][1]
-    assert "no batch size 1" in R.answer(s)[2][0]
-    s = synthetic(True, True)
-    s["per_batch"][1]["epochs_to"] = [math.inf, math.inf]
-    adv, dis, _ = R.answer(s)
-    assert "never (within the run)" in dict(dis)["epochs to target"]
-    assert R.comparison_batch([1, 10, 50]) == 10 and R.comparison_batch([1, 16, 25]) == 16
+def test_the_answer_claims_only_what_the_intervals_show():
+    meta = dict(config=config().to_json())
+    rng = np.random.default_rng(0)
+    half = arm_with(rng.normal(1000, 30, 10), rng.normal(2000, 60, 10))  # online needs half the examples
+    text = "\n".join(R.answer(meta, half, 1, 20))
+    adv = text[text.index("**Advantages"):text.index("**Disadvantages")]
+    dis = text[text.index("**Disadvantages"):text.index("**No measurable")]
+    assert "examples to target (ratio 0.5" in adv and "sequential updates to target (ratio 10" in dis
+    same = arm_with(rng.normal(1000, 100, 10), rng.normal(1000, 100, 10))
+    text = "\n".join(R.answer(meta, same, 1, 20))
+    none = text[text.index("**No measurable"):]
+    assert "no measurable difference in examples to target (ratio" in none
+    assert "examples" not in text[text.index("**Advantages"):text.index("**No measurable")]
+    missed = arm_with([1000, 1100, 1200], [math.nan, math.nan, 900])  # most batch-20 runs missed
+    assert "fewer than half of the runs" in "\n".join(R.answer(meta, missed, 1, 20))
+    assert "lacks batch size 1 or 5" in R.answer(meta, half, 1, 5)[0]
 
 
 def test_parallel_jobs_give_the_same_numbers(tmp_path, tiny):
@@ -199,7 +219,7 @@ def test_parallel_jobs_give_the_same_numbers(tmp_path, tiny):
     parallel = run(tmp_path / "two", tiny, cfg=config(**cfg), jobs=2)
     assert numbers(serial) == numbers(parallel)  # same accuracies, noise and weight checksums
     assert {r["workers"] for r in parallel if r["kind"] == "run"} == {2}
-    assert "Warning: runs were executed 2 at a time" in (tmp_path / "two" / "report.md").read_text()
+    assert "Runs were executed 2 at a time" in (tmp_path / "two" / "report.md").read_text()
 
 
 def test_the_command_line_quick_study_on_the_offline_default(tmp_path, monkeypatch, capsys):
@@ -230,7 +250,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, jobs):
     env = dict(os.environ, FASTNN_CACHE=str(tmp_path / "cache"))
     env.pop("FASTNN_DATA", None)
     args = [sys.executable, "-m", "fastnn", "study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
-            "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4", "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1"]
+            "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4", "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1",
+            "--targets", "0.8,0.85,0.88", "--clock-seconds", "0.05"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

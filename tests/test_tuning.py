@@ -50,10 +50,13 @@ def test_a_diverging_eta_scores_infinity(problem, monkeypatch):
 def test_successive_halving_picks_the_fastest_eta_and_spends_seeds_on_the_better_half(problem):
     train, held = problem
     etas = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
-    best, scores = tuning.tune_eta(train, held, [10, 8, 3], 10, etas, 0.7, 10 * 900, dtype="float64",
-                                   seeds=(1000, 1001, 1002, 1003))
+    best, scores, budgets, accuracy = tuning.tune_eta(train, held, [10, 8, 3], 10, etas, 0.7, 10 * 900,
+                                                      dtype="float64", seeds=(1000, 1001, 1002, 1003), guess=1.0)
     assert best in (1.0, 3.0)  # a tiny eta cannot reach the target within the budget
     assert all(math.isinf(v) for v in scores[0.01])
+    # Tried after the best (nearest the guess first), it was stopped at 3x the best median so far.
+    assert max(budgets[0.01]) <= tuning.CAP * min(np.median(v) for v in scores.values() if len(v) == 1) + 1
+    assert max(accuracy[0.01]) < 0.7 <= min(accuracy[best])
     assert len(scores[best]) == 4 and len(scores[0.01]) == 1  # the worse half stopped after one seed
     medians = {e: np.median(v) for e, v in scores.items() if len(v) == 4}
     assert medians[best] == min(medians.values())

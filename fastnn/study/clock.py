@@ -32,7 +32,7 @@ def _one_measurement(net, data, batch_size, optimizer, updates, rng):
 
 
 def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cross_entropy", dtype="float32",
-                 min_seconds=1.0, repeats=5, seed=0):
+                 min_seconds=1.0, repeats=5, seed=0, optimizer="sgd", momentum=0.9):
     """Seconds per update at each batch size, interleaved and repeated (see the module docstring).
 
     Parameters
@@ -42,6 +42,7 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
         Checked training data for a network of these sizes.
     batch_sizes : list of int
     etas : dict batch size -> learning rate (the study's tuned ones: timing at the rate used)
+    optimizer, momentum : the update rule's registry name and its momentum
     min_seconds : float
         Work per measurement.
     repeats : int
@@ -58,11 +59,11 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
     nets, updates = {}, {}
     for b in batch_sizes:  # compile, then size each measurement from a pilot of about 0.05 s
         net = Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=seed)
-        _one_measurement(net, data, b, Optimizer(etas[b]), 2, rng)
+        _one_measurement(net, data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), 2, rng)
         k, t = 4, 0.0
         while t < 0.05 and k < 10**8:
             k *= 4
-            t = _one_measurement(net, data, b, Optimizer(etas[b]), k, rng)
+            t = _one_measurement(net, data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), k, rng)
         updates[b] = max(1, int(np.ceil(k * min_seconds / max(t, 1e-9))))
         nets[b] = net
     samples = {b: [] for b in batch_sizes}
@@ -70,7 +71,7 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
     for _ in range(repeats):
         for b in rng.permutation(np.asarray(batch_sizes)):
             b = int(b)
-            t = _one_measurement(nets[b], data, b, Optimizer(etas[b]), updates[b], rng)
+            t = _one_measurement(nets[b], data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), updates[b], rng)
             if not np.isfinite(nets[b].params).all():  # keep timing finite arithmetic
                 nets[b].initialize(seed=seed)
             seconds[b].append(t)

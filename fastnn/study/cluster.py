@@ -52,7 +52,7 @@ def _remote_run(run, config, data):
 
 
 class Cluster:
-    """A Dask client the study sends its runs to."""
+    """A Dask client the study sends its tasks (runs, and the tuning of each batch size) to."""
 
     def __init__(self, client, description):
         self.client = client
@@ -64,13 +64,21 @@ class Cluster:
 
     def map_runs(self, todo, config, data, check_stop):
         """Yield each run's rows as it finishes; a run whose task failed yields a single ``failure`` row."""
+        for run, rows in self.map(_remote_run, todo, (config,), data, lambda r: r["id"], check_stop):
+            if isinstance(rows, Exception):  # KilledWorker after repeated losses, or an error inside the run
+                rows = [dict(kind="failure", run=run["id"], error=f"{type(rows).__name__}: {rows}")]
+            yield rows
+
+    def map(self, fn, items, args, data, name, check_stop):
+        """Yield (item, fn(item, *args, data)) as each task finishes, the exception in place of a
+        result for a task that failed; data goes to every worker once. name(item) labels its task."""
         from distributed import as_completed
-        if not todo:
+        if not items:
             return
         [data_future] = self.client.scatter([data], broadcast=True)
         tag = uuid.uuid4().hex[:8]
-        futures = {self.client.submit(_remote_run, run, config, data_future, key=f"fastnn-{run['id']}-{tag}",
-                                      retries=RETRIES, pure=False): run for run in todo}
+        futures = {self.client.submit(fn, item, *args, data_future, key=f"fastnn-{name(item)}-{tag}",
+                                      retries=RETRIES, pure=False): item for item in items}
         done = as_completed(list(futures))
         try:
             while not done.is_empty():
@@ -80,12 +88,11 @@ class Cluster:
                     check_stop()
                     continue
                 for f in batch:
-                    run = futures[f]
                     try:
-                        rows = f.result()
-                    except Exception as e:  # KilledWorker after repeated losses, or an error inside the run
-                        rows = [dict(kind="failure", run=run["id"], error=f"{type(e).__name__}: {e}")]
-                    yield rows
+                        result = f.result()
+                    except Exception as e:
+                        result = e
+                    yield futures[f], result
                 check_stop()
         finally:
             self.client.cancel(list(futures))

@@ -1,61 +1,109 @@
 """What a study runs: its configuration, the grid of runs it spells out, and its error.
 
-A study is a grid of runs: batch sizes x seeds x network sizes, each batch size
-with its own learning rate (given, or picked by ``search_eta``). ``StudyConfig``
-says what the grid and every run's protocol are; it is recorded in study.json,
-and a resumed study must have the same one.
+A study is a grid of runs: optimizers x network sizes x batch sizes x seeds, each batch size
+with its own learning rate (given, or tuned by ``fastnn.study.tuning``), all trained for the
+same number of examples. ``StudyConfig`` says what the grid and every run's protocol are; it
+is recorded in study.json (with the defaults that depend on the data filled in by
+``resolve``), and a resumed study must have the same one.
 """
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
 
 from ..checks import check_int
-from ..registry import ACTIVATIONS, COSTS, DTYPES, lookup
+from ..registry import ACTIVATIONS, COSTS, DTYPES, OPTIMIZERS, lookup
 
 
 class StudyError(ValueError):
     """Bad study arguments, an unusable output folder, or a corrupt results file."""
 
 
+# 13 learning rates, 3 per decade from 0.01 to 100: the book's etas (0.1-3) sit in the middle.
+ETA_GRID = tuple(float(f"{e:.3g}") for e in np.geomspace(0.01, 100.0, 13))
+LARGE = 20_000  # training sets of at least this many examples get the large-set defaults
+
+
 @dataclass
 class StudyConfig:
     """What a study runs. Every field is recorded in study.json.
 
-    etas maps batch size to learning rate; batch sizes without one get theirs from
-    ``search_eta`` (each eta of eta_grid trained for search_epochs on 80% of the
-    training set, scored by accuracy on the other 20%, ties to the smaller eta).
+    Fields left None get a default that depends on the data (``resolve``): ``seeds`` 10 on a
+    training set of 20,000 examples or more, else 5; ``epochs`` 10 on a large set, else
+    enough epochs for 200,000 examples.
+
+    targets are validation accuracies fixed before the grid runs; without them a pilot
+    (``fastnn.study.pilot``) sets them at ``target_fractions`` of the way from chance to the
+    best held-out accuracy it reaches. etas maps batch size to learning rate; the other batch
+    sizes get theirs from ``tuning.tune_eta`` over ``eta_grid`` with the ``tune_seeds`` (never
+    the study's seeds) on a ``held_out`` share of the training set, scored by the median
+    examples to the middle target. B_simple is measured in the runs of ``noise_batch_size``
+    at ``noise_epochs`` and at the end, from ``noise_batches`` mini-batches of ``noise_small``
+    and of ``noise_big`` examples. The clock times ``clock_repeats`` rounds of at least
+    ``clock_seconds`` per batch size.
     """
 
-    batch_sizes: tuple = (1, 2, 5, 10, 20, 50, 100)
-    seeds: tuple = (0, 1, 2)
+    batch_sizes: tuple = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+    seeds: tuple = None
     sizes: tuple = ((784, 30, 10),)
+    optimizers: tuple = ("sgd",)
+    momentum: float = 0.9
     etas: dict = field(default_factory=dict)
-    eta_grid: tuple = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-    search_epochs: int = 1
+    eta_grid: tuple = ETA_GRID
+    tune_seeds: tuple = (1000, 1001, 1002, 1003)
+    held_out: float = 0.1
+    targets: tuple = None
+    target_fractions: tuple = (0.9, 0.95, 0.98)
+    pilot_batch_size: int = 10
     cost: str = "cross_entropy"
     activation: str = "sigmoid"
     dtype: str = "float32"
     lmbda: float = 0.0
-    epochs: int = 10
-    evals_per_epoch: int = 4
-    noise_checkpoints: int = 3
-    noise_batches: int = 32
-    noise_examples: int = 5000
+    epochs: int = None
+    evals_first_epoch: int = 24
+    evals_per_decade: int = 8
+    noise_batch_size: int = 20
+    noise_epochs: tuple = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+    noise_small: int = 10
+    noise_big: int = 1000
+    noise_batches: int = 64
+    clock_seconds: float = 1.0
+    clock_repeats: int = 5
     max_train: int = None
     data: str = "auto"
 
+    def resolve(self, n_train):
+        """This configuration with the data-dependent defaults (seeds, epochs) filled in."""
+        large = n_train >= LARGE
+        return replace(self, seeds=self.seeds if self.seeds is not None else tuple(range(10 if large else 5)),
+                       epochs=self.epochs if self.epochs is not None else
+                       (10 if large else max(1, math.ceil(200_000 / n_train))))
+
+    @property
+    def reference_batch_size(self):
+        """The batch size online learning is compared with: 20, as in the book's exercise, if in the grid."""
+        others = [b for b in self.batch_sizes if b != 1]
+        return 20 if 20 in others else (min(others, key=lambda b: abs(math.log(b / 20))) if others else None)
+
     def check(self, n_train=None):
-        """Raise StudyError for an empty or invalid grid."""
+        """Raise StudyError for an empty or invalid grid (and, given n_train, one the data cannot hold)."""
         try:
-            if not self.batch_sizes:
-                raise ValueError("the grid has no batch sizes")
-            if not self.seeds:
+            for name in ("batch_sizes", "sizes", "optimizers"):
+                if not getattr(self, name):
+                    raise ValueError(f"the grid has no {name.replace('_', ' ')}")
+            if self.seeds is not None and not self.seeds:
                 raise ValueError("the grid has no seeds")
-            if not self.sizes:
-                raise ValueError("the grid has no network sizes")
             for b in self.batch_sizes:
                 check_int(b, "batch size", 1)
-            if len(set(self.batch_sizes)) != len(self.batch_sizes):
-                raise ValueError(f"batch sizes repeat: {list(self.batch_sizes)}")
+            for name in ("batch_sizes", "seeds", "optimizers"):
+                values = list(getattr(self, name) or ())
+                if len(set(values)) != len(values):
+                    raise ValueError(f"{name.replace('_', ' ')} repeat: {values}")
+            if set(self.seeds or ()) & set(self.tune_seeds):
+                raise ValueError(f"the study's seeds and the tuning seeds overlap: "
+                                 f"{sorted(set(self.seeds) & set(self.tune_seeds))}")
+            for opt in self.optimizers:
+                lookup(OPTIMIZERS, opt, "optimizer")
             for b, eta in self.etas.items():
                 if b not in self.batch_sizes:
                     raise ValueError(f"a learning rate is given for batch size {b}, which is not in the grid")
@@ -64,14 +112,36 @@ class StudyConfig:
             if any(not (isinstance(e, (int, float)) and e > 0) for e in self.eta_grid) or (
                     len(self.etas) < len(self.batch_sizes) and not self.eta_grid):
                 raise ValueError("the eta grid must hold positive learning rates")
-            check_int(self.epochs, "epochs", 1)
-            check_int(self.evals_per_epoch, "evals per epoch", 1)
-            check_int(self.noise_batches, "noise batches", 1)
+            if not self.tune_seeds:
+                raise ValueError("tuning needs at least one seed")
+            if not 0 < self.held_out < 0.5:
+                raise ValueError(f"the held-out share must be in (0, 0.5), got {self.held_out}")
+            if self.targets is not None:
+                if not self.targets or any(not 0 < t < 1 for t in self.targets):
+                    raise ValueError(f"targets are validation accuracies in (0, 1), got {list(self.targets)}")
+            elif not self.target_fractions or any(not 0 < f <= 1 for f in self.target_fractions):
+                raise ValueError(f"target fractions must be in (0, 1], got {list(self.target_fractions)}")
+            if self.epochs is not None:
+                check_int(self.epochs, "epochs", 1)
+            check_int(self.evals_first_epoch, "evaluations in the first epoch", 1)
+            check_int(self.evals_per_decade, "evaluations per decade", 1)
+            check_int(self.noise_batches, "noise batches", 2)
+            check_int(self.noise_small, "noise small batch", 1)
+            check_int(self.noise_big, "noise big batch", 2)
+            if self.noise_small >= self.noise_big:
+                raise ValueError(f"the noise scale needs noise_small < noise_big, got {self.noise_small} "
+                                 f"and {self.noise_big}")
+            check_int(self.clock_repeats, "clock repeats", 1)
+            if not self.clock_seconds > 0:
+                raise ValueError(f"clock seconds must be positive, got {self.clock_seconds}")
             lookup(COSTS, self.cost, "cost")
             lookup(ACTIVATIONS, self.activation, "activation")
             lookup(DTYPES, self.dtype, "dtype")
-            if n_train is not None and max(self.batch_sizes) > n_train:
-                raise ValueError(f"batch size {max(self.batch_sizes)} is larger than the {n_train} training examples")
+            if n_train is not None:
+                fit = n_train - math.ceil(n_train * self.held_out)
+                if max(self.batch_sizes) > fit:
+                    raise ValueError(f"batch size {max(self.batch_sizes)} is larger than the {fit} training "
+                                     f"examples that tuning trains on")
         except ValueError as e:
             raise StudyError(str(e)) from None
 
@@ -79,8 +149,8 @@ class StudyConfig:
         d = asdict(self)
         d["etas"] = {str(k): v for k, v in self.etas.items()}
         d["sizes"] = [list(s) for s in self.sizes]
-        for key in ("batch_sizes", "seeds", "eta_grid"):
-            d[key] = list(d[key])
+        for key in TUPLES:
+            d[key] = None if d[key] is None else list(d[key])
         return d
 
     @classmethod
@@ -88,16 +158,30 @@ class StudyConfig:
         d = dict(d)
         d["etas"] = {int(k): v for k, v in d["etas"].items()}
         d["sizes"] = tuple(tuple(s) for s in d["sizes"])
-        for key in ("batch_sizes", "seeds", "eta_grid"):
-            d[key] = tuple(d[key])
+        for key in TUPLES:
+            d[key] = None if d[key] is None else tuple(d[key])
         return cls(**d)
 
 
-def run_id(sizes, batch_size, seed):
-    return f"{'-'.join(map(str, sizes))}_b{batch_size}_s{seed}"
+TUPLES = ("batch_sizes", "seeds", "optimizers", "eta_grid", "tune_seeds", "targets", "target_fractions",
+          "noise_epochs")
+
+
+def run_id(sizes, batch_size, seed, optimizer="sgd"):
+    arm = "" if optimizer == "sgd" else f"{optimizer}_"
+    return f"{'-'.join(map(str, sizes))}_{arm}b{batch_size}_s{seed}"
+
+
+def arms(config):
+    """The (optimizer, sizes) pairs of a study: each gets its own tuning, grid and report section."""
+    return [(opt, tuple(s)) for opt in config.optimizers for s in config.sizes]
 
 
 def grid(config, etas):
-    """The runs of a study, as dicts: sizes, batch_size, eta, seed, id."""
-    return [dict(id=run_id(s, b, seed), sizes=list(s), batch_size=b, eta=etas[(tuple(s), b)], seed=seed)
-            for s in config.sizes for b in config.batch_sizes for seed in config.seeds]
+    """The runs of a (resolved) study, as dicts: optimizer, sizes, batch_size, eta, seed, id.
+
+    etas maps (optimizer, sizes tuple, batch size) to the learning rate.
+    """
+    return [dict(id=run_id(s, b, seed, opt), optimizer=opt, sizes=list(s), batch_size=b, eta=etas[(opt, s, b)],
+                 seed=seed)
+            for opt, s in arms(config) for b in config.batch_sizes for seed in config.seeds]

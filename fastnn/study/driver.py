@@ -1,10 +1,11 @@
 """The driver: run (or resume) a whole study into a folder, then write its report.
 
-``run_study`` checks the output folder and the data, compiles the kernels, picks
-the learning rates (``search_eta``) or reads them back from study.json on resume,
-then runs the grid's unfinished runs, in this process or on Dask
-(``fastnn.study.cluster``), appending each run's rows to the results file as it
-finishes, and last writes the report (``fastnn.study.report``). The first Ctrl-C
+``run_study`` checks the output folder and the data, compiles the kernels, fixes
+the targets and tunes the learning rates (``fastnn.study.plan``) or reads them back
+from study.json on resume, then runs the grid's unfinished runs, in this process or
+on Dask (``fastnn.study.cluster``), appending each run's rows to the results file as
+it finishes, times one update at each batch size (``fastnn.study.clock``), and last
+writes the report (``fastnn.study.report``). The first Ctrl-C
 stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import hashlib
@@ -19,16 +20,17 @@ import numpy as np
 from .._progress import progress_bar
 from ..checks import check_int
 from ..datasets import load_dataset
-from ..model import Network
+from ..model import Data, Network
 from ..registry import DTYPES
 from ..serialization import write_text
 from .cluster import connect
-from .config import StudyError, grid
+from .clock import time_updates
+from .config import StudyError, arms, grid
 from .lock import StudyLock
 from .report import write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
-from .search import search_eta
+from .plan import fix_etas, fix_targets
 
 
 class Interrupted(KeyboardInterrupt):
@@ -168,64 +170,57 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     results_path = out / RESULTS
     rows, done = completed(read_results(results_path)) if resume else ([], set())
     stored = json.loads((out / CONFIG).read_text()) if resume and (out / CONFIG).exists() else None
+    data, ds = prepare_data(config, path, download, dataset)
+    config.check(n_train=len(data["X"]))
+    config = config.resolve(len(data["X"]))
     if stored is not None and stored["config"] != config.to_json():
         raise StudyError(f"{out} holds a study with other settings ("
                          + "; ".join(_differences(stored["config"], config.to_json()))
                          + "); use another output folder, or --force to start over")
-    data, ds = prepare_data(config, path, download, dataset)
     fingerprint = data_fingerprint(ds, data)
     if stored is not None and stored.get("data", {}).get("fingerprint") != fingerprint:
         raise StudyError(f"{out} was run on other data ("
                          + "; ".join(_differences(stored.get("data", {}).get("fingerprint") or {}, fingerprint))
                          + "); resuming would mix them in one report. Use another output folder, or --force")
-    config.check(n_train=len(data["X"]))
     warm_up(config, data)
     if ds.is_offline_default:
         log(f"!!! {ds.description}")
     else:
         log(f"data: {ds.description}")
+    workers = cluster.n_workers if cluster is not None else 1
+    meta = stored or dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
+                                                             offline_default=ds.is_offline_default,
+                                                             n_train=len(data["X"]), n_val=len(data["X_val"]),
+                                                             fingerprint=fingerprint),
+                          machine=machine_info(), command=command, jobs=jobs,
+                          started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    if workers > 1:
+        meta["jobs"] = max(meta.get("jobs", 1), workers)
+        meta["executor"] = cluster.description
 
-    if stored is not None:
-        etas = {(tuple(e["sizes"]), e["batch_size"]): e["eta"] for e in stored["etas"]}
-        search = stored["eta_search"]
-    else:
-        etas, search = {}, []
-        for s in config.sizes:
-            for b in config.batch_sizes:
-                if b in config.etas:
-                    etas[(tuple(s), b)] = float(config.etas[b])
-                else:
-                    eta, scores = search_eta(data, s, b, config)
-                    etas[(tuple(s), b)] = eta
-                    search.append(dict(sizes=list(s), batch_size=b, scores={str(k): v for k, v in scores.items()}))
-                    log(f"eta search {list(s)} batch {b}: eta = {eta:g} "
-                        f"(held-out accuracy {max(scores.values()):.4f})")
-        meta = dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
-                                                       offline_default=ds.is_offline_default,
-                                                       n_train=len(data["X"]), n_val=len(data["X_val"]),
-                                                       fingerprint=fingerprint),
-                    etas=[dict(sizes=list(k[0]), batch_size=k[1], eta=v,
-                               source="given" if k[1] in config.etas else "search") for k, v in etas.items()],
-                    eta_search=search, machine=machine_info(), command=command, jobs=jobs,
-                    started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    def save():
         write_text(out / CONFIG, json.dumps(meta, indent=1))
+    save()
     if resume and results_path.exists():
         # Keep only finished runs: drops the rows of a run cut short and a torn last line,
         # so that new rows are appended after complete lines.
         write_text(results_path, "".join(json.dumps(r) + "\n" for r in rows))
-    workers = cluster.n_workers if cluster is not None else 1
-    if workers > 1:
-        meta = json.loads((out / CONFIG).read_text())
-        meta["jobs"] = max(meta.get("jobs", 1), workers)
-        meta["executor"] = cluster.description
-        write_text(out / CONFIG, json.dumps(meta, indent=1))
 
-    todo = [r for r in grid(config, etas) if r["id"] not in done]
-    if done:
-        log(f"resuming: {len(done)} runs done, {len(todo)} to go")
-    bar = progress_bar(len(todo) + len(done), quiet, unit="run", initial=len(done))
+    bar = None
     try:
         with _StopFlag() as stop:
+            started = time.perf_counter()
+            fix_targets(config, data, meta, log)
+            save()
+            etas = fix_etas(config, data, meta, cluster, save, log, stop.check)
+            meta.setdefault("seconds", {})["plan"] = meta.get("seconds", {}).get("plan", 0.0) + \
+                time.perf_counter() - started
+            save()
+            todo = [r for r in grid(config, etas) if r["id"] not in done]
+            if done:
+                log(f"resuming: {len(done)} runs done, {len(todo)} to go")
+            bar = progress_bar(len(todo) + len(done), quiet, unit="run", initial=len(done))
+            started = time.perf_counter()
             for run_rows in _execute(todo, config, data, cluster, bar, stop.check):
                 if run_rows[-1]["kind"] == "run":
                     run_rows[-1]["workers"] = workers  # > 1: the timings were taken on a shared machine
@@ -235,12 +230,21 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                 rows.extend(run_rows)
                 bar.update(1)
                 stop.check()
+            bar.close()
+            meta["seconds"]["runs"] = meta["seconds"].get("runs", 0.0) + time.perf_counter() - started
+            if "clock" not in meta:
+                log("timing one update at each batch size (the clock: interleaved, repeated)")
+                started = time.perf_counter()
+                meta["clock"] = measure_clock(config, data, etas)
+                meta["seconds"]["clock"] = time.perf_counter() - started
+            save()
     except KeyboardInterrupt:
-        bar.close()
+        if bar is not None:
+            bar.close()
+        save()
         n_done = len({r["run"] for r in rows if r["kind"] == "run"})
         log(f"interrupted: {n_done} finished runs are saved in {results_path}; rerun with --resume to continue")
         raise
-    bar.close()
     failed = failed_runs(rows)
     if failed:
         log(f"{len(failed)} run(s) failed and are left out of the report: {', '.join(failed)}; "
@@ -248,6 +252,20 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     report = write_report(out)
     log(f"report: {report}")
     return rows
+
+
+def measure_clock(config, data, etas):
+    """The clock of every arm (``clock.time_updates``): a list of {optimizer, sizes, per_batch}."""
+    train_data = Data(data["X"], data["Y"], data["labels"])
+    out = []
+    for opt, sizes in arms(config):
+        per_batch = time_updates(list(sizes), train_data, list(config.batch_sizes),
+                                 {b: etas[(opt, sizes, b)] for b in config.batch_sizes},
+                                 activation=config.activation, cost=config.cost, dtype=config.dtype,
+                                 min_seconds=config.clock_seconds, repeats=config.clock_repeats, optimizer=opt,
+                                 momentum=config.momentum)
+        out.append(dict(optimizer=opt, sizes=list(sizes), per_batch={str(b): v for b, v in per_batch.items()}))
+    return out
 
 
 def _execute(todo, config, data, cluster, bar, check_stop):

@@ -1,39 +1,35 @@
-"""The study's report: figures, tables and an answer generated from the measured numbers.
+"""The study's report: the answer first, then the figures and tables it rests on.
 
 ``write_report(folder)`` reads study.json and results.jsonl and writes report.md,
-report.html (the same page with the figures embedded) and the PNG figures.
-Nothing in the answer is written in advance: ``answer`` compares online learning
-(batch 1) with the comparison batch size metric by metric, and each sentence
-states who won and by how much.
+report.html (the same page with the figures embedded) and the PNG figures. Every number
+comes from ``fastnn.study.analysis``; nothing in the answer is written in advance: each
+comparison of online learning (batch 1) with the reference batch size (20) is called an
+advantage or a disadvantage only when the 95% interval of its ratio excludes 1.
 """
 import base64
 import html
 import json
 import math
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from .._figures import save_figure
 from ..serialization import write_text
-from .config import StudyError
+from .analysis import analyse, comparisons, eta_range
+from .config import StudyConfig, StudyError
 from .results import CONFIG, RESULTS, completed, failed_runs, read_results
+from .stats import LEVEL
 
-TARGET_FRACTIONS = (0.90, 0.95)
-FIGURES = ("accuracy_vs_epoch.png", "accuracy_vs_seconds.png", "throughput.png", "time_to_target.png",
-           "gradient_noise.png")
-# Relative differences below these count as equal: 2% for accuracies, epochs and variances,
-# 10% for wall-clock measurements, which vary that much between runs on a shared machine.
-TIE = 0.02
-TIE_TIMING = 0.10
-TIMING = ("seconds to target", "examples per second")
-# Which measurement leads each side of the answer: the advantage the book's exercise
-# is after is progress per pass over the data; the disadvantage, cost per example and noise.
-ADVANTAGE_ORDER = ("epochs to target", "seconds to target", "accuracy after one epoch", "final accuracy",
-                   "examples per second", "gradient variance")
-DISADVANTAGE_ORDER = ("examples per second", "gradient variance", "seconds to target", "final accuracy",
-                      "epochs to target", "accuracy after one epoch")
+FIGURES = ("steps_to_target.png", "tuning.png", "noise_scale.png", "clock.png", "learning_curves.png")
+HARDWARE = {
+    "examples to target": "any hardware (it counts examples, not time)",
+    "sequential updates to target": "hardware with enough parallel units to compute a whole mini-batch in the time "
+                                    "of one example, so that time is proportional to updates",
+    "CPU seconds to target": "this CPU, one thread (updates to target x the clock's seconds per update)",
+    "final validation accuracy": "any hardware",
+    "generalisation gap": "any hardware",
+}
 
 
 def load_study(folder):
@@ -45,341 +41,433 @@ def load_study(folder):
     rows, done = completed(raw)
     if not done:
         raise StudyError(f"{folder / RESULTS} holds no finished run yet")
+    if "targets" not in meta:
+        raise StudyError(f"{folder / CONFIG} records no targets; was it made by this version of fastnn?")
     meta["failed_runs"] = failed_runs(raw)
     return meta, rows
 
 
-def summarize(meta, rows, sizes=None):
-    """Per-run and per-batch-size numbers for one network size (default: the first)."""
-    sizes = list(sizes or meta["config"]["sizes"][0])
-    runs = {r["run"]: r for r in rows if r["kind"] == "run" and r["sizes"] == sizes}
-    by_run = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        if r["run"] in runs:
-            by_run[r["run"]][r["kind"]].append(r)
-    all_acc = [e["val_acc"] for rr in by_run.values() for e in rr["eval"]]
-    best = max(all_acc)
-    targets = [f * best for f in TARGET_FRACTIONS]
-    n_train = meta["data"]["n_train"]
-    per_run = {}
-    for rid, run in runs.items():
-        evals = sorted(by_run[rid]["eval"], key=lambda e: e["epoch"])
-        epochs = sorted(by_run[rid]["epoch"], key=lambda e: e["epoch"])
-        reach = []
-        for t in targets:
-            hit = next((e for e in evals if e["val_acc"] >= t), None)
-            reach.append((hit["epoch"], hit["train_seconds"]) if hit else (math.inf, math.inf))
-        per_run[rid] = dict(run=run, evals=evals, epochs=epochs, reach=reach, noise=by_run[rid]["noise"],
-                            examples_per_s=float(np.median([e["examples_per_s"] for e in epochs])) if epochs else math.nan,
-                            updates_per_s=float(np.median([e["updates_per_s"] for e in epochs])) if epochs else math.nan,
-                            acc_1=next((e["val_acc"] for e in epochs if e["epoch"] == 1), math.nan))
-    noise = defaultdict(lambda: ([], []))
-    for pr in per_run.values():
-        for q in pr["noise"]:
-            noise[q["probe_batch_size"]][0].append(q["variance"])
-            noise[q["probe_batch_size"]][1].append(q["cosine"])
-    per_batch = {}
-    for b in sorted({pr["run"]["batch_size"] for pr in per_run.values()}):
-        group = [pr for pr in per_run.values() if pr["run"]["batch_size"] == b]
-        mean = lambda xs: float(np.mean(xs)) if xs else math.nan  # noqa: E731
-        per_batch[b] = dict(
-            eta=group[0]["run"]["eta"], seeds=len(group), updates_per_epoch=-(-n_train // b),
-            examples_per_s=mean([g["examples_per_s"] for g in group]),
-            updates_per_s=mean([g["updates_per_s"] for g in group]),
-            acc_1=mean([g["acc_1"] for g in group]),
-            final=mean([g["run"]["final_val_acc"] for g in group]),
-            diverged=sum(g["run"]["status"] != "done" for g in group),
-            epochs_to=[mean([g["reach"][i][0] for g in group]) for i in range(len(targets))],
-            seconds_to=[mean([g["reach"][i][1] for g in group]) for i in range(len(targets))],
-            variance=mean(noise[b][0]), cosine=mean(noise[b][1]))
-    return dict(sizes=sizes, best=best, targets=targets, per_run=per_run, per_batch=per_batch, n_train=n_train)
+def _title(meta, what):
+    d = meta["data"]
+    name = f"{d['name']}, {d['n_train']:,} training / {d['n_val']:,} validation examples"
+    return f"{'OFFLINE DEFAULT: ' if d.get('offline_default') else ''}{name}\n{what}"
+
+
+def _ci(iv, fmt="{:.3g}"):
+    if iv is None or not np.isfinite(iv.value):
+        return "-"
+    return f"{fmt.format(iv.value)} [{fmt.format(iv.lo)}, {fmt.format(iv.hi)}]"
+
+
+def _pct(x):
+    return "-" if x is None or not np.isfinite(x) else f"{x:.2%}"
 
 
 # ----------------------------------------------------------------------------- the answer
-def comparison_batch(batch_sizes):
-    """20 when the grid has it, else the grid's batch size nearest to 20 (on a log scale), other than 1."""
-    others = [b for b in batch_sizes if b != 1]
-    if not others:
-        return None
-    return min(others, key=lambda b: (abs(math.log(b / 20)), b))
-
-
-def _ratio(a, b):
-    lo, hi = min(a, b), max(a, b)
-    return math.inf if lo == 0 else hi / lo
-
-
-def _fmt_epochs(x):
-    return "never (within the run)" if math.isinf(x) else f"{x:.2f} epochs"
-
-
-def _fmt_seconds(x):
-    return "never (within the run)" if math.isinf(x) else f"{x:.3g} s"
-
-
-def _fmt(x):
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
-
-
-def answer(summary):
-    """(advantages, disadvantages, ties): sentences about batch 1 against the comparison batch size.
-
-    Each metric goes to exactly one list, by which side the numbers favour (or to ties,
-    within TIE, or TIE_TIMING for timings); the lists follow ADVANTAGE_ORDER and
-    DISADVANTAGE_ORDER, so their first entries are the headline answers.
-    """
-    pb = summary["per_batch"]
-    if 1 not in pb:
-        return [], [], ["The grid has no batch size 1, so online learning was not measured."]
-    B = comparison_batch(list(pb))
-    if B is None:
-        return [], [], ["The grid has only batch size 1, so there is nothing to compare it with."]
-    o, c = pb[1], pb[B]
-    t = summary["targets"][0]
-    target = f"{t:.1%} validation accuracy (90% of the best seen in the study)"
-    updates = f"it made {o['updates_per_epoch']:,} weight updates per epoch against {c['updates_per_epoch']:,}"
-    metrics = [
-        # name, online value, other value, lower is better, sentence when online wins, when online loses
-        ("epochs to target", o["epochs_to"][0], c["epochs_to"][0], True,
-         lambda r: f"batch 1 reached {target} after {_fmt_epochs(o['epochs_to'][0])}, against "
-                   f"{_fmt_epochs(c['epochs_to'][0])} for batch {B} ({r:.1f}x fewer passes over the data): {updates}.",
-         lambda r: f"batch 1 needed {_fmt_epochs(o['epochs_to'][0])} to reach {target}, against "
-                   f"{_fmt_epochs(c['epochs_to'][0])} for batch {B} ({r:.1f}x more passes over the data), "
-                   f"although {updates}."),
-        ("accuracy after one epoch", o["acc_1"], c["acc_1"], False,
-         lambda r: f"after one epoch batch 1 had {o['acc_1']:.2%} validation accuracy against {c['acc_1']:.2%} "
-                   f"for batch {B}.",
-         lambda r: f"after one epoch batch 1 had only {o['acc_1']:.2%} validation accuracy against {c['acc_1']:.2%} "
-                   f"for batch {B}."),
-        ("seconds to target", o["seconds_to"][0], c["seconds_to"][0], True,
-         lambda r: f"batch 1 reached {target} in {_fmt_seconds(o['seconds_to'][0])} of training against "
-                   f"{_fmt_seconds(c['seconds_to'][0])} for batch {B} ({r:.1f}x sooner by the clock).",
-         lambda r: f"batch 1 took {_fmt_seconds(o['seconds_to'][0])} of training to reach {target} against "
-                   f"{_fmt_seconds(c['seconds_to'][0])} for batch {B} ({r:.1f}x longer by the clock)."),
-        ("examples per second", o["examples_per_s"], c["examples_per_s"], False,
-         lambda r: f"batch 1 processed {o['examples_per_s']:,.0f} examples/s against {c['examples_per_s']:,.0f} "
-                   f"for batch {B} ({r:.1f}x faster per example).",
-         lambda r: f"batch 1 processed {o['examples_per_s']:,.0f} examples/s against {c['examples_per_s']:,.0f} "
-                   f"for batch {B} ({r:.1f}x slower per example): every example pays for a full pass over "
-                   f"the weights, where batch {B} shares one update among {B} examples."),
-        ("gradient variance", o["variance"], c["variance"], True,
-         lambda r: f"batch 1's gradient estimate had {r:.1f}x less variance than batch {B}'s "
-                   f"(mean ||g_B - g||^2 {o['variance']:.3g} against {c['variance']:.3g}).",
-         lambda r: f"batch 1's gradient estimate had {r:.1f}x the variance of batch {B}'s (mean ||g_B - g||^2 "
-                   f"{o['variance']:.3g} against {c['variance']:.3g}; cosine with the full gradient "
-                   f"{o['cosine']:.2f} against {c['cosine']:.2f}), so each step points less reliably downhill."),
-        ("final accuracy", o["final"], c["final"], False,
-         lambda r: f"at the end batch 1 had {o['final']:.2%} validation accuracy against {c['final']:.2%} for "
-                   f"batch {B}.",
-         lambda r: f"at the end batch 1 had {o['final']:.2%} validation accuracy against {c['final']:.2%} for "
-                   f"batch {B}."),
-    ]
-    adv, dis, ties = [], [], []
-    for name, a, b, lower, win, lose in metrics:
-        if any(isinstance(x, float) and math.isnan(x) for x in (a, b)):
-            continue
-        if math.isinf(a) and math.isinf(b):
-            ties.append(f"{name}: neither batch 1 nor batch {B} reached the target within the run.")
-            continue
-        r = _ratio(a, b)
-        if r <= 1 + (TIE_TIMING if name in TIMING else TIE):
-            show = (lambda x: f"{x:.2%}") if "accuracy" in name else _fmt
-            ties.append(f"{name}: about equal (batch 1 {show(a)}, batch {B} {show(b)}).")
-        elif (a < b) == lower:
-            adv.append((name, win(r)))
-        else:
-            dis.append((name, lose(r)))
-    adv.sort(key=lambda item: ADVANTAGE_ORDER.index(item[0]))
-    dis.sort(key=lambda item: DISADVANTAGE_ORDER.index(item[0]))
-    return adv, dis, ties
+def answer(meta, arm, a=1, b=None):
+    """The answer to the book's exercise as markdown lines: batch a (online) against batch b, from the intervals."""
+    b = b or StudyConfig.from_json(meta["config"]).reference_batch_size
+    targets = arm.targets
+    mid = len(targets) // 2
+    lines = []
+    if a not in arm.runs or b not in arm.runs:
+        return [f"The grid lacks batch size {a} or {b}, so there is no answer to the book's question here."]
+    verdicts = {k: comparisons(arm, a, b, k) for k in range(len(targets))}
+    groups = {"advantage": [], "disadvantage": [], "no measurable difference": []}
+    for name, c in verdicts[mid].items():
+        if c is not None:
+            groups[c.verdict].append((name, c))
+    intro = (f"Online learning (batch size {a}) against mini-batches of {b}, {arm.optimizer.upper()}, network "
+             f"{arm.sizes}, at the middle target of {targets[mid]:.2%} validation accuracy "
+             f"({len(arm.done(a))} and {len(arm.done(b))} finished runs; each batch size with its own tuned eta; "
+             f"{LEVEL:.0%} bootstrap intervals of the ratio of medians, batch {a} over batch {b}).")
+    lines += [intro, ""]
+    for title, key in (("Advantages of online learning", "advantage"),
+                       ("Disadvantages of online learning", "disadvantage"),
+                       ("No measurable difference", "no measurable difference")):
+        lines.append(f"**{title}:**" + ("" if groups[key] else " none."))
+        for name, c in groups[key]:
+            lines.append(f"- {c.sentence(name)}; holds on {HARDWARE[name]}.")
+        lines.append("")
+    missing = [name for name, c in verdicts[mid].items() if c is None]
+    if missing:
+        lines += [f"Not compared ({', '.join(missing)}): fewer than half of the runs of one side reached the "
+                  f"target, so its median is not finite.", ""]
+    ra, rb = eta_range(arm, a), eta_range(arm, b)
+    if ra and rb:
+        lines += [f"Learning rates that reached the target in tuning: batch {a} from {ra[0]:g} to {ra[1]:g} "
+                  f"({ra[1] / ra[0]:.3g}x), batch {b} from {rb[0]:g} to {rb[1]:g} ({rb[1] / rb[0]:.3g}x); "
+                  f"the chosen etas are {arm.etas.get(a, math.nan):g} and {arm.etas.get(b, math.nan):g}.", ""]
+    best, iv, fitted = arm.critical[mid]
+    if best is not None:
+        where = [f"batch {x} is {'below' if x < iv.lo else 'above' if x > iv.hi else 'within the interval of'} it"
+                 for x in (a, b)]
+        ratio = best.steps(b) / best.steps(a)
+        lines += [f"Critical batch size at this target (McCandlish et al. 2018, fitted to steps to target over "
+                  f"batch sizes {', '.join(map(str, fitted))}): B_crit = {_ci(iv)}; {where[0]} and {where[1]}. "
+                  f"The fitted curve gives batch {b} {ratio:.3g} times the updates of batch {a} "
+                  f"(perfect scaling would be {a / b:.3g}).", ""]
+    others = [k for k in range(len(targets)) if k != mid]
+    if others:
+        lines += ["At the other targets:", ""]
+        for k in others:
+            parts = [f"{name}: {c.verdict} ({c.measure} {c.ratio.value:.3g} [{c.ratio.lo:.3g}, {c.ratio.hi:.3g}])"
+                     for name, c in verdicts[k].items() if c is not None and "target" in name]
+            lines.append(f"- {targets[k]:.2%}: " + ("; ".join(parts) or "not enough runs reached it to compare."))
+        lines.append("")
+    return lines
 
 
 # ----------------------------------------------------------------------------- figures
-def _curves(summary, key):
-    """Per batch size: x (mean over seeds), mean, min and max of validation accuracy at each evaluation."""
-    out = {}
-    for b in summary["per_batch"]:
-        runs = [pr for pr in summary["per_run"].values() if pr["run"]["batch_size"] == b and pr["run"]["status"] == "done"]
-        if not runs:
-            continue
-        k = min(len(pr["evals"]) for pr in runs)
-        acc = np.array([[e["val_acc"] for e in pr["evals"][:k]] for pr in runs])
-        x = np.array([[e[key] for e in pr["evals"][:k]] for pr in runs]).mean(axis=0)
-        out[b] = (x, acc.mean(axis=0), acc.min(axis=0), acc.max(axis=0))
-    return out
-
-
-def write_figures(summary, folder, suffix=""):
+def _plt():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
-    pb = summary["per_batch"]
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(pb)))
-    files = []
-    for key, name, xlabel in (("epoch", "accuracy_vs_epoch", "epoch"),
-                              ("train_seconds", "accuracy_vs_seconds", "training time (s)")):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for (b, (x, m, lo, hi)), col in zip(_curves(summary, key).items(), colors):
-            if key == "train_seconds":  # log time axis: start at the first evaluation after t = 0
-                x, m, lo, hi = x[1:], m[1:], lo[1:], hi[1:]
-            ax.plot(x, m, color=col, label=f"batch {b} (eta {pb[b]['eta']:g})")
-            ax.fill_between(x, lo, hi, color=col, alpha=0.2)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("validation accuracy")
-        lows = [v[1][1] for v in _curves(summary, key).values() if len(v[1]) > 1]
-        ax.set_ylim(max(0.0, min(lows) - 0.05) if lows else 0, 1.0)
-        if key == "train_seconds":
-            ax.set_xscale("log")
-        ax.set_title(f"{summary['sizes']}: mean over seeds, band = min..max")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        files.append(save_figure(fig, folder, f"{name}{suffix}.png"))
 
-    bs = np.array(list(pb))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.loglog(bs, [pb[b]["examples_per_s"] for b in bs], "o-", label="examples / s")
-    ax.loglog(bs, [pb[b]["updates_per_s"] for b in bs], "s-", label="weight updates / s")
-    ax.set_xlabel("mini-batch size")
-    ax.set_ylabel("per second (one core)")
-    ax.set_title("Throughput against batch size")
-    ax.legend()
-    ax.grid(alpha=0.3, which="both")
-    files.append(save_figure(fig, folder, f"throughput{suffix}.png"))
+def _loglog(ax, empty="no run reached it"):
+    """Log-log axes, or a note where the axes hold no positive data to scale."""
+    ys = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float).ravel()]
+    ys += [y for c in ax.collections for y in np.asarray(c.get_offsets(), float)[:, 1:].ravel()]
+    if not any(np.isfinite(y) and y > 0 for y in ys):
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center")
+        return
+    ax.set_xscale("log")
+    ax.set_yscale("log", nonpositive="mask")
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for i, t in enumerate(summary["targets"]):
-        label = f"{t:.1%} ({int(TARGET_FRACTIONS[i] * 100)}% of best)"
-        ax1.plot(bs, [pb[b]["epochs_to"][i] for b in bs], "o-", label=label)
-        ax2.plot(bs, [pb[b]["seconds_to"][i] for b in bs], "o-", label=label)
-    for ax, yl in ((ax1, "epochs to target"), (ax2, "training seconds to target")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("mini-batch size")
-        ax.set_ylabel(yl)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle("Time to a target validation accuracy (mean over seeds; missing = not reached)")
-    files.append(save_figure(fig, folder, f"time_to_target{suffix}.png"))
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
-    nb = [b for b in bs if not math.isnan(pb[b]["variance"])]
-    ax1.loglog(nb, [pb[b]["variance"] for b in nb], "o-", label="measured")
-    if 1 in pb and not math.isnan(pb[1]["variance"]):
-        ax1.loglog(nb, [pb[1]["variance"] / b for b in nb], "--", color="grey", label="variance(1) / B")
-    ax1.set_ylabel("E ||g_B - g||^2")
-    ax2.semilogx(nb, [pb[b]["cosine"] for b in nb], "o-")
-    ax2.set_ylabel("mean cos(g_B, g)")
-    ax2.set_ylim(0, 1)
-    for ax in (ax1, ax2):
-        ax.set_xlabel("mini-batch size B")
-        ax.grid(alpha=0.3, which="both")
-    ax1.legend()
-    fig.suptitle("Gradient noise: mini-batch gradients against the full gradient")
-    files.append(save_figure(fig, folder, f"gradient_noise{suffix}.png"))
-    return files
+def _legend(ax, **kw):
+    """A legend, if anything on ax has a label (an empty one warns)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
+def _colors(n):
+    plt = _plt()
+    cmap = plt.get_cmap("viridis")
+    return [cmap(i / max(n - 1, 1) * 0.9) for i in range(n)]
+
+
+def fig_steps(meta, arm, folder, suffix):
+    plt = _plt()
+    T = len(arm.targets)
+    fig, axes = plt.subplots(2, T, figsize=(4.2 * T, 7.5), squeeze=False)
+    bs = sorted(arm.runs)
+    for k, t in enumerate(arm.targets):
+        best, iv, fitted = arm.critical[k]
+        for row, what, label in ((0, "updates", "steps (updates) to target"), (1, "examples", "examples to target")):
+            ax = axes[row][k]
+            med_b, med = [], []
+            for b in bs:
+                vals, n_done = arm.to_target(b, k, what)
+                jitter = np.exp(np.linspace(-0.06, 0.06, max(len(vals), 1)))[:len(vals)]
+                ax.scatter(b * jitter, vals, s=9, color="0.55", alpha=0.7, zorder=2,
+                           label="one seed" if b == bs[0] else None)
+                m = arm.median_interval(b, k, what)
+                if m is not None:
+                    med_b.append(b)
+                    med.append(m)
+            if med:
+                v = np.array([m.value for m in med])
+                lo, hi = np.array([m.lo for m in med]), np.array([m.hi for m in med])
+                ax.errorbar(med_b, v, yerr=[v - lo, hi - v], color="C0", marker="o", ms=4, capsize=3, zorder=3,
+                            label=f"median, {LEVEL:.0%} bootstrap interval")
+                x = np.array([min(bs), max(bs)], float)
+                if row == 0:
+                    ax.plot(x, v[0] * med_b[0] / x, "k--", lw=0.8, label="perfect scaling (slope -1)")
+                else:
+                    ax.plot(x, [v[0], v[0]], "k--", lw=0.8, label="perfect scaling (flat)")
+            if best is not None:
+                xs = np.geomspace(min(bs), max(bs), 100)
+                s = best.steps(xs)
+                ax.plot(xs, s if row == 0 else s * xs, color="C3", lw=1.2,
+                        label=f"fit: B_crit {iv.value:.3g} [{iv.lo:.3g}, {iv.hi:.3g}]")
+                ax.axvspan(max(iv.lo, min(bs)), min(iv.hi, max(bs)), color="C3", alpha=0.08)
+                ax.axvline(iv.value, color="C3", lw=0.8, ls=":")
+            _loglog(ax)
+            ax.set_xlabel("batch size")
+            ax.set_ylabel(label)
+            reached = ", ".join(f"{len(arm.to_target(b, k, what)[0])}/{len(arm.runs[b])}" for b in bs)
+            ax.set_title(f"target {t:.2%} (reached: {reached})", fontsize=7)
+            _legend(ax, fontsize=6)
+    fig.suptitle(_title(meta, f"Steps and examples to each target against batch size ({arm.optimizer}, "
+                                f"{arm.sizes})"), fontsize=9)
+    return save_figure(fig, folder, f"steps_to_target{suffix}.png")
+
+
+def fig_tuning(meta, arm, folder, suffix):
+    plt = _plt()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    bs = [b for b in sorted(arm.runs) if arm.tuning.get(b)]
+    colors = _colors(len(bs))
+    for b, c in zip(bs, colors):
+        t = arm.tuning[b]
+        etas = sorted(float(e) for e in t["scores"])
+        med, miss = [], []
+        for e in etas:
+            v = [math.inf if x is None else x for x in t["scores"][f"{e:g}"]]
+            m = float(np.median(v))
+            if math.isfinite(m):
+                med.append((e, m))
+            else:
+                miss.append((e, max(t["budgets"][f"{e:g}"])))
+        if med:
+            ax.plot(*zip(*med), "o-", color=c, ms=3, lw=1, label=f"batch {b}")
+        if miss:
+            ax.plot(*zip(*miss), "x", color=c, ms=4)
+    _loglog(ax, "no tuning")
+    ax.set_xlabel("learning rate eta")
+    ax.set_ylabel("median examples to the middle target (held out)")
+    ax.set_title("x: missed within the budget shown (stopped at 3x the best so far, or diverged)", fontsize=7)
+    _legend(ax, fontsize=6, ncol=2)
+    given = sorted(arm.etas)
+    ax2.plot(given, [arm.etas[b] for b in given], "o-", label="chosen eta")
+    if given:
+        b0 = given[0]
+        x = np.array([min(given), max(given)], float)
+        ax2.plot(x, arm.etas[b0] * x / b0, "k--", lw=0.8, label=f"linear scaling from batch {b0}")
+    _loglog(ax2)
+    ax2.set_xlabel("batch size")
+    ax2.set_ylabel("eta")
+    _legend(ax2, fontsize=7)
+    fig.suptitle(_title(meta, "Learning rate tuned on examples to target"), fontsize=9)
+    return save_figure(fig, folder, f"tuning{suffix}.png")
+
+
+def fig_noise(meta, arm, folder, suffix):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if arm.noise:
+        e = np.array([x[0] for x in arm.noise])
+        v = np.array([x[1].b_simple.value for x in arm.noise])
+        lo = np.array([x[1].b_simple.lo for x in arm.noise])
+        hi = np.array([x[1].b_simple.hi for x in arm.noise])
+        ok = np.isfinite(v) & (v > 0)
+        ax.errorbar(e[ok], v[ok], yerr=[np.clip(v[ok] - lo[ok], 0, None), np.clip(hi[ok] - v[ok], 0, None)],
+                    marker="o", capsize=3, label=f"B_simple, {LEVEL:.0%} interval")
+    for k, (best, iv, _) in enumerate(arm.critical):
+        if best is not None:
+            ax.axhline(iv.value, color=f"C{k + 1}", lw=1, ls="--", label=f"B_crit at {arm.targets[k]:.2%}")
+            ax.axhspan(iv.lo, iv.hi, color=f"C{k + 1}", alpha=0.08)
+    ax.set_xscale("symlog", linthresh=0.1)
+    if any(np.isfinite(ln.get_ydata()).any() for ln in ax.get_lines()) or arm.noise:
+        ax.set_yscale("log", nonpositive="mask")
+    ax.set_xlabel("epochs of training (batch size %s)" % meta["config"]["noise_batch_size"])
+    ax.set_ylabel("batch size")
+    _legend(ax, fontsize=7)
+    ax.set_title(_title(meta, "The gradient noise scale B_simple over training, and the fitted B_crit"), fontsize=9)
+    return save_figure(fig, folder, f"noise_scale{suffix}.png")
+
+
+def fig_clock(meta, arm, folder, suffix):
+    plt = _plt()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    bs = [b for b in sorted(arm.runs) if b in arm.seconds_per_update]
+    if bs:
+        c = [arm.seconds_per_update[b] for b in bs]
+        v = np.array([x["seconds_per_update"] for x in c]) * 1e6
+        lo = np.array([x["interval"][0] for x in c]) * 1e6
+        hi = np.array([x["interval"][1] for x in c]) * 1e6
+        ax.errorbar(bs, v, yerr=[v - lo, hi - v], marker="o", capsize=3, label="measured (median, interval)")
+        x = np.array([min(bs), max(bs)], float)
+        ax.plot(x, v[0] * x / bs[0], "k--", lw=0.8, label="proportional to batch size")
+        _loglog(ax)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("microseconds per update")
+        _legend(ax, fontsize=7)
+    mid = len(arm.targets) // 2
+    for b in sorted(arm.runs):
+        vals, _ = arm.to_target(b, mid, "cpu_seconds")
+        ax2.scatter([b] * len(vals), vals, s=9, color="0.55")
+        m = arm.median_interval(b, mid, "cpu_seconds")
+        if m is not None:
+            ax2.errorbar([b], [m.value], yerr=[[m.value - m.lo], [m.hi - m.value]], color="C0", marker="o",
+                         capsize=3)
+    _loglog(ax2)
+    ax2.set_xlabel("batch size")
+    ax2.set_ylabel(f"CPU seconds to {arm.targets[mid]:.2%}")
+    fig.suptitle(_title(meta, "The clock: cost of one update, and this CPU's seconds to the middle target"),
+                 fontsize=9)
+    return save_figure(fig, folder, f"clock{suffix}.png")
+
+
+def fig_curves(meta, arm, folder, suffix):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    bs = sorted(arm.runs)
+    lowest = 1.0
+    for b, c in zip(bs, _colors(len(bs))):
+        done = arm.done(b)
+        if not done:
+            continue
+        grid = np.geomspace(max(1, b), max(r.examples[-1] for r in done), 80)
+        acc = np.median([np.interp(grid, r.examples, r.accuracy) for r in done], axis=0)
+        lowest = min(lowest, float(acc.min()))
+        ax.plot(grid, acc, color=c, lw=1, label=f"batch {b}")
+    for t in arm.targets:
+        ax.axhline(t, color="0.5", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_ylim(max(0.0, lowest - 0.02), None)
+    ax.set_xlabel("examples seen")
+    ax.set_ylabel("validation accuracy (median over seeds)")
+    _legend(ax, fontsize=6, ncol=2)
+    ax.set_title(_title(meta, "Learning curves; dotted: the targets"), fontsize=9)
+    return save_figure(fig, folder, f"learning_curves{suffix}.png")
+
+
+def write_figures(meta, arm, folder, suffix=""):
+    return [f(meta, arm, folder, suffix) for f in (fig_steps, fig_tuning, fig_noise, fig_clock, fig_curves)]
 
 
 # ----------------------------------------------------------------------------- the page
-def _num(x, fmt):
-    return "-" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else format(x, fmt)
+def render(meta, arms, figures):
+    d, c = meta["data"], meta["config"]
+    lines = ["# Online learning against mini-batches: the batch-size study", ""]
+    if d.get("offline_default"):
+        lines += [f"> **{d['description']}**", ""]
+    lines += [f"Data: {d['description']} ({d['n_train']:,} training, {d['n_val']:,} validation examples).", "",
+              "## The answer", ""]
+    lines += answer(meta, arms[0])
+    lines += [f"![{figures[0][0]}]({figures[0][0]})", ""]
+    lines += _protocol(meta)
+    for arm, figs in zip(arms, figures):
+        lines += _arm_section(meta, arm, figs)
+    lines += ["", f"Raw numbers: `{RESULTS}` (one JSON object per line; `kind` is eval, noise or run) and "
+              f"`{CONFIG}` (settings, targets, tuning, clock). Regenerate this page with `fastnn report <folder>`.", ""]
+    return "\n".join(lines)
 
 
-def render(meta, summaries, figures):
-    cfg, data, machine = meta["config"], meta["data"], meta["machine"]
-    s0 = summaries[0]
-    adv, dis, ties = answer(s0)
-    B = comparison_batch(list(s0["per_batch"]))
-    lines = ["# Online learning against mini-batches: a measured answer", ""]
-    if data["offline_default"]:
-        lines += [f"> **{data['description']}**", ""]
-    lines += ["The book asks: *Name one advantage and one disadvantage of online learning, compared to stochastic "
-              "gradient descent with a mini-batch size of, say, 20.* Every sentence below is generated from this "
-              "study's measurements.", "", "## Answer", ""]
-    if adv or dis:
-        lines.append(f"Network {s0['sizes']}, online learning (batch 1) against batch {B}, means over "
-                     f"{len(cfg['seeds'])} seed(s):")
-        lines.append("")
-        lines.append("**Advantage of online learning:** " + (adv[0][1][0].upper() + adv[0][1][1:] if adv else
-                                                               "none was measured in this study."))
-        lines.append("")
-        lines.append("**Disadvantage of online learning:** " + (dis[0][1][0].upper() + dis[0][1][1:] if dis else
-                                                                  "none was measured in this study."))
-        lines.append("")
-        more = [f"- Also in favour of batch 1: {s}" for _, s in adv[1:]] + \
-               [f"- Also against batch 1: {s}" for _, s in dis[1:]] + [f"- {s}" for s in ties]
-        lines += more + [""]
+def _protocol(meta):
+    c, m = meta["config"], meta["machine"]
+    p = meta.get("pilot")
+    secs = meta.get("seconds", {})
+    lines = ["## How it was measured", ""]
+    if p:
+        lines.append(f"- Targets fixed before the grid by a pilot (batch {p['batch_size']}, seed {p['seed']}, etas "
+                     f"{', '.join(f'{float(e):g}' for e in p['curves'])} on the tuning split): best held-out accuracy "
+                     f"{p['best']:.4f}, chance {p['chance']:.4f}; targets at "
+                     f"{', '.join(f'{f:g}' for f in p['fractions'])} of the way from chance to it: "
+                     f"{', '.join(f'{t:.4f}' for t in meta['targets'])}.")
     else:
-        lines += [s for s in ties] + [""]
-    etas = ", ".join(f"batch {e['batch_size']}: {e['eta']:g} ({e['source']})" for e in meta["etas"]
-                     if e["sizes"] == s0["sizes"])
-    lines += ["## Setup", "",
-              f"- Data: {data['description']}; {data['n_train']:,} training and {data['n_val']:,} validation "
-              f"examples.",
-              f"- Networks: {', '.join(str(s) for s in cfg['sizes'])}; {cfg['activation']} neurons, {cfg['cost']} "
-              f"cost, {cfg['dtype']}, lmbda {cfg['lmbda']:g}, {cfg['epochs']} epochs, validation evaluated "
-              f"{cfg['evals_per_epoch']} times per epoch, seeds {cfg['seeds']}.",
-              f"- Learning rates: {etas}. \"search\" means chosen per batch size from {cfg['eta_grid']} by "
-              f"validation accuracy after {cfg['search_epochs']} epoch(s) on 80% of the training set, scored on the "
-              f"other 20% (not on the validation set reported here); \"given\" means set on the command line.",
-              f"- Gradient noise: at {cfg['noise_checkpoints']} checkpoints per run, {cfg['noise_batches']} random "
-              f"mini-batches of each size against the gradient over {min(cfg['noise_examples'], data['n_train']):,} "
-              f"training examples.",
-              f"- Targets: {', '.join(f'{t:.2%}' for t in s0['targets'])} validation accuracy (90% and 95% of the "
-              f"best seen, {s0['best']:.2%}). Times count training only, not evaluation.",
-              f"- Machine: {machine['cpu']}, {machine['cores']} cores; {machine['system']}; Python "
-              f"{machine['python']}, NumPy {machine['numpy']}, Numba {machine['numba']}, fastnn {machine['fastnn']}.",
-              f"- Command: `{meta.get('command') or 'library call'}` (started {meta['started']})."]
+        lines.append(f"- Targets given: {', '.join(f'{t:.4f}' for t in meta['targets'])}.")
+    lines += [
+        f"- Learning rates tuned per batch size on a held-out {c['held_out']:.0%} of the training set (never the "
+        f"validation set) with seeds {c['tune_seeds']}, not the study's: {len(c['eta_grid'])} etas from "
+        f"{min(c['eta_grid']):g} to {max(c['eta_grid']):g}, successive halving, scored by the median examples to "
+        f"the middle target.",
+        f"- Runs: seeds {c['seeds']} for every batch size, {c['epochs']} epochs each, validation accuracy at "
+        f"{c['evals_first_epoch']} log-spaced points in the first epoch and {c['evals_per_decade']} per decade after; "
+        f"examples, updates and seconds to a target are interpolated between evaluations.",
+        f"- The clock: every batch size timed alone, interleaved in a random order, {c['clock_repeats']} rounds of "
+        f"at least {c['clock_seconds']:g} s each; median seconds per update with a bootstrap interval.",
+        f"- B_simple from {c['noise_batches']} mini-batches of {c['noise_small']} and of {c['noise_big']} examples "
+        f"(unbiased two-batch estimators, McCandlish et al. 2018, appendix A) in the runs of batch "
+        f"{c['noise_batch_size']}, pooled over seeds.",
+        f"- Machine: {m['cpu']}, {m['cores']} cores; {m['system']}; Python {m['python']}, NumPy {m['numpy']}, "
+        f"Numba {m['numba']}, fastnn {m['fastnn']}.",
+        f"- Command: `{meta.get('command') or 'library call'}` (started {meta['started']}); wall seconds: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in secs.items()) + "."]
     if meta.get("jobs", 1) > 1:
-        lines.append(f"- **Warning: runs were executed {meta['jobs']} at a time, so they shared the machine and "
-                     f"their timings (examples/s, seconds to target) are not clean single-run timings.**")
+        lines.append(f"- Runs were executed {meta['jobs']} at a time, so their own training seconds shared the "
+                     f"machine; CPU seconds to target use the clock, which ran alone.")
     if meta.get("failed_runs"):
         lines.append(f"- **Missing: {len(meta['failed_runs'])} run(s) failed and are not in these numbers "
                      f"({', '.join(meta['failed_runs'])}); `fastnn study --resume` runs them again.**")
-    lines += ["", "## Figures", ""]
-    titles = dict(zip(FIGURES, ("Validation accuracy against epochs", "Validation accuracy against training time",
-                                "Throughput", "Time to target accuracy", "Gradient noise")))
-    for f in figures:
-        base = f.split("_[")[0].replace(".png", "") + ".png"
-        lines += [f"### {titles.get(base, f)}", "", f"![{f}]({f})", ""]
-    for s in summaries:
-        lines += [f"## Per batch size, {s['sizes']} (mean over seeds)", "",
-                  "| batch | eta | updates/epoch | examples/s | updates/s | acc. after 1 epoch | final acc. | "
-                  "epochs to 90% | s to 90% | epochs to 95% | s to 95% | grad. variance | cosine | diverged |",
-                  "|" + "---|" * 14]
-        for b, p in s["per_batch"].items():
-            lines.append(f"| {b} | {p['eta']:g} | {p['updates_per_epoch']:,} | {_num(p['examples_per_s'], ',.0f')} | "
-                         f"{_num(p['updates_per_s'], ',.0f')} | {_num(p['acc_1'], '.2%')} | {_num(p['final'], '.2%')} "
-                         f"| {_num(p['epochs_to'][0], '.2f')} | {_num(p['seconds_to'][0], '.2f')} | "
-                         f"{_num(p['epochs_to'][1], '.2f')} | {_num(p['seconds_to'][1], '.2f')} | "
-                         f"{_num(p['variance'], '.3g')} | {_num(p['cosine'], '.3f')} | {p['diverged']}/{p['seeds']} |")
+    return lines + [""]
+
+
+def _arm_section(meta, arm, figs):
+    lines = [f"## {arm.optimizer.upper()}, network {arm.sizes}", ""]
+    titles = ("Steps and examples to target", "Learning rate tuning", "Gradient noise scale", "The clock",
+              "Learning curves")
+    for f, t in zip(figs, titles):
+        lines += [f"### {t}", "", f"![{f}]({f})", ""]
+    lines += ["### To each target, per batch size (median [95% interval] over the runs that finished)", "",
+              "| target | batch | eta | runs: reached / done / stuck / diverged | examples | updates | CPU s | "
+              "run's own s |", "|" + "---|" * 8]
+    for k, t in enumerate(arm.targets):
+        for b in arm.runs:
+            counts = arm.counts(b)
+            reached = len(arm.to_target(b, k, "examples")[0])
+            cells = [_ci(arm.median_interval(b, k, w), fmt) for w, fmt in
+                     (("examples", "{:,.0f}"), ("updates", "{:,.0f}"), ("cpu_seconds", "{:.3g}"),
+                      ("seconds", "{:.3g}"))]
+            lines.append(f"| {t:.2%} | {b} | {arm.etas.get(b, math.nan):g} | {reached} / {counts.get('done', 0)} / "
+                         f"{counts.get('stuck', 0)} / {counts.get('diverged', 0)} | " + " | ".join(cells) + " |")
+    lines += ["", "### Critical batch size (fit of S = S_min (1 + B_crit / B) to steps to target)", "",
+              "| target | B_crit [95% interval] | S_min | E_min | batch sizes fitted | rms log error |",
+              "|---|---|---|---|---|---|"]
+    for k, (best, iv, fitted) in enumerate(arm.critical):
+        if best is None:
+            lines.append(f"| {arm.targets[k]:.2%} | - (fewer than 2 batch sizes where most runs reached it) "
+                         f"| | | | |")
+        else:
+            lines.append(f"| {arm.targets[k]:.2%} | {_ci(iv)} | {best.s_min:,.0f} | {best.e_min:,.0f} | "
+                         f"{', '.join(map(str, fitted))} | {best.rms_log_error:.3f} |")
+    lines += [""]
+    if arm.noise:
+        lines += ["### Gradient noise scale B_simple over training", "",
+                  "| epochs | B_simple [95% interval] | |G|^2 | tr(Sigma) | runs pooled |", "|---|---|---|---|---|"]
+        for epoch, ns, n in arm.noise:
+            lines.append(f"| {epoch:g} | {_ci(ns.b_simple)} | {ns.g2:.3g} | {ns.trace:.3g} | {n} |")
+        lines += ["", _noise_verdict(arm), ""]
+    if arm.seconds_per_update:
+        lines += ["### The clock", "", "| batch | microseconds per update [95% interval] | range | updates per "
+                  "measurement |", "|---|---|---|---|"]
+        for b in arm.runs:
+            c = arm.seconds_per_update.get(b)
+            if c:
+                lines.append(f"| {b} | {c['seconds_per_update'] * 1e6:.3g} [{c['interval'][0] * 1e6:.3g}, "
+                             f"{c['interval'][1] * 1e6:.3g}] | {c['range'][0] * 1e6:.3g}-{c['range'][1] * 1e6:.3g} | "
+                             f"{c['updates']:,} |")
         lines.append("")
-    lines += ["## All runs", "", "| run | batch | eta | seed | status | final acc. | epochs to 90% | s to 90% | "
-              "examples/s | updates/s | training s |", "|" + "---|" * 11]
-    for s in summaries:
-        for rid, pr in sorted(s["per_run"].items(), key=lambda kv: (kv[1]["run"]["batch_size"], kv[1]["run"]["seed"])):
-            r = pr["run"]
-            lines.append(f"| {rid} | {r['batch_size']} | {r['eta']:g} | {r['seed']} | {r['status']} | "
-                         f"{r['final_val_acc']:.2%} | {_num(pr['reach'][0][0], '.2f')} | {_num(pr['reach'][0][1], '.2f')}"
-                         f" | {_num(pr['examples_per_s'], ',.0f')} | {_num(pr['updates_per_s'], ',.0f')} | "
-                         f"{r['train_seconds']:.2f} |")
-    lines += ["", f"Raw numbers: `{RESULTS}` (one JSON object per line; `kind` is eval, epoch, noise or run) and "
-              f"`{CONFIG}`. Regenerate this page with `fastnn report <folder>`.", ""]
-    return "\n".join(lines)
+    lines += ["### Runs that did not finish cleanly", ""]
+    bad = [r for b in arm.runs for r in arm.runs[b] if r.status != "done"]
+    lines += [f"- {r.id} (eta {r.eta:g}): **{r.status}**, {r.note}" for r in bad] or ["- none"]
+    lines += ["", "### Tuning", "", "| batch | chosen eta | etas that reached the target (median examples) |",
+              "|---|---|---|"]
+    for b in arm.runs:
+        t = arm.tuning.get(b)
+        if not t:
+            lines.append(f"| {b} | {arm.etas.get(b, math.nan):g} (given) | |")
+            continue
+        ok = []
+        for e, v in sorted(t["scores"].items(), key=lambda kv: float(kv[0])):
+            m = float(np.median([math.inf if x is None else x for x in v]))
+            if math.isfinite(m):
+                ok.append(f"{e}: {m:,.0f}")
+        lines.append(f"| {b} | {arm.etas.get(b, math.nan):g}{'' if t['eta'] is not None else ' (none reached)'} | "
+                     f"{'; '.join(ok)} |")
+    return lines + [""]
+
+
+def _noise_verdict(arm):
+    """Does B_simple predict B_crit within a factor of 3 (as McCandlish et al. report for their tasks)?"""
+    fitted = [(arm.targets[k], iv) for k, (best, iv, _) in enumerate(arm.critical) if best is not None]
+    if not fitted or not arm.noise:
+        return "No B_crit was fitted, so B_simple cannot be compared with it."
+    out = []
+    for t, iv in fitted:
+        ratios = [ns.b_simple.value / iv.value for _, ns, _ in arm.noise if np.isfinite(ns.b_simple.value)
+                  and ns.b_simple.value > 0]
+        within = [r for r in ratios if 1 / 3 <= r <= 3]
+        out.append(f"at {t:.2%}, B_crit {iv.value:.3g}: B_simple is within a factor of 3 of it at {len(within)} of "
+                   f"{len(ratios)} points of training (ratios {min(ratios):.2g} to {max(ratios):.2g})"
+                   if ratios else f"at {t:.2%}: no finite B_simple")
+    return "Does B_simple predict B_crit within a factor of 3? " + "; ".join(out) + "."
 
 
 def write_report(folder):
     """Write report.md, report.html and the figures into the study folder; returns the path of report.md."""
     folder = Path(folder)
     meta, rows = load_study(folder)
-    summaries, figures = [], []
-    sizes_with_runs = [s for s in meta["config"]["sizes"]
-                       if any(r["kind"] == "run" and r["sizes"] == list(s) for r in rows)]
-    for i, sizes in enumerate(sizes_with_runs):
-        s = summarize(meta, rows, sizes)
-        summaries.append(s)
-        figures += write_figures(s, folder, "" if i == 0 else "_" + "-".join(map(str, sizes)))
-    text = render(meta, summaries, figures)
+    arms = analyse(meta, rows)
+    if not arms:
+        raise StudyError(f"{folder / RESULTS} holds no finished run of the configured grid")
+    figures = [write_figures(meta, arm, folder, "" if i == 0 else f"_{arm.optimizer}_" + "-".join(map(str, arm.sizes)))
+               for i, arm in enumerate(arms)]
+    text = render(meta, arms, figures)
     write_text(folder / "report.md", text)  # atomically: an interrupted report leaves the previous one whole
     write_text(folder / "report.html", to_html(text, folder))
     return folder / "report.md"

@@ -1,13 +1,15 @@
 """The study's files: the results file's format, and what study.json records about the machine.
 
 Results file: ``results.jsonl`` in the output folder, one JSON object per line
-with a ``kind`` field (``eval``, ``epoch``, ``noise``, ``run``; ``failure`` for a
-run whose task failed on a Dask worker). A run's rows are appended together,
+with a ``kind`` field (``eval``, ``noise``, ``run``; ``failure`` for a run whose
+task failed on a Dask worker). A run's rows are appended together,
 ``run`` row last, only when the run has finished, so an interrupted study loses
 only the run in progress, and ``resume`` skips the runs that have a ``run`` row.
-``study.json`` holds the configuration, the chosen learning rates, the data set
-and the machine.
+``study.json`` holds the configuration, the targets (and the pilot that set them),
+the tuned learning rates with every eta's scores, the clock, the data set and the
+machine.
 """
+import gzip
 import json
 import os
 import platform
@@ -43,15 +45,22 @@ def _number_or_none(v):
     return v is None or _number(v)
 
 
+def _numbers(v):
+    return isinstance(v, list) and len(v) > 0 and all(_number(x) for x in v)
+
+
+def _text_or_none(v):
+    return v is None or _text(v)
+
+
 # Every field of every kind of row, with its check; OPTIONAL fields may be absent.
 SCHEMA = {
     "eval": dict(epoch=_number, train_seconds=_number, updates=_int, examples=_int, val_acc=_number,
                  val_cost=_number),
-    "epoch": dict(epoch=_int, seconds=_number, examples_per_s=_number, updates_per_s=_number, train_cost=_number,
-                  train_acc=_number, val_acc=_number, val_cost=_number),
-    "noise": dict(epoch=_int, probe_batch_size=_int, variance=_number, cosine=_number, full_grad_norm=_number),
-    "run": dict(sizes=_sizes, batch_size=_int, eta=_number, seed=_int, status=_text, train_seconds=_number,
-                wall_seconds=_number, final_val_acc=_number, checksum=_number_or_none, workers=_int),
+    "noise": dict(epoch=_number, examples=_int, b_small=_int, b_big=_int, small_sq=_numbers, big_sq=_numbers),
+    "run": dict(optimizer=_text, sizes=_sizes, batch_size=_int, eta=_number, seed=_int, status=_text,
+                note=_text_or_none, train_seconds=_number, wall_seconds=_number, final_val_acc=_number,
+                final_train_acc=_number_or_none, checksum=_number_or_none, workers=_int),
     "failure": dict(error=_text),
 }
 OPTIONAL = {"run": {"workers"}}
@@ -81,12 +90,22 @@ def check_row(row):
 def read_results(path):
     """Rows of a results file, each checked against the schema of its kind (``check_row``).
 
-    A torn last line (an interrupted write) is dropped; any other bad line is an error.
+    A torn last line (an interrupted write) is dropped; any other bad line is an error. A study
+    kept for reference may hold its results gzipped (``results.jsonl.gz``) instead: it is read
+    when the plain file is absent.
     """
     path = Path(path)
-    if not path.exists():
+    packed = path.with_name(path.name + ".gz")
+    if not path.exists() and packed.exists():
+        try:
+            text = gzip.decompress(packed.read_bytes()).decode()
+        except (OSError, EOFError, UnicodeDecodeError) as e:
+            raise StudyError(f"{packed} is not a readable gzip file of JSON lines ({e})") from None
+        path = packed
+    elif not path.exists():
         return []
-    text = path.read_text()
+    else:
+        text = path.read_text()
     lines = text.split("\n")
     rows = []
     for i, line in enumerate(lines):

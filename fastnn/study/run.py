@@ -1,59 +1,56 @@
 """One run of a study: train one network and record what happened, row by row.
 
-``train_run`` trains one network of the grid and records
+``train_run`` trains one network of the grid for the study's number of epochs and records
 
-- ``eval`` rows, ``evals_per_epoch`` times per epoch: cumulative training seconds,
-  updates and examples so far, validation cost and accuracy;
-- ``epoch`` rows: the epoch's training seconds, examples/s, updates/s, training
-  cost and accuracy, validation cost and accuracy;
-- ``noise`` rows at a few checkpoints: for every batch size B of the grid, the
-  mean of ||g_B - g||^2 (the gradient variance) and of cos(g_B, g) over
-  ``noise_batches`` random mini-batches, g being the gradient over
-  ``noise_examples`` training examples;
-- a final ``run`` row with the run's settings, status and final accuracy.
+- ``eval`` rows at log-spaced example counts (``run_points``: ``evals_first_epoch`` in the
+  first epoch, ``evals_per_decade`` after it, and every epoch's end): cumulative training
+  seconds, updates and examples so far, validation cost and accuracy;
+- ``noise`` rows, in the runs of ``noise_batch_size`` only, at ``noise_epochs`` and the end:
+  the squared norms |g_B|^2 of mean gradients over ``noise_batches`` random mini-batches of
+  ``noise_small`` and of ``noise_big`` training examples, from which ``stats.noise_scale``
+  estimates B_simple;
+- a final ``run`` row with the run's settings, its status (``done``, ``stuck``: accuracy at
+  chance or one class predicted, or ``diverged``: non-finite weights), and its final
+  validation and training accuracy.
 
-``warm_up`` compiles the kernels a run uses beforehand, so that no timed epoch
-includes compilation (the Dask workers call it too).
+``warm_up`` compiles the kernels a run uses beforehand, so that no timed segment includes
+compilation (the Dask workers call it too).
 """
 import time
 
 import numpy as np
 
-from .. import kernels
+from .. import health, kernels
 from ..model import Data, Network
 from ..registry import DTYPES
 from ..training import DivergenceError, Optimizer
 from ..training import run as train
+from .tuning import log_points
 
 
-def eval_points(n, batch_size, evals_per_epoch):
-    """Example counts within an epoch after which to evaluate: multiples of batch_size, the last one n."""
-    points = []
-    for k in range(1, evals_per_epoch + 1):
-        p = min(n, int(round(k * n / evals_per_epoch / batch_size)) * batch_size)
-        if p > (points[-1] if points else 0):
-            points.append(p)
-    if points[-1] != n:
-        points.append(n)
-    return points
+def run_points(n, batch_size, epochs, first=24, per_decade=8, extra=()):
+    """Example counts (from the start of the run) after which to evaluate, per epoch: a list of
+    in-epoch counts for each epoch, each a multiple of batch_size or the epoch's end n.
 
-
-def gradient_noise(net, data, probe_sizes, n_batches, rng):
-    """For each B in probe_sizes: mean ||g_B - g||^2 and mean cos(g_B, g) over n_batches mini-batches of data.
-
-    g is the mean gradient over all of data (a ``fastnn.Data``); each mini-batch is drawn
-    without replacement.
+    ``first`` log-spaced points in the first epoch, ``per_decade`` per decade of examples after
+    it, every epoch's end, and the counts in ``extra`` (rounded to a multiple of batch_size).
     """
-    X, Y = data.X, data.Y
-    g = net.gradient_sum(data).astype(np.float64)
-    g /= len(X)
-    out = []
-    for B in probe_sizes:
-        batches = np.stack([rng.choice(len(X), size=B, replace=False) for _ in range(n_batches)]).astype(np.int64)
-        sq, cos = kernels.minibatch_gradient_spread(*net.kernel_args(), X, Y, batches, g)
-        out.append(dict(probe_batch_size=int(B), variance=float(sq.mean()), cosine=float(cos.mean()),
-                        full_grad_norm=float(np.linalg.norm(g))))
-    return out
+    total = [e * n for e in range(1, epochs + 1)] + [p for p in log_points(n, batch_size, first)]
+    if epochs > 1:
+        total += list(np.geomspace(n, epochs * n, max(2, int(round(per_decade * np.log10(epochs)))) + 1))
+    total += [x for x in extra if 0 < x <= epochs * n]
+    per_epoch = [set() for _ in range(epochs)]
+    for p in total:
+        e, k = snap(p, n, batch_size, epochs)
+        per_epoch[e].add(k)
+    return [sorted(s | {n}) for s in per_epoch]
+
+
+def snap(p, n, batch_size, epochs):
+    """(epoch, in-epoch count) of the evaluation point nearest to p examples from the start: the
+    in-epoch count a multiple of batch_size or the epoch's end n."""
+    e = min(epochs - 1, max(0, int(np.ceil(p / n)) - 1))
+    return e, min(n, max(batch_size, int(round((p - e * n) / batch_size)) * batch_size))
 
 
 def gradient_sq_norms(net, data, batch_size, n_batches, rng):
@@ -65,8 +62,13 @@ def gradient_sq_norms(net, data, batch_size, n_batches, rng):
     return sq
 
 
+def noise_sizes(config, n):
+    """The two batch sizes of the noise-scale estimate (the big one at most the training set)."""
+    return config.noise_small, min(config.noise_big, n)
+
+
 def warm_up(config, data=None):
-    """Compile (or load from the cache) every kernel a run uses, so no timed epoch includes compilation.
+    """Compile (or load from the cache) every kernel a run uses, so no timed segment includes compilation.
 
     Compilation depends only on types and shapes, so without data it uses zeros of the right shape.
     """
@@ -78,15 +80,32 @@ def warm_up(config, data=None):
     d = Data(data["X"][:4], data["Y"][:4], data["labels"][:4])
     for sizes in config.sizes:
         net = Network(sizes, activation=config.activation, cost=config.cost, dtype=config.dtype, seed=0)
-        for b in {1, 2}:
-            net.train_epoch(d.X, d.Y, np.arange(4), b, 0.1)
-        gradient_noise(net, d, [2], 1, np.random.default_rng(0))
+        for opt in config.optimizers:
+            for b in {1, 2}:
+                net.train_epoch(d.X, d.Y, np.arange(4), b, Optimizer.named(opt, 0.1, momentum=config.momentum))
+        gradient_sq_norms(net, d, 2, 1, np.random.default_rng(0))
         net.accuracy(d)
         net.total_cost(d)
 
 
+def stuck_reason(net, data):
+    """Why a trained network counts as stuck (accuracy within a few points of chance, or one class
+    predicted for nearly every example), or None. data: the validation set (a ``fastnn.Data``)."""
+    predicted = net.predict(data.X)
+    counts = np.bincount(data.labels, minlength=net.sizes[-1])
+    chance = counts.max() / len(data.labels)
+    accuracy = float(np.mean(predicted == data.labels))
+    shares = np.bincount(predicted, minlength=net.sizes[-1]) / len(predicted)
+    top = int(np.argmax(shares))
+    if shares[top] >= health.ONE_CLASS_SHARE and counts[top] / len(data.labels) < health.ONE_CLASS_TRUE_SHARE:
+        return f"predicts class {top} for {shares[top]:.0%} of the validation examples"
+    if accuracy <= chance + health.CHANCE_MARGIN:
+        return f"validation accuracy {accuracy:.1%} is within {health.CHANCE_MARGIN:.0%} of chance ({chance:.1%})"
+    return None
+
+
 def train_run(run, config, data, progress=None, check_stop=None):
-    """Train one run of the grid; returns its rows (the ``run`` row last). Deterministic given run['seed'].
+    """Train one run of a (resolved) study; returns its rows (the ``run`` row last). Deterministic given run['seed'].
 
     check_stop, if given, is called at every evaluation point and may raise to abandon the run.
     """
@@ -94,58 +113,61 @@ def train_run(run, config, data, progress=None, check_stop=None):
     train_data = Data(data["X"], data["Y"], data["labels"])
     val = Data(data["X_val"], data["Y_val"], data["labels_val"])
     n, B, eta = len(train_data.X), run["batch_size"], run["eta"]
+    optimizer = run.get("optimizer", "sgd")
     net = Network(run["sizes"], activation=config.activation, cost=config.cost, dtype=config.dtype,
                   seed=run["seed"])
-    rng = np.random.default_rng([run["seed"], B, 1])
+    rng = np.random.default_rng([run["seed"], 1])  # the same example order for every batch size
     noise_rng = np.random.default_rng([run["seed"], B, 2])
-    k = config.noise_examples
-    noise_data = Data(train_data.X[:k], train_data.Y[:k], train_data.labels[:k])
-    probes = [b for b in config.batch_sizes if b <= len(noise_data.X)]
-    checkpoints = sorted({round(i * config.epochs / max(config.noise_checkpoints - 1, 1))
-                          for i in range(config.noise_checkpoints)})
-    points = eval_points(n, B, config.evals_per_epoch)
-    rows, status, done = [], "done", [0]
+    measure_noise = B == config.noise_batch_size
+    noise_at = {e * n + k for e, k in (snap(x * n, n, B, config.epochs) for x in config.noise_epochs
+                                      if 0 < x < config.epochs)} if measure_noise else set()
+    points = run_points(n, B, config.epochs, config.evals_first_epoch, config.evals_per_decade, noise_at)
+    b_small, b_big = noise_sizes(config, n)
+    rows, status, note = [], "done", None
+    last = dict(seconds=0.0, updates=0, examples=0)
 
-    def evaluation():
-        return dict(val_acc=net.accuracy(val), val_cost=net.total_cost(val, lmbda=config.lmbda))
+    def noise(pos_examples):
+        rows.append(dict(kind="noise", run=run["id"], epoch=round(pos_examples / n, 6), examples=pos_examples,
+                         b_small=b_small, b_big=b_big,
+                         small_sq=gradient_sq_norms(net, train_data, b_small, config.noise_batches, noise_rng).tolist(),
+                         big_sq=gradient_sq_norms(net, train_data, b_big, config.noise_batches, noise_rng).tolist()))
 
-    def noise(epoch):
-        for r in gradient_noise(net, noise_data, probes, config.noise_batches, noise_rng):
-            rows.append(dict(kind="noise", run=run["id"], epoch=epoch, **r))
+    def evaluate(seconds, updates, examples):
+        rows.append(dict(kind="eval", run=run["id"], epoch=round(examples / n, 6), train_seconds=seconds,
+                         updates=updates, examples=examples, val_acc=net.accuracy(val),
+                         val_cost=net.total_cost(val, lmbda=config.lmbda)))
 
     def after_point(pos):
         if check_stop is not None:
             check_stop()
-        frac = pos.epoch + pos.in_epoch / n
-        rows.append(dict(kind="eval", run=run["id"], epoch=round(frac, 6), train_seconds=pos.seconds,
-                         updates=pos.updates, examples=int(round(frac * n)), **evaluation()))
+        last.update(seconds=pos.seconds, updates=pos.updates, examples=pos.examples)
+        evaluate(pos.seconds, pos.updates, pos.examples)
+        if measure_noise and pos.examples in noise_at:
+            noise(pos.examples)
 
     def after_epoch(pos):
-        done[0] = pos.epoch
-        last = rows[-1]  # the evaluation at the end of this epoch
-        rows.append(dict(kind="epoch", run=run["id"], epoch=pos.epoch, seconds=pos.epoch_seconds,
-                         examples_per_s=n / pos.epoch_seconds, updates_per_s=-(-n // B) / pos.epoch_seconds,
-                         train_cost=net.total_cost(train_data, lmbda=config.lmbda),
-                         train_acc=net.accuracy(train_data), val_acc=last["val_acc"], val_cost=last["val_cost"]))
         if progress is not None:
             progress(run, pos.epoch)
-        if pos.epoch in checkpoints:
-            noise(pos.epoch)
 
-    rows.append(dict(kind="eval", run=run["id"], epoch=0.0, train_seconds=0.0, updates=0, examples=0, **evaluation()))
-    if 0 in checkpoints:
+    evaluate(0.0, 0, 0)
+    if measure_noise and 0.0 in config.noise_epochs:
         noise(0)
-    seconds = 0.0
     try:
-        seconds = train(net, train_data, config.epochs, B, Optimizer(eta, config.lmbda),
-                        order=lambda e: rng.permutation(n), points=lambda e: points, on_point=after_point,
-                        on_epoch=after_epoch).seconds
+        train(net, train_data, config.epochs, B, Optimizer.named(optimizer, eta, config.lmbda, config.momentum),
+              order=lambda e: rng.permutation(n), points=lambda e: points[e], on_point=after_point,
+              on_epoch=after_epoch)
     except DivergenceError:
-        status = f"diverged in epoch {done[0] + 1}"
-        seconds = ([r["train_seconds"] for r in rows if r["kind"] == "eval"] or [0.0])[-1]
+        status = "diverged"
+        note = f"non-finite weights after {last['examples']:,} examples ({last['examples'] / n:.2f} epochs)"
+    if status == "done":
+        if measure_noise:
+            noise(last["examples"])
+        note = stuck_reason(net, val)
+        status = "stuck" if note else "done"
     final = [r for r in rows if r["kind"] == "eval"][-1]
-    rows.append(dict(kind="run", run=run["id"], sizes=run["sizes"], batch_size=B, eta=eta, seed=run["seed"],
-                     status=status, train_seconds=seconds, wall_seconds=time.perf_counter() - started,
-                     final_val_acc=final["val_acc"],
-                     checksum=float(np.sum(net.params, dtype=np.float64)) if status == "done" else None))
+    rows.append(dict(kind="run", run=run["id"], optimizer=optimizer, sizes=run["sizes"], batch_size=B, eta=eta,
+                     seed=run["seed"], status=status, note=note, train_seconds=last["seconds"],
+                     wall_seconds=time.perf_counter() - started, final_val_acc=final["val_acc"],
+                     final_train_acc=net.accuracy(train_data) if status != "diverged" else None,
+                     checksum=float(np.sum(net.params, dtype=np.float64)) if status != "diverged" else None))
     return rows

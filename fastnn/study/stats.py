@@ -7,6 +7,7 @@ synthetic runs with known answers.
   interval.
 - ``compare``: the ratio of two groups' medians with a bootstrap interval, and the verdict it
   allows: a difference is claimed only when the interval excludes 1.
+- ``difference``: the same for a difference of medians (for quantities that can be negative).
 - ``crossing``: when a run first reached a target, interpolated between evaluations.
 - ``fit_critical_batch``: McCandlish et al. (2018)'s trade-off between steps S and examples
   E = B S to reach a target, (S/S_min - 1)(E/E_min - 1) = 1, i.e. S(B) = S_min (1 + B_crit/B)
@@ -39,7 +40,7 @@ def bootstrap(sample, statistic=np.median, n_boot=N_BOOT, level=LEVEL, rng=None)
 
     Parameters
     ----------
-    sample : 1-D array of finite numbers
+    sample : 1-D array of numbers (inf allowed: the interval's end is then inf)
     statistic : callable, reducing an array along axis -1
     n_boot : int
     level : float in (0, 1)
@@ -55,20 +56,23 @@ def bootstrap(sample, statistic=np.median, n_boot=N_BOOT, level=LEVEL, rng=None)
     rng = np.random.default_rng(0) if rng is None else rng
     boots = statistic(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=-1)
     a = (1 - level) / 2
-    return Interval(float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)))
+    with np.errstate(invalid="ignore"):  # inf (a run that missed) in the sample: an infinite upper end
+        return Interval(float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)))
 
 
 class Comparison(NamedTuple):
     """a against b: the ratio of medians with its interval, and the verdict for a."""
 
-    ratio: Interval
+    ratio: Interval  # or the difference, for ``difference``
     verdict: str  # "advantage", "disadvantage" or "no measurable difference"
     n_a: int
     n_b: int
+    measure: str = "ratio"
 
     def sentence(self, what):
         r = self.ratio
-        text = f"ratio {r.value:.3g}, {LEVEL:.0%} interval [{r.lo:.3g}, {r.hi:.3g}], {self.n_a} against {self.n_b} runs"
+        text = (f"{self.measure} {r.value:.3g}, {LEVEL:.0%} interval [{r.lo:.3g}, {r.hi:.3g}], "
+                f"{self.n_a} against {self.n_b} runs")
         if self.verdict == "no measurable difference":
             return f"no measurable difference in {what} ({text})"
         return f"{self.verdict} in {what} ({text})"
@@ -99,6 +103,20 @@ def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None):
     else:
         verdict = "disadvantage"
     return Comparison(r, verdict, len(a), len(b))
+
+
+def difference(a, b, n_boot=N_BOOT, level=LEVEL, rng=None):
+    """median(a) - median(b) with a bootstrap interval, as a Comparison whose 'ratio' is the difference
+    (verdict: 'advantage' when the whole interval is below 0, i.e. a smaller gap)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    rng = np.random.default_rng(0) if rng is None else rng
+    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
+    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
+    q = (1 - level) / 2
+    d = ma - mb
+    iv = Interval(float(np.median(a) - np.median(b)), float(np.quantile(d, q)), float(np.quantile(d, 1 - q)))
+    verdict = "no measurable difference" if not iv.excludes(0.0) else ("advantage" if iv.hi < 0 else "disadvantage")
+    return Comparison(iv, verdict, len(a), len(b), "difference")
 
 
 def crossing(x, y, target):
@@ -143,8 +161,9 @@ def fit_critical_batch(batch_sizes, steps):
     CriticalBatch, or None with fewer than 2 distinct batch sizes.
 
     For a given B_crit the best log S_min is the mean of log S - log(1 + B_crit/B), so the fit
-    is a 1-D search over log B_crit (a grid, then golden-section refinement). B_crit is kept
-    within [min(B)/1000, max(B)*1000]: outside it the data cannot tell it apart from 0 or inf.
+    is a 1-D search over log B_crit: a grid, then a finer grid around its best point (each
+    evaluated in one array operation). B_crit is kept within [min(B)/1000, max(B)*1000]:
+    outside it the data cannot tell it apart from 0 or inf.
     """
     b = np.asarray(batch_sizes, np.float64)
     s = np.asarray(steps, np.float64)
@@ -154,23 +173,17 @@ def fit_critical_batch(batch_sizes, steps):
         return None
     log_s = np.log(s)
 
-    def sse(log_bc):
-        pred = np.log1p(np.exp(log_bc) / b)
-        resid = log_s - pred
-        return float(np.sum((resid - resid.mean()) ** 2))
+    def sse(log_bc):  # for an array of log B_crit
+        resid = log_s[None, :] - np.log1p(np.exp(log_bc)[:, None] / b[None, :])
+        return np.sum((resid - resid.mean(axis=1, keepdims=True)) ** 2, axis=1)
 
-    lo, hi = math.log(b.min() / 1000), math.log(b.max() * 1000)
-    grid = np.linspace(lo, hi, 241)
-    k = int(np.argmin([sse(g) for g in grid]))
-    a, c = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    phi = (math.sqrt(5) - 1) / 2
-    for _ in range(60):  # golden-section search on [a, c]
-        x1, x2 = c - phi * (c - a), a + phi * (c - a)
-        if sse(x1) < sse(x2):
-            c = x2
-        else:
-            a = x1
-    log_bc = (a + c) / 2
+    grid = np.linspace(math.log(b.min() / 1000), math.log(b.max() * 1000), 241)
+    step = grid[1] - grid[0]
+    for _ in range(3):  # each pass narrows the step 100-fold around the best point
+        k = int(np.argmin(sse(grid)))
+        grid = np.linspace(grid[k] - step, grid[k] + step, 201)
+        step = grid[1] - grid[0]
+    log_bc = float(grid[int(np.argmin(sse(grid)))])
     b_crit = math.exp(log_bc)
     resid = log_s - np.log1p(b_crit / b)
     s_min = math.exp(resid.mean())
@@ -194,13 +207,21 @@ def critical_batch_interval(runs, n_boot=N_BOOT, level=LEVEL, rng=None):
     if best is None:
         return None, None
     rng = np.random.default_rng(0) if rng is None else rng
-    boots = []
-    for _ in range(n_boot):
-        f = fit({B: data[B][rng.integers(0, len(data[B]), len(data[B]))] for B in sizes})
-        boots.append(f.b_crit if f is not None else math.nan)
-    boots = np.array(boots)
+    # Resampling within each batch size keeps the batch sizes fixed, so every bootstrap fit is
+    # the same least-squares problem on other log S: all of them at once, on a fine grid.
+    b = np.concatenate([[B] * len(data[B]) for B in sizes]).astype(np.float64)
+    idx = np.concatenate([rng.integers(0, len(data[B]), size=(n_boot, len(data[B]))) + sum(len(data[c]) for c in
+                          sizes[:i]) for i, B in enumerate(sizes)], axis=1)
+    log_s = np.log(np.concatenate([data[B] for B in sizes]))[idx]  # (n_boot, runs)
+    grid = np.linspace(math.log(b.min() / 1000), math.log(b.max() * 1000), 4001)
+    L = np.log1p(np.exp(grid)[:, None] / b[None, :])  # (grid, runs)
+    n = len(b)
+    # sum_j (log_s_ij - L_gj)^2 - (sum_j (log_s_ij - L_gj))^2 / n, for every i and g
+    sse = ((log_s ** 2).sum(1)[:, None] - 2 * log_s @ L.T + (L ** 2).sum(1)[None, :]
+           - (log_s.sum(1)[:, None] - L.sum(1)[None, :]) ** 2 / n)
+    boots = np.exp(grid[np.argmin(sse, axis=1)])
     q = (1 - level) / 2
-    return best, Interval(best.b_crit, float(np.nanquantile(boots, q)), float(np.nanquantile(boots, 1 - q)))
+    return best, Interval(best.b_crit, float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q)))
 
 
 class NoiseScale(NamedTuple):
@@ -242,5 +263,6 @@ def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rn
         ratio_b = np.where(g2_b > 0, tr_b / g2_b, np.inf)
     q = (1 - level) / 2
     value = tr / g2 if g2 > 0 else math.inf
-    return NoiseScale(float(g2), float(tr), Interval(float(value), float(np.quantile(ratio_b, q)),
-                                                     float(np.quantile(ratio_b, 1 - q))))
+    with np.errstate(invalid="ignore"):  # |G|^2 estimated <= 0 in many resamples: an infinite end
+        return NoiseScale(float(g2), float(tr), Interval(float(value), float(np.quantile(ratio_b, q)),
+                                                         float(np.quantile(ratio_b, 1 - q))))

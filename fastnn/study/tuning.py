@@ -1,21 +1,30 @@
-"""Learning rates tuned on the study's own metric: examples to a target, by successive halving.
+"""Targets and learning rates, fixed before the grid runs: the pilot, and tuning on the study's own metric.
 
-For one batch size, every eta of a log-spaced grid trains on the tuning part of the training
-set and is scored by the examples it needs until accuracy on a held-out part (never the
-reported validation set) reaches the target, interpolated between log-spaced evaluations
-(``examples_to_target``); an eta that misses the target within the budget, diverges or gets
-stuck scores infinity. Successive halving (Jamieson and Talwalkar 2016) spends the tuning
-time where it matters: every eta gets one seed first, the better half gets twice the seeds,
-and so on, the score of an eta being the median over its seeds. Ties go to the smaller eta.
-The seeds of tuning are not the study's seeds.
+Both train on the *tuning split* of the training set (``split``: a fixed share held out, the
+rest to train on) with seeds that are not the study's, and score on the held-out share,
+never on the validation set the study reports.
+
+- ``pilot``: the targets. A few learning rates train the pilot batch size for as many
+  examples as a run of the study; the best held-out accuracy any of them reaches sets the
+  targets at fixed fractions of the way from chance to it.
+- ``tune_eta``: for one batch size, every eta of a log-spaced grid is scored by the examples
+  it needs until held-out accuracy reaches the target (``examples_to_target``, interpolated
+  between log-spaced evaluations); an eta that misses the target within the budget or
+  diverges scores infinity. Successive halving (Jamieson and Talwalkar 2016) spends the time
+  where it matters: every eta gets one seed first, the better half gets twice the seeds, and
+  so on, an eta's score being the median over its seeds. An eta is stopped once it has used
+  ``CAP`` times the best median so far without reaching the target: it cannot win, and it
+  scores infinity (recorded as "more than" that many examples). Ties go to the smaller eta.
 """
 import math
 
 import numpy as np
 
-from ..model import Network
+from ..model import Data, Network
 from ..training import DivergenceError, Optimizer, run
 from .stats import crossing
+
+CAP = 3.0
 
 
 def log_points(n, batch_size, count, start=None):
@@ -27,12 +36,21 @@ def log_points(n, batch_size, count, start=None):
     return points
 
 
-def examples_to_target(net, train, held_out, batch_size, optimizer, target, budget, seed, evals=24):
+def split(X, Y, labels, share):
+    """(train, held_out) Data: a fixed random ``share`` of the examples held out (the same for every call)."""
+    perm = np.random.default_rng(12345).permutation(len(X))
+    k = len(X) - math.ceil(len(X) * share)
+    fit, held = np.sort(perm[:k]), np.sort(perm[k:])
+    return Data(X[fit], Y[fit], labels[fit]), Data(X[held], Y[held], labels[held])
+
+
+def examples_to_target(net, train, held_out, batch_size, optimizer, target, budget, seed, evals=24, best=None):
     """Examples of training (from net's current weights) until accuracy on held_out reaches target.
 
     Evaluates at log-spaced example counts (``evals`` per epoch of train, fewer later: the
     same points each epoch) and interpolates between them; stops at the target. Returns inf
-    when the budget (examples) runs out, training diverges, or the network is stuck at chance.
+    when the budget (examples) runs out or training diverges. best, if a list, gets the best
+    held-out accuracy seen appended.
     """
     n = len(train.X)
     rng = np.random.default_rng(seed)
@@ -44,40 +62,94 @@ def examples_to_target(net, train, held_out, batch_size, optimizer, target, budg
         ys.append(net.accuracy(held_out))
         return ys[-1] >= target or pos.examples >= budget
 
-    epochs = math.ceil(budget / n)
     try:
-        run(net, train, epochs, batch_size, optimizer, order=lambda e: rng.permutation(n),
+        run(net, train, math.ceil(budget / n), batch_size, optimizer, order=lambda e: rng.permutation(n),
             points=lambda e: points if e == 0 else points[len(points) // 2:], on_point=evaluate)
     except DivergenceError:
+        if best is not None:
+            best.append(0.0)  # worse than any network that trained
         return math.inf
+    if best is not None:
+        best.append(max(ys))
     reached = crossing(xs, ys, target)
-    return reached if math.isfinite(reached) else math.inf
+    return reached if math.isfinite(reached) and reached <= budget else math.inf
 
 
 def tune_eta(train, held_out, sizes, batch_size, etas, target, budget, seeds=(1000, 1001, 1002, 1003),
-             activation="sigmoid", cost="cross_entropy", dtype="float32", lmbda=0.0, evals=24):
+             activation="sigmoid", cost="cross_entropy", dtype="float32", lmbda=0.0, evals=24, optimizer="sgd",
+             momentum=0.9, guess=None, cap=CAP):
     """The eta of ``etas`` with the fewest median examples to target, by successive halving.
 
-    Returns (best eta, {eta: [examples to target per seed tried]}); the best is None when no
-    eta reached the target.
+    guess, if given, is the eta expected to be best: the etas are tried nearest to it first,
+    so that the cap (``cap`` times the best median so far) stops hopeless ones early.
+
+    Returns (best eta, {eta: [examples to target per seed tried, inf for a miss]}, {eta: the
+    budget each seed had}, {eta: [best held-out accuracy per seed, 0 for a diverged one]});
+    the best is None when no eta reached the target.
     """
     scores = {float(e): [] for e in sorted(etas)}
-    alive = list(scores)
+    budgets = {e: [] for e in scores}
+    accuracy = {e: [] for e in scores}
+    alive = sorted(scores, key=lambda e: (abs(math.log(e / guess)) if guess else 0.0, e))
+    best = math.inf
     for rung in range(len(seeds)):
         want = min(len(seeds), 2 ** rung)
         for eta in alive:
             for seed in seeds[len(scores[eta]):want]:
+                limit = min(budget, cap * best)
                 net = Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=seed)
-                scores[eta].append(examples_to_target(net, train, held_out, batch_size, Optimizer(eta, lmbda),
-                                                      target, budget, seed, evals))
+                opt = Optimizer.named(optimizer, eta, lmbda, momentum)
+                scores[eta].append(examples_to_target(net, train, held_out, batch_size, opt, target, limit, seed,
+                                                      evals, best=accuracy[eta]))
+                budgets[eta].append(limit)
+            if len(scores[eta]) == want and math.isfinite(np.median(scores[eta])) and want == 1:
+                best = min(best, float(np.median(scores[eta])))
         if want >= len(seeds) or len(alive) == 1:
             break
         ranked = sorted(alive, key=lambda e: (np.median(scores[e]), e))
         alive = [e for e in ranked[:max(1, math.ceil(len(ranked) / 2))] if math.isfinite(np.median(scores[e]))] \
             or ranked[:1]
+        best = min((float(np.median(scores[e])) for e in alive), default=math.inf)
     finite = [e for e in scores if scores[e] and math.isfinite(np.median(scores[e]))]
     if not finite:
-        return None, scores
+        return None, scores, budgets, accuracy
     # Only etas that made it to the last rung compete: their medians cover the most seeds.
     most = max(len(scores[e]) for e in finite)
-    return min((e for e in finite if len(scores[e]) == most), key=lambda e: (np.median(scores[e]), e)), scores
+    winner = min((e for e in finite if len(scores[e]) == most), key=lambda e: (np.median(scores[e]), e))
+    return winner, scores, budgets, accuracy
+
+
+def pilot(train, held_out, sizes, batch_size, etas, examples, fractions, seed=999, activation="sigmoid",
+          cost="cross_entropy", dtype="float32", lmbda=0.0, evals=24):
+    """Targets fixed before the grid: ``fractions`` of the way from chance to the best held-out accuracy.
+
+    Each eta of ``etas`` trains batch_size for ``examples`` examples from one seed (not a study
+    seed); held-out accuracy is evaluated at log-spaced points. Chance is the share of the
+    held-out set's largest class.
+
+    Returns dict(targets, best, chance, eta (the one that reached best), curves {eta: [[examples, accuracy]]}).
+    """
+    n = len(train.X)
+    chance = float(np.bincount(held_out.labels).max() / len(held_out.labels))
+    points = log_points(n, batch_size, evals)
+    epochs = max(1, math.ceil(examples / n))
+    curves, best, best_eta = {}, chance, None
+    for eta in etas:
+        net = Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=seed)
+        rng = np.random.default_rng(seed)
+        curve = [[0, net.accuracy(held_out)]]
+
+        def evaluate(pos):
+            curve.append([pos.examples, net.accuracy(held_out)])
+        try:
+            run(net, train, epochs, batch_size, Optimizer(eta, lmbda), order=lambda e: rng.permutation(n),
+                points=lambda e: points if e == 0 else points[len(points) // 2:], on_point=evaluate)
+        except DivergenceError:
+            pass
+        curves[float(eta)] = curve
+        top = max(a for _, a in curve)
+        if top > best:
+            best, best_eta = top, float(eta)
+    targets = sorted(round(chance + f * (best - chance), 4) for f in fractions)
+    return dict(targets=targets, best=best, chance=chance, eta=best_eta, batch_size=batch_size, seed=seed,
+                examples=examples, fractions=list(fractions), curves={str(k): v for k, v in curves.items()})
