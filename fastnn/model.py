@@ -159,6 +159,16 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        # Unpickled arrays may be read-only (joblib memory-maps large ones: scikit-learn's checks, a worker's
+        # inputs), and Numba compiles every kernel again for read-only arrays; nor are they cache-aligned.
+        for name in ("params", "velocity"):
+            old = getattr(self, name)
+            if old is not None:
+                setattr(self, name, aligned_zeros(len(old), old.dtype))
+                getattr(self, name)[:] = old
+        for name in ("_sizes", "_w_off", "_b_off"):
+            if not getattr(self, name).flags.writeable:
+                setattr(self, name, getattr(self, name).copy())
 
     @contextmanager
     def exclusive(self):
