@@ -9,7 +9,11 @@
    cover every pass of an implementation to slow it down in the report.
 2. bench/probe.py measures, in fresh processes, the cold and warm compile time and the peak memory.
 3. Hogwild's accuracy cost: serial and Hogwild online learning on all of Fashion-MNIST (with $FASTNN_DATA).
-Times are the minimum over rounds and passes, scaled to an epoch of 50,000 examples.
+4. fastnn.sklearn against scikit-learn's MLPClassifier(solver="sgd"): bench/test_sklearn_speed.py, once
+   (bench/sklearn_speed.py makes the section; its JSON goes into RESULTS.json under "sklearn").
+Times are the minimum over rounds and passes, scaled to an epoch of 50,000 examples (not the sklearn fits).
+
+    python bench/report.py --sklearn-only   # step 4 alone: replaces that section of RESULTS.md
 """
 import argparse
 import json
@@ -29,6 +33,8 @@ MAIN = "[784, 30, 10]"
 BOOK = "book-style NumPy loop (float64)"
 HOGWILD_EPOCHS = 5
 HOGWILD_SEEDS = (0, 1, 2)
+SKLEARN_HEADING = "## fastnn.sklearn against scikit-learn's MLPClassifier(solver=\"sgd\")"
+NEXT_AFTER_SKLEARN = "## Compile time and memory"  # the section that follows it
 
 
 def run_benchmarks(json_path):
@@ -349,6 +355,51 @@ def threads_why(threads):
     return lines
 
 
+def sklearn_results(tmp):
+    """pytest-benchmark's JSON of bench/test_sklearn_speed.py (empty benchmarks when it skipped), and the command."""
+    sys.path.insert(0, str(HERE))
+    import sklearn_speed
+    raw = Path(tmp) / "sklearn.json"
+    command = sklearn_speed.run(raw)
+    return json.loads(raw.read_text()), command
+
+
+def sklearn_lines(results, command):
+    """The scikit-learn section of RESULTS.md: its heading, then bench/sklearn_speed.py's text."""
+    sys.path.insert(0, str(HERE))
+    import sklearn_speed
+    return [SKLEARN_HEADING, "", *sklearn_speed.section(results, command)]
+
+
+def replace_sklearn_section(text, lines):
+    """RESULTS.md's text with its scikit-learn section replaced by lines (inserted before the compile-time
+    section when it has none)."""
+    rows = text.split("\n")
+    if SKLEARN_HEADING in rows:
+        start = rows.index(SKLEARN_HEADING)
+        end = next((i for i in range(start + 1, len(rows)) if rows[i].startswith("## ")), len(rows))
+    else:
+        start = end = rows.index(NEXT_AFTER_SKLEARN)
+    return "\n".join(rows[:start] + lines + rows[end:])
+
+
+def sklearn_only():
+    """Step 4 alone: time the scikit-learn comparison, store it in RESULTS.json, replace its section in RESULTS.md
+    and write bench/SKLEARN.md from the same run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        results, command = sklearn_results(tmp)  # puts bench/ on sys.path
+    import sklearn_speed
+    atomic_write(HERE / "SKLEARN.md", lambda f: f.write(
+        sklearn_speed.document(results, "python bench/report.py --sklearn-only").encode()))
+    stored = json.loads((HERE / "RESULTS.json").read_text())
+    stored["sklearn"] = results
+    atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(stored, indent=2).encode()))
+    text = replace_sklearn_section((HERE / "RESULTS.md").read_text(),
+                                   sklearn_lines(results, "python bench/report.py --sklearn-only"))
+    atomic_write(HERE / "RESULTS.md", lambda f: f.write(text.encode()))
+    print(text)
+
+
 def versions():
     out = {"Python": platform.python_version()}
     for mod in ("numpy", "numba", "torch", "jax"):
@@ -373,7 +424,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passes", type=int, default=3,
                         help="runs of the whole suite; each benchmark keeps its fastest (default 3)")
-    passes = parser.parse_args().passes
+    parser.add_argument("--sklearn-only", action="store_true",
+                        help="only time fastnn.sklearn against scikit-learn and replace that section of RESULTS.md")
+    args = parser.parse_args()
+    if args.sklearn_only:
+        sklearn_only()
+        return
+    passes = args.passes
     if passes < 1:
         parser.error(f"--passes must be at least 1, got {passes}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -383,6 +440,8 @@ def main():
             command = run_benchmarks(json_path)
             runs.append(json.loads(json_path.read_text()))
         results = merge_passes(runs)
+        sklearn, sklearn_command = sklearn_results(tmp)
+        results["sklearn"] = sklearn
         # the machine-readable report of this run, written whole or not at all
         atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(results, indent=2).encode()))
         cache = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cache")}
@@ -429,7 +488,8 @@ def main():
     text += ["## Scaling: fastnn float32, [784, width, 10]", "",
              f"Seconds per epoch of {PER_EPOCH:,} (from {N_SCALING:,} examples) and the rate reached.", ""]
     text += scaling_table(scaling)
-    text += ["", "## Compile time and memory", "",
+    text += [""] + sklearn_lines(sklearn, f"python bench/report.py` (which runs `{sklearn_command}")
+    text += [NEXT_AFTER_SKLEARN, "",
              f"- Cold (empty Numba cache): `import fastnn` plus the first `fit` epoch cost "
              f"{compile_cold['compile_s']:.1f} s more than a compiled epoch "
              f"(import {compile_cold['import_s']:.2f} s, first epoch {compile_cold['first_epoch_s']:.2f} s).",

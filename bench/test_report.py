@@ -87,3 +87,13 @@ def test_merge_passes_keeps_each_benchmarks_fastest_pass_and_pools_serial_times(
     assert abs(groups[(report.MAIN, 20)]["fastnn (float32)"]["seconds"] - 0.1) < 1e-12
     assert abs(t["seconds"] - 0.07) < 1e-12 and abs(t["serial"] - 0.09) < 1e-12
     assert passes[0]["benchmarks"][2]["extra_info"]["serial_s"] == [0.011]  # the passes are left as they were
+
+
+def test_sklearn_only_replaces_its_section_or_adds_it_before_compile_time():
+    new = [report.SKLEARN_HEADING, "", "new table", ""]
+    without = "\n".join(["# fastnn speed", "", "## Scaling", "rows", "", report.NEXT_AFTER_SKLEARN, "cold", ""])
+    added = report.replace_sklearn_section(without, new)
+    assert added.split("\n") == ["# fastnn speed", "", "## Scaling", "rows", "", *new, report.NEXT_AFTER_SKLEARN,
+                                  "cold", ""]
+    replaced = report.replace_sklearn_section(added.replace("new table", "old table"), new)
+    assert replaced == added and "old table" not in replaced

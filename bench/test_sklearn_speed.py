@@ -3,7 +3,7 @@
 Groups "sklearn batch <B>" for B = 1, 20, 200: both fit [784, 100, 10] (relu, softmax output,
 Nesterov momentum 0.9, alpha 1e-4, learning rate 0.01, shuffled) for EPOCHS epochs on the 10,000
 MNIST test digits in float32 (scikit-learn computes in X's dtype), each from a fresh clone.
-fastnn's fit includes one extra forward pass per epoch for its loss_curve_.
+Both add up their loss_curve_ during the epoch (fastnn's epochs return it; no extra pass).
 
     python bench/sklearn_speed.py --out bench/SKLEARN.md   # pytest-benchmark, then the table of ratios
 

@@ -58,14 +58,19 @@ class ParamList(list):
 
 @dataclass
 class History:
-    """What ``fit`` measured, one entry per epoch run (lists stay empty when not monitored).
+    """What ``fit`` measured, one entry per epoch run (the monitored lists stay empty when not monitored).
 
-    Accuracies are fractions in [0, 1]; costs include the L2 term. ``stuck`` lists the symptoms
+    ``loss`` is always there, at no extra cost: each epoch's mean cost over its examples, each
+    at the weights it saw before its own update (its mini-batch's), without the L2 term, as
+    scikit-learn's ``loss_curve_`` and Keras's ``loss`` count it (``Network.train_epoch``).
+    The monitored accuracies are fractions in [0, 1]; the monitored costs are a separate pass
+    over the data at the end of the epoch and include the L2 term. ``stuck`` lists the symptoms
     of a network that stopped learning (``fastnn.health.stuck_symptoms``), found after epoch
     ``stuck_epoch`` (1-based) and announced by a ``StuckTrainingWarning``; empty when healthy.
     """
 
     epoch_time: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
     training_cost: list = field(default_factory=list)
     training_accuracy: list = field(default_factory=list)
     validation_cost: list = field(default_factory=list)
@@ -154,6 +159,16 @@ class Network:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        # Unpickled arrays may be read-only (joblib memory-maps large ones: scikit-learn's checks, a worker's
+        # inputs), and Numba compiles every kernel again for read-only arrays; nor are they cache-aligned.
+        for name in ("params", "velocity"):
+            old = getattr(self, name)
+            if old is not None:
+                setattr(self, name, aligned_zeros(len(old), old.dtype))
+                getattr(self, name)[:] = old
+        for name in ("_sizes", "_w_off", "_b_off"):
+            if not getattr(self, name).flags.writeable:
+                setattr(self, name, getattr(self, name).copy())
 
     @contextmanager
     def exclusive(self):
@@ -290,6 +305,10 @@ class Network:
         d = self.check_data(X, y)
         return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
 
+    def squared_weights(self) -> float:
+        """sum w^2 over every weight (not the biases), in float64: the L2 term is 0.5 (lmbda/n) times this."""
+        return kernels.squared_weights(self.params, self._w_off, self._sizes)
+
     def gradient_sum(self, X: ArrayLike | Data, y: ArrayLike | None = None,
                      idx: ArrayLike | None = None) -> np.ndarray:
         """The cost's gradient (no L2 term) summed over the examples idx (default all), as a flat
@@ -353,7 +372,7 @@ class Network:
         return np.ascontiguousarray(order, dtype=np.int64)
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: ArrayLike, batch_size: int, optimizer: Optimizer | float,
-                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> None:
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> float:
         """One compiled epoch over X[order], keeping the optimizer's state (velocity) for the next call.
 
         The low-level step under ``fit``, ``partial_fit`` and ``fastnn.training.run``: no shuffling,
@@ -372,6 +391,14 @@ class Network:
             Training-set size for the L2 term (default len(X)).
         threads, hogwild
             As in ``fit`` (checked there, not here).
+
+        Returns
+        -------
+        float
+            The epoch's loss, for free: the sum over the visited examples of the cost C(a(x), y(x))
+            (no L2 term) at the weights x saw, before its own update (before its mini-batch's), in
+            float64, as scikit-learn's ``loss_curve_`` counts it. Divide by len(order) for the mean.
+            The log costs clip a to [eps, 1 - eps] (see ``kernels.costs.block_loss``).
 
         Raises
         ------
@@ -399,13 +426,14 @@ class Network:
             args = self.kernel_args()
             args = (args[0], velocity) + args[1:] + (X, Y, order)
             if hogwild:
-                hogwild_epoch(*args, batch_size, rule, hyper, threads)
+                loss = hogwild_epoch(*args, batch_size, rule, hyper, threads)
             elif batch_size == 1:
-                kernels.online_epoch(*args, rule, hyper)
+                loss = kernels.online_epoch(*args, rule, hyper)
             elif threads > 1:
-                minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
+                loss = minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
             else:
-                kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+                loss = kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+        return float(loss)
 
     def partial_fit(self, X: ArrayLike | Data, y: ArrayLike | None, batch_size: int, eta: float, lmbda: float = 0.0,
                     momentum: float = 0.0, nesterov: bool = False, order: ArrayLike | None = None,
@@ -566,6 +594,7 @@ class Network:
 
         def after_epoch(pos):
             history.epoch_time.append(pos.epoch_seconds)
+            history.loss.append(pos.loss)
             for name in MONITORS:
                 if name in monitor:
                     getattr(history, name).append(measures[name]())
@@ -657,7 +686,7 @@ class _Progress:
     def update(self, history):
         if not self.verbose:
             return
-        info = {"s/epoch": f"{history.epoch_time[-1]:.3f}"}
+        info = {"s/epoch": f"{history.epoch_time[-1]:.3f}", "loss": f"{history.loss[-1]:.4f}"}
         for name in MONITORS:
             values = getattr(history, name)
             if values:

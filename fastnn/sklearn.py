@@ -18,6 +18,19 @@ two features fastnn lacks: ``sample_weight`` (8 checks, ``check_sample_weights_*
 ``check_sample_weight_equivalence_on_*_data``, ``check_all_zero_sample_weights_error``) and, for
 the classifier, multilabel targets (4 checks, ``check_classifiers_multilabel_*``). Sparse X is
 refused with scikit-learn's error, which its checks accept.
+
+Searches in parallel: the compiled kernels (training and inference) release the GIL, so
+``GridSearchCV(..., n_jobs=2)`` can run its fits in threads of the calling process, which skips
+starting joblib's worker processes (seconds: each imports scikit-learn and loads the kernels)::
+
+    import joblib
+    with joblib.parallel_config(backend="threading"):
+        search.fit(X, y)
+
+Each fit trains its own network, so the results are those of ``n_jobs=1``. The backend is the
+caller's choice (scikit-learn takes it from ``joblib.parallel_config``, not from the estimator);
+keep ``threads=1`` there, since the threads of one process all see every core.
+bench/GRIDSEARCH.md has the measurements.
 """
 import numbers
 import warnings
@@ -123,15 +136,19 @@ _ATTRIBUTES = """
     loss_ : float
         The last entry of loss_curve_.
     loss_curve_ : list of float
-        The training loss after each epoch: ``network_.total_cost`` over the training data
-        with the L2 term 0.5 * alpha * ||w||^2 / batch_size, on the weights at the end of the
-        epoch (scikit-learn averages the loss of each mini-batch during the epoch). The costs
+        The training loss of each epoch, counted as scikit-learn counts it: the mean over the
+        epoch's examples of the cost of each at the weights it saw, before its mini-batch's
+        update, which the compiled epoch adds up as it goes (no extra pass over the data; see
+        ``fastnn.Network.train_epoch``), plus the L2 term 0.5 * alpha * ||w||^2 / batch_size.
+        One difference: the L2 term is taken on the weights at the end of the epoch
+        (scikit-learn adds each mini-batch's, on the weights before its update). The costs
         are the book's: the quadratic cost sums 0.5 (a - y)^2 over the outputs (scikit-learn's
         squared error averages over them), the cross-entropy and log-likelihood equal
-        scikit-learn's log loss.
+        scikit-learn's log loss (a clipped to [eps, 1 - eps] as there, eps of the dtype).
     validation_loss_curve_ : list of float or None
-        With early_stopping, the same loss on the held-out data after each epoch (asked for
-        in scikit-learn's issue 18507); None without.
+        With early_stopping, the loss on the held-out data after each epoch, a pass over them
+        with the weights at the end of the epoch (``network_.total_cost``, with the same L2
+        term; asked for in scikit-learn's issue 18507); None without.
     validation_scores_ : list of float or None
         With early_stopping, the score on the held-out data after each epoch (%(score)s);
         None without.
@@ -344,7 +361,7 @@ class _MLP(BaseEstimator):
         def after_epoch(pos):
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = net.total_cost(data, lmbda=lmbda)
+            self.loss_ = pos.loss + 0.5 * (lmbda / n) * net.squared_weights()
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")

@@ -24,13 +24,15 @@ def run_threads(work, nthreads):
     """Run work(tid, sync) for tid = 0 .. nthreads-1, tid 0 in the calling thread; re-raise the first error.
 
     sync is the shared barrier state; a failing thread sets sync[ABORT] so the others stop waiting.
+    Returns the list of work's results, by tid.
     """
     sync = np.zeros(SYNC_SIZE, dtype=np.int64)
     errors = []
+    results = [None] * nthreads
 
     def run(tid):
         try:
-            work(tid, sync)
+            results[tid] = work(tid, sync)
         except BaseException as e:  # noqa: BLE001 -- re-raised below, in the calling thread
             sync[ABORT] = 1
             errors.append(e)
@@ -43,38 +45,42 @@ def run_threads(work, nthreads):
         t.join()
     if errors:
         raise errors[0]
+    return results
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                              batch_size, rule, hyper, nthreads):
-    """kernels.sgd.minibatch_epoch with nthreads threads; the same result up to round-off.
+    """kernels.sgd.minibatch_epoch with nthreads threads; the same result up to round-off, and the
+    same return value, the epoch's summed cost.
 
     Needs at least one hidden layer (the split is by hidden neurons); with none,
     or with one thread, it runs the serial kernel.
     """
     if nthreads == 1 or len(sizes) < 3:
-        minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
-                        batch_size, rule, hyper)
-        return
+        return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                               batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
     line = 64 // X.dtype.itemsize  # numbers per cache line
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
     HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
-    run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off,
-                                                 sizes, hidden, output, cost, X, Y, order, batch_size,
-                                                 rule, hyper), nthreads)
+    # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
+    losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off,
+                                                          b_off, sizes, hidden, output, cost, X, Y, order,
+                                                          batch_size, rule, hyper), nthreads)
+    return losses[0]
 
 
 def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                   batch_size, rule, hyper, nthreads):
     """One epoch in which each of nthreads threads runs the serial epoch over every nthreads-th
-    example of order, on the shared params (and velocity) without locks."""
+    example of order, on the shared params (and velocity) without locks; returns the sum of the
+    threads' summed costs (each example's at the weights its thread saw)."""
     parts = [np.ascontiguousarray(order[t::nthreads]) for t in range(nthreads)]
 
     def work(tid, sync):
         if batch_size == 1:
-            online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid], rule, hyper)
-        else:
-            minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
-                            batch_size, rule, hyper)
-    run_threads(work, nthreads)
+            return online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid], rule,
+                                hyper)
+        return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
+                               batch_size, rule, hyper)
+    return sum(run_threads(work, nthreads))

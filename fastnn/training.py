@@ -120,7 +120,7 @@ class Trainable(Protocol):
     params: np.ndarray
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, optimizer: "Optimizer",
-                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> None: ...
+                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> float: ...
 
 
 class Examples(Protocol):
@@ -142,6 +142,13 @@ class Position:
     seconds: float = 0.0  # training seconds: the compiled segments only
     epoch_seconds: float = 0.0  # of the current epoch
     stopped: bool = False  # a hook asked to stop
+    loss_sum: float = 0.0  # of the current epoch: the costs train_epoch returned, summed
+
+    @property
+    def loss(self) -> float:
+        """The current epoch's mean cost so far over its examples, each at the weights it saw before its
+        update (``Network.train_epoch``'s loss over in_epoch examples); NaN before the first."""
+        return self.loss_sum / self.in_epoch if self.in_epoch else math.nan
 
     @property
     def epochs(self) -> float:
@@ -200,10 +207,11 @@ def _run(net, data, epochs, batch_size, optimizer, n, order, points, on_point, o
         ends = [len(idx)] if points is None else _checked_points(points(epoch), len(idx), epoch)
         start = 0
         pos.epoch_seconds = 0.0
+        pos.loss_sum = 0.0
         for end in ends:
             t0 = time.perf_counter()
-            net.train_epoch(data.X, data.Y, idx[start:end], batch_size, optimizer, n=n, threads=threads,
-                            hogwild=hogwild)
+            pos.loss_sum += net.train_epoch(data.X, data.Y, idx[start:end], batch_size, optimizer, n=n,
+                                            threads=threads, hogwild=hogwild)
             dt = time.perf_counter() - t0
             pos.seconds += dt
             pos.epoch_seconds += dt

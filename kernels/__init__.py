@@ -9,7 +9,7 @@ update-rule codes.
 from .backprop import accumulate_gradient
 from .codes import (CROSS_ENTROPY, IDENTITY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID,
                     SOFTMAX, TANH)
-from .costs import total_cost
+from .costs import squared_weights, total_cost
 from .forward import accuracy, feedforward, predict
 from .layout import param_offsets
 from .noise import minibatch_gradient_spread

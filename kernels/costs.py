@@ -4,6 +4,9 @@
                   (with an identity output layer, for regression: delta^L = a - y)
 - cross-entropy:  C = -sum y ln a + (1 - y) ln(1 - a),      delta^L = a - y  (sigmoid output)
 - log-likelihood: C = -sum y ln a,                          delta^L = a - y  (softmax output)
+
+``block_loss`` is the epochs' running cost (their loss curve), from the activations the forward
+pass has anyway; ``total_cost`` is the separate pass over a data set.
 """
 import numpy as np
 from numba import njit
@@ -26,6 +29,86 @@ def output_delta(A, Y, cost, output, D):
         scale_by_derivative(D, A, output)
     elif cost != CROSS_ENTROPY and cost != LOG_LIKELIHOOD:
         raise ValueError("unknown cost code")
+
+
+# Below this, the running product of clipped factors (each >= 2.2e-16) is turned into its log and restarted:
+# the product then stays above 1e-216, far from float64's underflow.
+_PRODUCT_FLOOR = 1e-200
+
+
+@njit(cache=True)
+def new_loss():
+    """A running loss for ``block_loss``: [s, p], the loss so far being s - ln p (``loss_value``)."""
+    acc = np.empty(2, dtype=np.float64)
+    acc[0] = 0.0
+    acc[1] = 1.0
+    return acc
+
+
+@njit(cache=True)
+def loss_value(acc):
+    """The running loss acc = [s, p] as one number, s - ln p."""
+    return acc[0] - np.log(acc[1])
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def block_loss(A, Y, cost, acc):
+    """Add C(a, y) of every row of a block of output activations A (targets Y) to the running loss acc, in float64.
+
+    The epochs call this for each example before its update (scikit-learn's ``loss_curve_``), so
+    it must cost little next to the example's backprop. It works from a, not z, since the forward
+    pass keeps only a. The log costs clip a to [eps, 1 - eps], eps the machine epsilon of A's
+    dtype, as scikit-learn's ``log_loss`` does, so a saturated output gives a large finite cost
+    instead of inf. A term whose target is 0 contributes nothing; a target of 1 contributes -ln a
+    (1 - a for the cross-entropy's 1 - y term), and those factors are multiplied into acc[1]
+    instead of taking a log each: ln prod = sum ln, and the log is taken only when the product
+    nears underflow, about once per few hundred factors, and once at the end (``loss_value``).
+    So one-hot targets cost no log per example. A target strictly between 0 and 1 takes its logs
+    into acc[0].
+    """
+    m, n = A.shape
+    total = acc[0]
+    if cost == QUADRATIC:
+        for i in range(m):
+            for j in range(n):
+                d = np.float64(A[i, j]) - np.float64(Y[i, j])
+                total += 0.5 * d * d
+        acc[0] = total
+        return
+    eps = np.float64(np.finfo(A.dtype).eps)
+    lo, hi = eps, 1.0 - eps
+    p = acc[1]
+    if cost == CROSS_ENTROPY:
+        for i in range(m):
+            for j in range(n):
+                a = min(max(np.float64(A[i, j]), lo), hi)
+                y = np.float64(Y[i, j])
+                if y == 1.0:
+                    p *= a
+                elif y == 0.0:
+                    p *= 1.0 - a
+                else:
+                    total -= y * np.log(a) + (1.0 - y) * np.log(1.0 - a)
+                if p < _PRODUCT_FLOOR:
+                    total -= np.log(p)
+                    p = 1.0
+    elif cost == LOG_LIKELIHOOD:
+        for i in range(m):
+            for j in range(n):
+                y = np.float64(Y[i, j])
+                if y != 0.0:
+                    a = min(max(np.float64(A[i, j]), lo), hi)
+                    if y == 1.0:
+                        p *= a
+                        if p < _PRODUCT_FLOOR:
+                            total -= np.log(p)
+                            p = 1.0
+                    else:
+                        total -= y * np.log(a)
+    else:
+        raise ValueError("unknown cost code")
+    acc[0] = total
+    acc[1] = p
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -71,7 +154,7 @@ def block_cost(Z, A, Y, cost):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     """(1/n) sum_x C(a(x), y(x)) + 0.5 (lmbda/n) sum_w w^2, in float64."""
     n = X.shape[0]
@@ -88,10 +171,16 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
         A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
         linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m])
         total += block_cost(Z[:m], block(acts, a_off, sizes, L, m), Y[start:start + m], cost)
+    return total / n + 0.5 * (lmbda / n) * squared_weights(params, w_off, sizes)
+
+
+@njit(cache=True, nogil=True)
+def squared_weights(params, w_off, sizes):
+    """sum_w w^2 over every weight (not the biases), in float64: the L2 term without its 0.5 lmbda/n."""
     sq = 0.0
-    for l in range(L):
+    for l in range(len(sizes) - 1):
         W = weights(params, w_off, sizes, l)
         for j in range(W.shape[0]):
             for k in range(W.shape[1]):
                 sq += np.float64(W[j, k]) * np.float64(W[j, k])
-    return total / n + 0.5 * (lmbda / n) * sq
+    return sq

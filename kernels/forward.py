@@ -1,7 +1,8 @@
 """Forward pass: a^{l+1} = sigma(w^l a^l + b^l), and the batched inference kernels.
 
 Inference runs over the data in chunks of CHUNK examples, so one work buffer of
-CHUNK rows per layer serves any number of examples.
+CHUNK rows per layer serves any number of examples. The inference kernels release the GIL, as the
+epochs do: under joblib's threading backend, one search's fits score while others train.
 """
 import numpy as np
 from numba import njit
@@ -57,7 +58,7 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
     return block(acts, a_off, sizes, len(sizes) - 1, A0.shape[0])[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
     n = X.shape[0]
@@ -67,7 +68,7 @@ def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
         out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
     n = X.shape[0]
@@ -79,7 +80,7 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
             labels[start + i] = np.argmax(A[i])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
     n = X.shape[0]

@@ -41,6 +41,7 @@ from numba.extending import intrinsic, overload
 
 from .activations import activate
 from .backprop import backward, gather_rows, prefetch_rows
+from .costs import block_loss, loss_value, new_loss
 from .gemm import linear
 from .layout import alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
@@ -205,6 +206,9 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
     Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts:
     Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches;
     HT (sizes[1], >= batch_size) the first hidden layer's activations, one row per neuron.
+
+    Returns the epoch's summed cost, as ``sgd.minibatch_epoch`` (every thread computes the whole
+    batch's output in phase 3, so every thread returns it; the sum so far if another thread failed).
     """
     check_rule(rule)
     L = len(sizes) - 1
@@ -220,6 +224,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
     n_upd = (n1 + UPDATE_CHUNK - 1) // UPDATE_CHUNK
     k = 0  # barriers passed
     batch = 0
+    loss = new_loss()
     # [base, taken] of the phases GATHER, FORWARD, UPDATE, for next_chunk
     gathered, forwarded, updated = np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64)
     for start in range(0, len(order), batch_size):
@@ -237,7 +242,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
         Ym = gather_rows(Y, order, start, m, Yb)
         k += 1
         if not barrier(sync, nthreads, k):
-            return
+            return loss_value(loss)
         c = next_chunk(sync, FORWARD, forwarded, n_fwd, tid, nthreads)
         while c >= 0:
             lo, hi = c * FORWARD_CHUNK, min(n1, (c + 1) * FORWARD_CHUNK)
@@ -247,16 +252,17 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
             c = next_chunk(sync, FORWARD, forwarded, n_fwd, tid, nthreads)
         k += 1
         if not barrier(sync, nthreads, k):
-            return
+            return loss_value(loss)
         # 3. the small layers, forward and backward, in every thread alike
         H = block(acts, a_off, sizes, 1, m)
         for i in range(m):
             for j in range(n1):
                 H[i, j] = HT[j, i]
         backward(params, w_off, b_off, sizes, hidden, output, cost, H, Ym, acts, a_off, deltas, 1)
+        block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
         k += 1
         if not barrier(sync, nthreads, k):
-            return
+            return loss_value(loss)
         # 4. rows of the first layer a chunk at a time, and this thread's rows of the small layers
         c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         while c >= 0:
@@ -269,3 +275,4 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
                 _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo, hi,
                                    block(deltas, a_off, sizes, l + 1, m), block(acts, a_off, sizes, l, m), G)
         batch += 1
+    return loss_value(loss)

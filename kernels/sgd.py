@@ -6,6 +6,11 @@ update rule changes the weights (``update``: SGD, momentum or Nesterov, code ``r
 hyper-parameters ``hyper``). ``order`` gives the example indices in the order they are
 visited, so shuffling stays with the caller and is reproducible. ``velocity`` is the
 rules' state, laid out like params (never touched by plain SGD, so params may stand in).
+
+Every epoch returns its loss for free: the sum, in float64, of the cost C(a, y) of each
+example at the weights it saw, before its own update (before its mini-batch's update), as
+scikit-learn's ``loss_curve_`` and Keras's history count it. The forward pass has computed a
+anyway, so this adds no pass over the data (``costs.block_loss``).
 """
 import numpy as np
 from numba import njit
@@ -13,7 +18,7 @@ from numba import njit
 from .activations import activate, scale_by_derivative
 from .backprop import backward, gather_rows, prefetch_rows
 from .codes import ETA, DECAY, SGD
-from .costs import output_delta
+from .costs import block_loss, loss_value, new_loss, output_delta
 from .forward import forward_layers
 from .gemm import linear
 from .layout import alloc_acts, biases, block, max_width, view2d, weights
@@ -39,6 +44,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
     applied once at the end as a rank-T update (``update.sgd_block_*``). Every
     other layer, and the first layer's biases, are updated after every example
     as before. This is the same algorithm as online_epoch, not an approximation of it.
+    Returns the epoch's summed cost, as online_epoch.
     """
     L = len(sizes) - 1
     T = BLOCK
@@ -57,6 +63,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
     d2 = np.empty(width, dtype=X.dtype)
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
+    loss = new_loss()
     for start in range(0, len(order), T):
         m = min(T, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
@@ -71,8 +78,10 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
             sgd_block_input(Z0, G, D0, P, b0, eta, t, A1[0])
             activate(A1, output if L == 1 else hidden)
             forward_layers(params, w_off, b_off, sizes, hidden, output, A1, acts, a_off, 1)
+            A_out = block(acts, a_off, sizes, L, 1)
+            block_loss(A_out, Y[r:r + 1], cost, loss)
             D = view2d(d1, 0, 1, sizes[L])
-            output_delta(block(acts, a_off, sizes, L, 1), Y[r:r + 1], cost, output, D)
+            output_delta(A_out, Y[r:r + 1], cost, output, D)
             in_d1 = True
             for l in range(L - 1, 0, -1):
                 A_prev = block(acts, a_off, sizes, l, 1)
@@ -87,6 +96,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
                 D0[t, j] = D[0, j]
             sgd_block_bias(b0, D[0], eta)
         sgd_block_apply(W0, D0[:m], Xm, P, eta)
+    return loss_value(loss)
 
 
 @njit(cache=True, nogil=True)
@@ -96,22 +106,25 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
     For each example: forward pass, then from the output layer down, compute delta,
     update the layer (``update.online_update``, no gradient buffer), and pass w^T delta
     down. Plain SGD takes the blocked form (``_online_epoch_blocked``), which computes the same.
+    Returns sum over the examples of C(a(x), y(x)) at the weights before x's update, in float64.
     """
     check_rule(rule)
     if rule == SGD:
-        _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, Y, order, hyper)
-        return
+        return _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, Y, order, hyper)
     L = len(sizes) - 1
     acts, a_off = alloc_acts(sizes, 1, X)
     width = max_width(sizes)
     d1 = np.empty(width, dtype=X.dtype)
     d2 = np.empty(width, dtype=X.dtype)
+    loss = new_loss()
     for t in range(len(order)):
         r = order[t]
         A0 = X[r:r + 1]
         forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+        A_out = block(acts, a_off, sizes, L, 1)
+        block_loss(A_out, Y[r:r + 1], cost, loss)
         D = view2d(d1, 0, 1, sizes[L])
-        output_delta(block(acts, a_off, sizes, L, 1), Y[r:r + 1], cost, output, D)
+        output_delta(A_out, Y[r:r + 1], cost, output, D)
         in_d1 = True  # delta is in d1; the next one goes to the other buffer
         for l in range(L - 1, -1, -1):
             A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, 1)
@@ -123,6 +136,7 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
                 scale_by_derivative(D_prev, A_prev, hidden)
                 in_d1 = not in_d1
                 D = D_prev
+    return loss_value(loss)
 
 
 @njit(cache=True)
@@ -148,7 +162,10 @@ def update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, A0, acts, 
 @njit(cache=True, nogil=True)
 def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, batch_size, rule,
                     hyper):
-    """One epoch of mini-batch SGD over X[order] in batches of batch_size, updating params in place."""
+    """One epoch of mini-batch SGD over X[order] in batches of batch_size, updating params in place.
+
+    Returns sum over the examples of C(a(x), y(x)) at the weights before x's mini-batch's update, in float64.
+    """
     check_rule(rule)
     m_max = min(batch_size, max(len(order), 1))
     acts, a_off = alloc_acts(sizes, m_max, X)
@@ -156,6 +173,8 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     Xb = np.empty((m_max, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     G = gradient_scratch(sizes, rule, X)
+    L = len(sizes) - 1
+    loss = new_loss()
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
@@ -164,4 +183,6 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
         prefetch_rows(X, order, start + m, ahead)
         prefetch_rows(Y, order, start + m, ahead)
         backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas)
+        block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
         update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G)
+    return loss_value(loss)

@@ -87,11 +87,13 @@ def backprop(weights, biases, x, y, activation, cost):
 
 
 def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
-              lmbda=0.0, mu=0.0, vw=None, vb=None, nesterov=False):
+              lmbda=0.0, mu=0.0, vw=None, vb=None, nesterov=False, losses=None):
     """One epoch over X[order] in mini-batches; returns new (weights, biases, vw, vb).
 
     With mu > 0: v <- mu v - (eta/m) nabla - (eta lmbda/n) w (no L2 term for biases), then
     w <- w + v (classical momentum) or w <- w + mu v - (eta/m) nabla - (eta lmbda/n) w (Nesterov).
+    losses: a list to which the cost of every example is appended, at the weights before its
+    mini-batch's update (the epochs' loss curve).
     """
     n = len(order)
     weights = [w.copy() for w in weights]
@@ -104,6 +106,8 @@ def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
         nb = [np.zeros_like(b) for b in biases]
         nw = [np.zeros_like(w) for w in weights]
         for i in batch:
+            if losses is not None:
+                losses.append(cost_fn(feedforward(weights, biases, X[i], activation, cost), Y[i], cost))
             db, dw = backprop(weights, biases, X[i], Y[i], activation, cost)
             nb = [a + d for a, d in zip(nb, db)]
             nw = [a + d for a, d in zip(nw, dw)]

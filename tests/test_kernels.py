@@ -75,6 +75,52 @@ def test_identity_output_epoch_matches_reference_on_real_valued_targets(activati
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("batch_size", [1, 7, 45])
+@pytest.mark.parametrize("activation,cost,targets", [
+    ("sigmoid", "quadratic", "one-hot"), ("sigmoid", "cross_entropy", "one-hot"), ("tanh", "cross_entropy", "soft"),
+    ("relu", "log_likelihood", "one-hot"), ("relu", "log_likelihood", "soft"), ("relu", "quadratic_identity", "real")])
+def test_epoch_loss_is_the_mean_cost_of_each_example_at_the_weights_it_saw(activation, cost, targets, batch_size,
+                                                                           momentum):
+    # History.loss, which the kernels add up as they go, against the reference replayed step by step: the cost
+    # of every example before its update (before its mini-batch's), averaged over each epoch.
+    rng = np.random.default_rng(5)
+    X = rng.random((45, 10))
+    if targets == "one-hot":
+        Y = np.eye(4)[rng.integers(0, 4, 45)]
+    elif targets == "soft":  # targets strictly between 0 and 1 take their logs one by one
+        Y = rng.uniform(0.05, 0.95, (45, 4))
+        if cost == "log_likelihood":
+            Y /= Y.sum(axis=1, keepdims=True)
+    else:
+        Y = 2.0 * rng.standard_normal((45, 4))
+    net = fastnn.Network([10, 8, 6, 4], activation=activation, cost=cost, dtype="float64", seed=11)
+    W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    history = net.fit(X, Y, 2, batch_size, 0.2, lmbda=1.0, momentum=momentum, shuffle=False)
+    vw = vb = None
+    for epoch in range(2):
+        losses = []
+        W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(45), batch_size, 0.2, activation, cost, 1.0, momentum,
+                                     vw, vb, losses=losses)
+        assert len(losses) == 45
+        assert history.loss[epoch] == pytest.approx(np.mean(losses), rel=0, abs=1e-10)
+    np.testing.assert_allclose(net.params, flat(W, B), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cost", ["cross_entropy", "log_likelihood"])
+def test_epoch_loss_clips_saturated_outputs_as_scikit_learn_does(cost, dtype):
+    # Huge weights saturate the outputs to exactly 0 and 1: the loss is -ln(eps) per wrong output, not inf.
+    net = fastnn.Network([2, 3], cost=cost, dtype=dtype, seed=0)
+    net.weights = [np.array([[1e4, 0.0], [-1e4, 0.0], [-1e4, 0.0]])]
+    net.biases = [np.zeros(3)]
+    d = net.check_data(np.array([[1.0, 0.0]]), np.array([1]))  # the output says class 0, surely
+    loss = net.train_epoch(d.X, d.Y, np.arange(1), 1, 1e-30)
+    eps = np.finfo(dtype).eps
+    wrong = 2 if cost == "cross_entropy" else 1  # sigmoid: a_0 = 1 where y = 0, a_1 = 0 where y = 1
+    assert np.isfinite(loss) and loss == pytest.approx(-wrong * np.log(eps), rel=1e-6)
+
+
 def test_remainder_batch_uses_its_real_size():
     # 45 examples in batches of 20: the last batch has 5 examples and must be divided by 5, not 20.
     got, want = epochs_vs_reference([5, 4, 3], "sigmoid", "quadratic", 20, 0.0, 0.0, epochs=1)

@@ -100,6 +100,22 @@ def test_read_only_data_is_copied_instead_of_compiling_read_only_kernels(data):
         assert not [t for sig in kernel.signatures for t in sig if isinstance(t, types.Array) and not t.mutable]
 
 
+def test_an_unpickled_network_has_writable_aligned_arrays_even_from_a_read_only_memory_map(tmp_path):
+    # joblib memory-maps large arrays read-only (scikit-learn's check_estimator pickles fitted estimators
+    # that way); kernels called on them would be compiled again, for read-only arrays.
+    import joblib
+    net = fastnn.Network([784, 100, 10], seed=0)
+    net.reset_optimizer()
+    joblib.dump(net, tmp_path / "net.joblib")
+    back = joblib.load(tmp_path / "net.joblib", mmap_mode="r")
+    arrays = [a for a in back.kernel_args() if isinstance(a, np.ndarray)]
+    assert len(arrays) == 4 and all(a.flags.writeable for a in arrays)
+    assert back.params.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(back.params, net.params)
+    X = np.random.default_rng(0).random((3, 784))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
 def test_shuffle_false_processes_examples_in_the_given_order(data):
     X, y = data
     a = fastnn.Network([8, 6, 3], dtype="float64", seed=5)

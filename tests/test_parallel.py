@@ -17,14 +17,15 @@ two_cores = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores: the th
 
 def epochs(sizes, X, y, batch_size, threads, dtype="float64", activation="sigmoid", cost="cross_entropy",
            eta=0.5, lmbda=0.0, momentum=0.0, nesterov=False, n_epochs=2):
-    """params after n_epochs of train_epoch with that many threads (threads=1 runs the serial kernel)."""
+    """params after n_epochs of train_epoch with that many threads (threads=1 runs the serial kernel),
+    and the epochs' losses."""
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=3)
     d = net.check_data(X, y)
     optimizer = fastnn.Optimizer(eta, lmbda, momentum, nesterov)
     rng = np.random.default_rng(4)
-    for _ in range(n_epochs):
-        net.train_epoch(d.X, d.Y, rng.permutation(len(X)), batch_size, optimizer, threads=threads)
-    return net.params
+    losses = [net.train_epoch(d.X, d.Y, rng.permutation(len(X)), batch_size, optimizer, threads=threads)
+              for _ in range(n_epochs)]
+    return net.params, np.array(losses)
 
 
 PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum, nesterov
@@ -45,17 +46,18 @@ def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activat
                                                       nesterov):
     X, y = make_data(503, sizes[0], sizes[-1])
     kw = dict(activation=activation, cost=cost, lmbda=lmbda, momentum=momentum, nesterov=nesterov)
-    serial = epochs(sizes, X, y, batch_size, 1, **kw)
-    threaded = epochs(sizes, X, y, batch_size, 2, **kw)
+    serial, serial_loss = epochs(sizes, X, y, batch_size, 1, **kw)
+    threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, **kw)
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
-    assert not np.array_equal(serial, epochs(sizes, X, y, batch_size, 1, **{**kw, "n_epochs": 1}))  # it trained
+    np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)  # the loss each epoch adds up
+    assert not np.array_equal(serial, epochs(sizes, X, y, batch_size, 1, **{**kw, "n_epochs": 1})[0])  # it trained
 
 
 @two_cores
 def test_two_threads_in_float32_agree_to_round_off():
     X, y = make_data(400, 784, 10)
-    serial = epochs([784, 30, 10], X, y, 20, 1, dtype="float32")
-    threaded = epochs([784, 30, 10], X, y, 20, 2, dtype="float32")
+    serial, _ = epochs([784, 30, 10], X, y, 20, 1, dtype="float32")
+    threaded, _ = epochs([784, 30, 10], X, y, 20, 2, dtype="float32")
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-5)
 
 
@@ -91,12 +93,14 @@ def test_hogwild_shares_out_the_examples():
     """With eta so small that updates barely interact, one Hogwild epoch moves the weights as the serial one does."""
     X, y = make_data(600, 10, 4)
     nets = [fastnn.Network([10, 8, 4], dtype="float64", seed=0) for _ in range(2)]
-    nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
-    nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
+    serial = nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
+    hogwild = nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
     step = nets[0].params - fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
     # Updates that race on one weight can be lost (measured: 1-3% of the step on so small a net);
     # losing or repeating a thread's share of the examples would miss by about half the step.
     assert np.abs(nets[1].params - nets[0].params).max() < 0.15 * np.abs(step).max()
+    # the loss adds up both threads' examples (one thread's share alone would be about half of it)
+    assert hogwild.loss[0] == pytest.approx(serial.loss[0], rel=1e-3)
 
 
 @njit(nogil=True)  # a thread that spins while holding the GIL would stop the others from arriving

@@ -10,7 +10,8 @@ import pytest
 
 from fastnn.datasets import to_book_data
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
 
 
 def python_blocks():
@@ -72,3 +73,47 @@ def test_scikit_learn_example_searches_a_pipeline(mnist_test_set, tmp_path, monk
     assert score == search.score(ns["X"][8000:], ns["y"][8000:])
     assert score > 0.9  # 6,000 real training digits, 2,000 held out; 0.9215 when written
     assert not np.isnan(search.cv_results_["mean_test_score"]).any()  # no fit failed (diverged)
+
+
+def project_urls():
+    """The URLs of pyproject.toml's [project.urls] (read as text: tomllib is Python 3.11+)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = re.search(r"^\[project\.urls\]\n(.*?)(?=^\[|\Z)", text, flags=re.S | re.M).group(1)
+    return re.findall(r'^\s*"?[^"=#]+"?\s*=\s*"([^"]+)"', section, flags=re.M)
+
+
+def repository_path(target):
+    """The file in this repository that a README link points at, or None for a link elsewhere.
+
+    A relative link is a path in the repository; an absolute one is too when it points into the
+    repository at one of the project's URLs ({url}/blob/<ref>/<path>, raw or tree), as README's
+    links must for PyPI, where relative links do not resolve.
+    """
+    if "://" not in target:
+        return target
+    for url in project_urls():
+        m = re.match(re.escape(url.rstrip("/")) + r"/(?:blob|raw|tree)/[^/]+/(.+)", target)
+        if m:
+            return m.group(1)
+    return None
+
+
+def heading_anchors():
+    """The anchors GitHub and PyPI give README's headings: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", README.read_text(), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_readme_links_resolve_to_files_in_the_repository():
+    targets = re.findall(r"\]\(([^)\s]+)\)", README.read_text())
+    assert targets
+    missing = []
+    for target in targets:
+        if target.startswith("#"):
+            if target[1:] not in heading_anchors():
+                missing.append(target)
+            continue
+        path = repository_path(target.split("#")[0])
+        if path is not None and not (ROOT / path).exists():
+            missing.append(target)
+    assert not missing, f"README links to files that do not exist: {missing}"

@@ -86,6 +86,8 @@ def test_regressor_epoch_equals_scikit_learns_sgd_epoch(activation, batch_size, 
                                   momentum=momentum, nesterovs_momentum=nesterov)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=0, atol=1e-10)
     assert ours.out_activation_ == "identity"
+    if alpha == 0.0:  # the loss of the same epoch, counted as it went; scikit-learn's averages over the 2 outputs
+        assert ours.loss_curve_[-1] == pytest.approx(2 * theirs.loss_curve_[-1], rel=1e-10)
 
 
 @pytest.mark.parametrize("batch_size,alpha,momentum,nesterov", SGD_CASES)
@@ -98,6 +100,8 @@ def test_multiclass_epoch_equals_scikit_learns_sgd_epoch(batch_size, alpha, mome
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-10)
     assert list(ours.classes_) == list(theirs.classes_) == ["cat", "dog", "emu"]
     assert ours.out_activation_ == "softmax"
+    if alpha == 0.0:  # the same epoch's loss, counted as it went (with alpha > 0 the L2 terms differ: see loss_curve_)
+        assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=1e-10)
 
 
 def test_predict_proba_rows_sum_to_one_in_float64_with_sigmoid_outputs():
@@ -120,10 +124,12 @@ def test_partial_fit_trains_one_epoch_and_keeps_the_velocity():
     net = fastnn.Network([8, 6, 3], activation="relu", cost="log_likelihood", dtype="float64", seed=4)
     for _ in range(3):
         clf.partial_fit(X, y, classes=[0, 1, 2])
-        net.partial_fit(X, y, 9, 0.2, lmbda=0.01 * 90 / 9, momentum=0.9, nesterov=True)
+        pos = net.partial_fit(X, y, 9, 0.2, lmbda=0.01 * 90 / 9, momentum=0.9, nesterov=True)
     np.testing.assert_array_equal(clf.network_.params, net.params)
     assert clf.n_iter_ == 1 and clf.t_ == 270 and len(clf.loss_curve_) == 3
-    assert clf.loss_curve_[-1] == net.total_cost(X, y, lmbda=0.01 * 90 / 9)
+    # the loss the epoch added up as it went, plus the L2 term on the weights at its end
+    l2 = 0.5 * (0.01 / 9) * sum(np.sum(w ** 2) for w in net.weights)
+    assert clf.loss_curve_[-1] == pytest.approx(pos.loss + l2, rel=1e-14)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         MLPClassifier().partial_fit(X, y)
     with pytest.raises(ValueError, match=r"y has classes \[7\] that are not in classes_"):
@@ -238,3 +244,19 @@ def test_learns_real_digits(mnist_test_set):
     clf.fit(X[:3000], y[:3000])
     assert clf.score(X[8000:], y[8000:]) > 0.87  # 3,000 real training digits, 2,000 held out; 0.89 when written
     assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 2
+
+
+def test_grid_search_on_joblib_threads_gives_the_fits_of_one_job():
+    # The epoch kernels release the GIL, so n_jobs=2 on joblib's threading backend runs two fits at once in
+    # one process, without starting worker processes; each fit has its own network, so the results are n_jobs=1's.
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+    X, y = make_learnable(300, 8, 3, seed=9)
+    grid = {"batch_size": [1, 10], "learning_rate_init": [0.05, 0.2]}
+    estimator = MLPClassifier((10,), max_iter=3, random_state=0)
+    one = GridSearchCV(estimator, grid, cv=3, n_jobs=1).fit(X, y)
+    with joblib.parallel_config(backend="threading"):
+        two = GridSearchCV(estimator, grid, cv=3, n_jobs=2).fit(X, y)
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(two.cv_results_[key], one.cv_results_[key])
+    np.testing.assert_array_equal(two.best_estimator_.network_.params, one.best_estimator_.network_.params)

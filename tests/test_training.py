@@ -34,9 +34,12 @@ def test_segments_compute_what_one_call_computes(data):
     for batch_size in (1, 5):
         for momentum in (0.0, 0.9):
             opt = Optimizer(0.5, 1.0, momentum)
-            run(a, a.check_data(*data), 2, batch_size, opt)
-            run(b, b.check_data(*data), 2, batch_size, opt, points=lambda e: [5, 20, 60])
+            whole, parts = [], []
+            run(a, a.check_data(*data), 2, batch_size, opt, on_epoch=lambda p: whole.append(p.loss))
+            run(b, b.check_data(*data), 2, batch_size, opt, points=lambda e: [5, 20, 60],
+                on_epoch=lambda p: parts.append(p.loss))
             np.testing.assert_allclose(a.params, b.params, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(parts, whole, rtol=1e-12)  # the epoch's loss, summed over its segments
 
 
 def test_a_hook_that_returns_true_stops_training(data):
