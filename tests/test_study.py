@@ -333,3 +333,28 @@ def test_the_committed_study_reports_are_what_the_current_code_draws_from_their_
     R.write_report(tmp_path)
     with open(os.path.join(folder, "report.md")) as f:
         assert (tmp_path / "report.md").read_text() == f.read()
+
+
+def test_an_interrupted_tuning_resumes_batch_size_by_batch_size(tmp_path, tiny, monkeypatch):
+    from fastnn.study import plan
+    cfg = config(seeds=(0,), targets=(0.5, 0.6, 0.7))
+    whole = run(tmp_path / "whole", tiny, cfg=cfg)
+    real, calls = plan.tune_task, []
+
+    def flaky(item, *args):
+        calls.append(item[2])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(item, *args)
+    monkeypatch.setattr(plan, "tune_task", flaky)
+    out = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, tiny, cfg=cfg)
+    meta = json.loads((out / "study.json").read_text())
+    assert [t["batch_size"] for t in meta["tuning"]] == [1] and not (out / S.RESULTS).exists()
+    monkeypatch.setattr(plan, "tune_task", real)
+    calls.clear()
+    resumed = run(out, tiny, cfg=cfg, resume=True)
+    assert numbers(resumed) == numbers(whole)  # the same etas, so the same runs
+    done = json.loads((out / "study.json").read_text())
+    assert [t["batch_size"] for t in done["tuning"]] == [1, 4, 20]
