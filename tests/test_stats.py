@@ -57,10 +57,20 @@ def test_the_fit_recovers_a_planted_critical_batch_size():
     # with 10 noisy runs per batch size the interval holds the truth and excludes a 4x error
     rng = np.random.default_rng(3)
     runs = {b: s * np.exp(rng.normal(0, 0.15, 10)) for b, s in zip(B, steps)}
-    runs[1000][3] = math.nan  # a run that missed the target is left out
-    best, ci = stats.critical_batch_interval(runs, n_boot=300)
-    assert ci.lo < 50 < ci.hi and ci.lo > 12.5 and ci.hi < 200
+    runs[1000][3] = math.nan  # a run that missed the target counts as infinitely slow
+    best, ci, fitted = stats.critical_batch_interval(runs, n_boot=300)
+    assert ci.lo < 50 < ci.hi and ci.lo > 12.5 and ci.hi < 200 and fitted == list(B)
     assert stats.fit_critical_batch([10, 10], [5, 6]) is None
+    # Censoring: at batch 500 and 1000 the slowest 4 of 10 runs miss. Fitting the runs that reached the
+    # target would pull those batch sizes down to their fast runs (B_crit 54.4, 9% high); their medians
+    # (a missed run is slower than any) are right.
+    runs = {b: s * np.exp(np.linspace(-0.3, 0.3, 10)) for b, s in zip(B, steps)}
+    runs[500][6:] = runs[1000][6:] = math.nan
+    best, ci, fitted = stats.critical_batch_interval(runs, n_boot=300)
+    assert best.b_crit == pytest.approx(50, rel=0.01) and 1000 in fitted
+    runs[1000][4:] = math.nan  # more than half missed: no finite median, left out of the fit
+    assert 1000 not in stats.critical_batch_interval(runs, n_boot=300)[2]
+    assert stats.critical_batch_interval({1: [5.0, math.nan, math.nan], 2: [3.0]}) == (None, None, [])
 
 
 def test_noise_scale_estimators_match_the_exact_trace_and_gradient_norm():

@@ -126,14 +126,8 @@ def _arm(meta, by_run, opt, sizes, targets):
             noise_rows += [r for r in rr if r["kind"] == "noise"]
     arm = Arm(opt, sizes, targets, dict(sorted(runs.items())), clock, tuning, etas)
     for k in range(len(targets)):
-        fitted = {}
-        for b in arm.runs:
-            done = arm.done(b)
-            steps = np.array([r.reach[k]["updates"] for r in done])
-            if len(done) and np.isfinite(steps).sum() * 2 > len(done):  # more than half reached: a finite median
-                fitted[b] = steps
-        best, interval = critical_batch_interval(fitted) if len(fitted) >= 2 else (None, None)
-        arm.critical.append((best, interval, sorted(fitted)))
+        steps = {b: np.array([r.reach[k]["updates"] for r in arm.done(b)]) for b in arm.runs}
+        arm.critical.append(critical_batch_interval(steps))
     by_epoch = {}
     for r in noise_rows:
         by_epoch.setdefault(r["epoch"], []).append(r)

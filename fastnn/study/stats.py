@@ -11,7 +11,8 @@ synthetic runs with known answers.
 - ``crossing``: when a run first reached a target, interpolated between evaluations.
 - ``fit_critical_batch``: McCandlish et al. (2018)'s trade-off between steps S and examples
   E = B S to reach a target, (S/S_min - 1)(E/E_min - 1) = 1, i.e. S(B) = S_min (1 + B_crit/B)
-  with B_crit = E_min/S_min, fitted to steps-to-target against batch size.
+  with B_crit = E_min/S_min, fitted to steps-to-target against batch size;
+  ``critical_batch_interval`` fits it to each batch size's median, with a bootstrap interval.
 - ``noise_scale``: the simple gradient noise scale B_simple = tr(Sigma)/|G|^2 from squared
   norms of mini-batch gradients at two batch sizes (McCandlish et al. 2018, appendix A).
 """
@@ -201,37 +202,47 @@ def fit_critical_batch(batch_sizes, steps):
 
 
 def critical_batch_interval(runs, n_boot=N_BOOT, level=LEVEL, rng=None):
-    """B_crit with a bootstrap interval: the runs of each batch size are resampled on their own.
+    """B_crit fitted to the median steps-to-target of each batch size, with a bootstrap interval.
 
-    runs : dict batch size -> array of steps-to-target of its runs (NaN for runs that missed).
-    Returns (CriticalBatch fitted to every run, Interval of B_crit) or (None, None).
+    runs : dict batch size -> array of steps-to-target of its runs (NaN or inf for runs that
+        missed the target).
+
+    A run that missed counts as infinitely slow, so a batch size's median is finite only
+    while more than half of its runs reached the target; only those batch sizes enter the fit.
+    Fitting medians, not the runs that happened to reach it, keeps the censored runs from
+    biasing a batch size towards its fast runs. The interval resamples the runs of each batch
+    size on its own, takes the medians again (a batch size whose resampled median is infinite
+    drops out of that fit) and refits; all resamples are fitted at once on a fine grid of
+    log B_crit.
+
+    Returns (CriticalBatch fitted to the medians, Interval of B_crit, the batch sizes fitted),
+    or (None, None, []) with fewer than 2 batch sizes whose median is finite.
     """
     sizes = sorted(runs)
-    data = {B: np.asarray([v for v in runs[B] if np.isfinite(v) and v > 0], np.float64) for B in sizes}
-    sizes = [B for B in sizes if len(data[B])]
-
-    def fit(samples):
-        return fit_critical_batch(np.concatenate([[B] * len(samples[B]) for B in sizes]),
-                                  np.concatenate([samples[B] for B in sizes]))
-    best = fit(data) if sizes else None
+    data = {B: np.where(np.isfinite(np.asarray(runs[B], np.float64)), np.asarray(runs[B], np.float64), np.inf)
+            for B in sizes if len(runs[B])}
+    sizes = [B for B in sizes if B in data]
+    medians = np.array([np.median(data[B]) for B in sizes])
+    fitted = [B for B, m in zip(sizes, medians) if np.isfinite(m) and m > 0]
+    best = fit_critical_batch(fitted, [m for m in medians if np.isfinite(m) and m > 0]) if len(fitted) >= 2 else None
     if best is None:
-        return None, None
+        return None, None, []
     rng = np.random.default_rng(0) if rng is None else rng
-    # Resampling within each batch size keeps the batch sizes fixed, so every bootstrap fit is
-    # the same least-squares problem on other log S: all of them at once, on a fine grid.
-    b = np.concatenate([[B] * len(data[B]) for B in sizes]).astype(np.float64)
-    idx = np.concatenate([rng.integers(0, len(data[B]), size=(n_boot, len(data[B]))) + sum(len(data[c]) for c in
-                          sizes[:i]) for i, B in enumerate(sizes)], axis=1)
-    log_s = np.log(np.concatenate([data[B] for B in sizes]))[idx]  # (n_boot, runs)
+    boot = np.stack([np.median(data[B][rng.integers(0, len(data[B]), size=(n_boot, len(data[B])))], axis=1)
+                     for B in sizes], axis=1)  # (n_boot, batch sizes)
+    w = (np.isfinite(boot) & (boot > 0)).astype(np.float64)
+    log_s = np.where(w > 0, np.log(np.where(w > 0, boot, 1.0)), 0.0)
+    b = np.asarray(sizes, np.float64)
     grid = np.linspace(math.log(b.min() / 1000), math.log(b.max() * 1000), 4001)
-    L = np.log1p(np.exp(grid)[:, None] / b[None, :])  # (grid, runs)
-    n = len(b)
-    # sum_j (log_s_ij - L_gj)^2 - (sum_j (log_s_ij - L_gj))^2 / n, for every i and g
-    sse = ((log_s ** 2).sum(1)[:, None] - 2 * log_s @ L.T + (L ** 2).sum(1)[None, :]
-           - (log_s.sum(1)[:, None] - L.sum(1)[None, :]) ** 2 / n)
-    boots = np.exp(grid[np.argmin(sse, axis=1)])
+    L = np.log1p(np.exp(grid)[:, None] / b[None, :])  # (grid, batch sizes)
+    n = w.sum(axis=1, keepdims=True)
+    # the weighted sum over batch sizes of (log_s - L - mean)^2, for every resample and grid point
+    sse = ((w * log_s ** 2).sum(1, keepdims=True) - 2 * (w * log_s) @ L.T + w @ (L ** 2).T
+           - ((w * log_s).sum(1, keepdims=True) - w @ L.T) ** 2 / np.maximum(n, 1))
+    usable = (w > 0).sum(axis=1) >= 2
+    boots = np.exp(grid[np.argmin(sse[usable], axis=1)])
     q = (1 - level) / 2
-    return best, Interval(best.b_crit, float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q)))
+    return best, Interval(best.b_crit, float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q))), fitted
 
 
 class NoiseScale(NamedTuple):
