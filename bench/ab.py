@@ -132,6 +132,8 @@ def main(argv=None):
     parser.add_argument("--momentum", action="store_true", help="also time momentum 0.9 at batch 1 and 20")
     parser.add_argument("--cost", default="quadratic", choices=list(fastnn.registry.COSTS),
                         help="the cost (and with it the output layer) of every timed network")
+    parser.add_argument("--shapes", nargs="+", metavar="SIZES:BATCH",
+                        help="time these instead of the default shapes, e.g. 784,30,10:10 784,1000,10:100")
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,6 +141,8 @@ def main(argv=None):
         base = load_base(base_dir)
         X, y, what = data(args.n)
         shapes = [(s, b, 0.0) for s, b in SHAPES]
+        if args.shapes:
+            shapes = [([int(n) for n in s.split(":")[0].split(",")], int(s.split(":")[1]), 0.0) for s in args.shapes]
         if args.momentum:
             shapes += [([784, 30, 10], 1, 0.9), ([784, 30, 10], 20, 0.9)]
         label = args.base_dir or args.base
