@@ -49,3 +49,12 @@ def study_config(**kw):
     """A fastnn.study.StudyConfig with SMALL_STUDY's settings, overridden by kw."""
     from fastnn.study import StudyConfig
     return StudyConfig(**{**SMALL_STUDY, **kw})
+
+
+def tiny_dataset(n=500):
+    """A learnable 3-class problem of n examples, 12 features, as a fastnn.datasets.Dataset: 80% training,
+    20% validation. Small enough for a study in a test."""
+    from fastnn.datasets import Dataset
+    X, y = make_learnable(n, 12, 3, seed=3)
+    k = n * 4 // 5
+    return Dataset("tiny", X[:k], y[:k], X[k:], y[k:], description="tiny learnable problem")

@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from conftest import make_learnable, same_digits, study_config
+from conftest import same_digits, study_config, tiny_dataset
 from fastnn import study as S
-from fastnn.datasets import Dataset
 
 distributed = pytest.importorskip("distributed", reason="the Dask tests need the distributed extra "
                                                         "(pip install 'fastnn[distributed]')")
@@ -19,8 +18,7 @@ pytest.importorskip("matplotlib", reason="the study's report needs the study ext
 
 @pytest.fixture(scope="module")
 def tiny():
-    X, y = make_learnable(500, 12, 3, seed=3)
-    return Dataset("tiny", X[:400], y[:400], X[400:], y[400:], description="tiny learnable problem")
+    return tiny_dataset()
 
 
 @pytest.fixture(scope="module")

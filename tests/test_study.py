@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import fastnn
-from conftest import make_learnable, same_digits, study_config
+from conftest import make_learnable, same_digits, study_config, tiny_dataset
 from fastnn import study as S
-from fastnn.datasets import Dataset
 from fastnn.study import report as R
 
 pytest.importorskip("matplotlib", reason="the study's figures need the study extra")
@@ -17,8 +16,7 @@ pytest.importorskip("matplotlib", reason="the study's figures need the study ext
 
 @pytest.fixture(scope="module")
 def tiny():
-    X, y = make_learnable(500, 12, 3, seed=3)
-    return Dataset("tiny", X[:400], y[:400], X[400:], y[400:], description="tiny learnable problem")
+    return tiny_dataset()
 
 
 def config(**kw):

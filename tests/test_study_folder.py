@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import make_learnable, study_config
+from conftest import make_learnable, study_config, tiny_dataset
 from fastnn import study as S
 from fastnn.datasets import Dataset
 from fastnn.study.lock import LOCK, StudyLock
@@ -17,8 +17,7 @@ pytest.importorskip("matplotlib", reason="the study's report needs the study ext
 
 @pytest.fixture(scope="module")
 def tiny():
-    X, y = make_learnable(300, 12, 3, seed=3)
-    return Dataset("tiny", X[:240], y[:240], X[240:], y[240:], description="tiny learnable problem")
+    return tiny_dataset(300)
 
 
 def config(**kw):

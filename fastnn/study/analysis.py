@@ -101,7 +101,6 @@ def _clock(meta, opt, sizes):
 
 
 def _arm(meta, by_run, opt, sizes, targets):
-    config = meta["config"]
     clock = _clock(meta, opt, sizes)
     tuning = {t["batch_size"]: t for t in meta.get("tuning", []) if t["optimizer"] == opt and t["sizes"] == sizes}
     etas = {e["batch_size"]: e["eta"] for e in meta.get("etas", []) if e["optimizer"] == opt and e["sizes"] == sizes}
@@ -136,7 +135,6 @@ def _arm(meta, by_run, opt, sizes, targets):
         arm.noise.append((epoch, noise_scale(np.concatenate([r["small_sq"] for r in rs]),
                                              np.concatenate([r["big_sq"] for r in rs]),
                                              rs[0]["b_small"], rs[0]["b_big"]), len(rs)))
-    del config
     return arm
 
 
@@ -165,11 +163,17 @@ def comparisons(arm, a, b, k):
     return out
 
 
+def tuning_medians(entry):
+    """{eta: median examples to the target over its tuning seeds (inf if most missed)}, by increasing eta,
+    from a tuning entry of study.json (where a miss is recorded as null)."""
+    return {float(e): float(np.median([math.inf if x is None else x for x in v]))
+            for e, v in sorted(entry["scores"].items(), key=lambda kv: float(kv[0])) if v}
+
+
 def eta_range(arm, b):
     """(lowest, highest) eta of the tuning grid whose tuning runs reached the target (median finite), or None."""
     t = arm.tuning.get(b)
     if not t:
         return None
-    ok = [float(e) for e, v in t["scores"].items() if v and np.median([math.inf if x is None else x for x in v])
-          < math.inf]
+    ok = [e for e, m in tuning_medians(t).items() if math.isfinite(m)]
     return (min(ok), max(ok)) if ok else None

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._figures import save_figure
 from ..serialization import write_text
-from .analysis import analyse, comparisons, eta_range
+from .analysis import analyse, comparisons, eta_range, tuning_medians
 from .config import StudyConfig, StudyError
 from .results import CONFIG, RESULTS, completed, failed_runs, read_results
 from .stats import LEVEL
@@ -216,11 +216,8 @@ def fig_tuning(meta, arm, folder, suffix):
     colors = _colors(len(bs))
     for b, c in zip(bs, colors):
         t = arm.tuning[b]
-        etas = sorted(float(e) for e in t["scores"])
         med, miss = [], []
-        for e in etas:
-            v = [math.inf if x is None else x for x in t["scores"][f"{e:g}"]]
-            m = float(np.median(v))
+        for e, m in tuning_medians(t).items():
             if math.isfinite(m):
                 med.append((e, m))
             else:
@@ -337,7 +334,7 @@ def write_figures(meta, arm, folder, suffix=""):
 
 # ----------------------------------------------------------------------------- the page
 def render(meta, arms, figures):
-    d, c = meta["data"], meta["config"]
+    d = meta["data"]
     lines = ["# Online learning against mini-batches: the batch-size study", ""]
     if d.get("offline_default"):
         lines += [f"> **{d['description']}**", ""]
@@ -449,11 +446,7 @@ def _arm_section(meta, arm, figs):
         if not t:
             lines.append(f"| {b} | {arm.etas.get(b, math.nan):g} (given) | |")
             continue
-        ok = []
-        for e, v in sorted(t["scores"].items(), key=lambda kv: float(kv[0])):
-            m = float(np.median([math.inf if x is None else x for x in v]))
-            if math.isfinite(m):
-                ok.append(f"{e}: {m:,.0f}")
+        ok = [f"{e:g}: {m:,.0f}" for e, m in tuning_medians(t).items() if math.isfinite(m)]
         lines.append(f"| {b} | {arm.etas.get(b, math.nan):g}{'' if t['eta'] is not None else ' (none reached)'} | "
                      f"{'; '.join(ok)} |")
     return lines + [""]

@@ -52,6 +52,25 @@ def examples_to_target(net, train, held_out, batch_size, optimizer, target, budg
     when the budget (examples) runs out or training diverges. best, if a list, gets the best
     held-out accuracy seen appended.
     """
+    xs, ys, diverged = held_out_curve(net, train, held_out, batch_size, optimizer, math.ceil(budget / len(train.X)),
+                                      seed, evals, stop=lambda examples, acc: acc >= target or examples >= budget)
+    if diverged:
+        if best is not None:
+            best.append(0.0)  # worse than any network that trained
+        return math.inf
+    if best is not None:
+        best.append(max(ys))
+    reached = crossing(xs, ys, target)
+    return reached if math.isfinite(reached) and reached <= budget else math.inf
+
+
+def held_out_curve(net, train, held_out, batch_size, optimizer, epochs, seed, evals, stop=None):
+    """Train net for up to ``epochs`` epochs (examples shuffled by ``seed``), evaluating accuracy on held_out
+    at the start and at log-spaced example counts: ``evals`` points in the first epoch, the later half of
+    them in every epoch after. stop(examples, accuracy), if given, ends training when true.
+
+    Returns (examples, accuracies, diverged): the evaluations so far, and whether training diverged.
+    """
     n = len(train.X)
     rng = np.random.default_rng(seed)
     points = log_points(n, batch_size, evals)
@@ -60,19 +79,14 @@ def examples_to_target(net, train, held_out, batch_size, optimizer, target, budg
     def evaluate(pos):
         xs.append(pos.examples)
         ys.append(net.accuracy(held_out))
-        return ys[-1] >= target or pos.examples >= budget
+        return stop is not None and stop(xs[-1], ys[-1])
 
     try:
-        run(net, train, math.ceil(budget / n), batch_size, optimizer, order=lambda e: rng.permutation(n),
+        run(net, train, epochs, batch_size, optimizer, order=lambda e: rng.permutation(n),
             points=lambda e: points if e == 0 else points[len(points) // 2:], on_point=evaluate)
     except DivergenceError:
-        if best is not None:
-            best.append(0.0)  # worse than any network that trained
-        return math.inf
-    if best is not None:
-        best.append(max(ys))
-    reached = crossing(xs, ys, target)
-    return reached if math.isfinite(reached) and reached <= budget else math.inf
+        return xs, ys, True
+    return xs, ys, False
 
 
 def tune_eta(train, held_out, sizes, batch_size, etas, target, budget, seeds=(1000, 1001, 1002, 1003),
@@ -129,25 +143,14 @@ def pilot(train, held_out, sizes, batch_size, etas, examples, fractions, seed=99
 
     Returns dict(targets, best, chance, eta (the one that reached best), curves {eta: [[examples, accuracy]]}).
     """
-    n = len(train.X)
     chance = float(np.bincount(held_out.labels).max() / len(held_out.labels))
-    points = log_points(n, batch_size, evals)
-    epochs = max(1, math.ceil(examples / n))
+    epochs = max(1, math.ceil(examples / len(train.X)))
     curves, best, best_eta = {}, chance, None
     for eta in etas:
         net = Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=seed)
-        rng = np.random.default_rng(seed)
-        curve = [[0, net.accuracy(held_out)]]
-
-        def evaluate(pos):
-            curve.append([pos.examples, net.accuracy(held_out)])
-        try:
-            run(net, train, epochs, batch_size, Optimizer(eta, lmbda), order=lambda e: rng.permutation(n),
-                points=lambda e: points if e == 0 else points[len(points) // 2:], on_point=evaluate)
-        except DivergenceError:
-            pass
-        curves[float(eta)] = curve
-        top = max(a for _, a in curve)
+        xs, ys, _ = held_out_curve(net, train, held_out, batch_size, Optimizer(eta, lmbda), epochs, seed, evals)
+        curves[float(eta)] = [[x, y] for x, y in zip(xs, ys)]
+        top = max(ys)
         if top > best:
             best, best_eta = top, float(eta)
     targets = sorted(round(chance + f * (best - chance), 4) for f in fractions)
