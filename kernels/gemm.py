@@ -28,13 +28,111 @@ L2 reads (similar at every shape tried, up to 20 x 1000 x 300).
 Index through row-slice views (``c = C[j, k0:k1]; c[k]``): ``C[j, k0 + k]``
 keeps Python's negative-index wraparound in the inner loop and stops
 vectorisation.
+
+Large products go to BLAS (SciPy's, which Numba calls through its ``numba_xxgemm``
+helper): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
+loops fall to 55-63 (add_outer with long blocks and wide layers), but its packing
+costs more than it saves on small blocks, where these loops run 2-3x faster. So
+each product takes BLAS only above a size threshold (bench/blas-probe.md):
+add_outer from BLAS_BLOCK examples and BLAS_ROWS rows, linear only from
+BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. Batch 1, 10 and 20, the
+online epoch and the two-thread epoch's row chunks stay on the loops.
 """
-from numba import njit
+import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  numba_xxgemm loads sgemm and dgemm from here
+from numba import njit, types
+from numba.extending import overload
 
 from .codes import FASTMATH
 
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
+BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples ...
+BLAS_ROWS = 64  # ... and this many rows and columns of C
+BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
+BLAS_LINEAR_ROWS = 256  # ... and this many rows of W
+
+
+def _xxgemm_type(dtype):
+    """Numba's C helper numba_xxgemm (numba/_helperlib.c, typed as in numba.np.linalg._BLAS):
+    Fortran xGEMM, C := alpha op(A) op(B) + beta C on column-major matrices, the precision
+    chosen by ``kind`` ('s' or 'd'). An external symbol, so kernels calling it still cache."""
+    p = types.CPointer(dtype)
+    return types.ExternalFunction("numba_xxgemm", types.intc(
+        types.char, types.char, types.char, types.intp, types.intp, types.intp,
+        p, p, types.intp, p, types.intp, p, p, types.intp))
+
+
+_XXGEMM = {types.float32: (_xxgemm_type(types.float32), ord("s")),
+           types.float64: (_xxgemm_type(types.float64), ord("d"))}
+
+
+@njit(cache=True, inline="always")
+def _rows_contiguous(X):
+    """True when X's rows are contiguous, as BLAS needs them (a leading dimension and unit stride)."""
+    return X.strides[1] == X.itemsize
+
+
+def blas_add_outer(C, alpha, D, A):
+    """add_outer through BLAS: C += alpha D^T A, C and A with contiguous rows, D with one unit stride.
+
+    This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
+    """
+    C += alpha * (D.T @ A)
+
+
+@overload(blas_add_outer)
+def _blas_add_outer_compiled(C, alpha, D, A):
+    gemm, kind = _XXGEMM[C.dtype]
+
+    def impl(C, alpha, D, A):
+        # Row-major C (n, K) is column-major C^T (K, n) = alpha A^T D + C^T, A^T being A's buffer as it is.
+        m, K = A.shape
+        n = C.shape[0]
+        size = C.itemsize
+        if D.strides[0] == size:  # D = X.T: column-major (m, n) already
+            trans, ldd = ord("N"), D.strides[1] // size
+        else:
+            trans, ldd = ord("T"), D.strides[0] // size
+        ab = np.empty(2, C.dtype)
+        ab[0] = alpha
+        ab[1] = 1
+        status = gemm(kind, ord("N"), trans, K, n, m, ab[0:].ctypes, A.ctypes, A.strides[0] // size,
+                      D.ctypes, ldd, ab[1:].ctypes, C.ctypes, C.strides[0] // size)
+        if status < 0:
+            raise RuntimeError("BLAS xgemm unavailable (fastnn needs SciPy's BLAS)")
+
+    return impl
+
+
+def blas_linear(W, b, A, Z):
+    """linear through BLAS: Z = A W^T + b, every matrix with contiguous rows.
+
+    This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
+    """
+    Z[:, :] = A @ W.T + b
+
+
+@overload(blas_linear)
+def _blas_linear_compiled(W, b, A, Z):
+    gemm, kind = _XXGEMM[Z.dtype]
+
+    def impl(W, b, A, Z):
+        # Z^T (n_out, m) = W A^T + Z^T in column-major terms, Z holding the biases first.
+        m, n_in = A.shape
+        n_out = W.shape[0]
+        size = Z.itemsize
+        for i in range(m):
+            z = Z[i]
+            for j in range(n_out):
+                z[j] = b[j]
+        one = np.ones(1, Z.dtype)
+        status = gemm(kind, ord("T"), ord("N"), n_out, m, n_in, one.ctypes, W.ctypes, W.strides[0] // size,
+                      A.ctypes, A.strides[0] // size, one.ctypes, Z.ctypes, Z.strides[0] // size)
+        if status < 0:
+            raise RuntimeError("BLAS xgemm unavailable (fastnn needs SciPy's BLAS)")
+
+    return impl
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -45,6 +143,10 @@ def linear(W, b, A, Z):
         _matvec(W, b, A[0], Z[0])
         return
     n_out, n_in = W.shape
+    if (m >= BLAS_LINEAR_BLOCK and n_out >= BLAS_LINEAR_ROWS and _rows_contiguous(W) and _rows_contiguous(A)
+            and _rows_contiguous(Z)):
+        blas_linear(W, b, A, Z)
+        return
     zero = Z.dtype.type(0)
     for e0 in range(0, m, EB):
         e1 = min(m, e0 + EB)
@@ -147,6 +249,10 @@ def add_outer(C, alpha, D, A):
     """
     m = A.shape[0]
     n, K = C.shape
+    if (m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and _rows_contiguous(C) and _rows_contiguous(A)
+            and (D.strides[0] == D.itemsize or _rows_contiguous(D))):
+        blas_add_outer(C, alpha, D, A)
+        return
     m4 = m - m % 4
     kc = (K + KC - 1) // KC  # chunks
     kc = (K + kc - 1) // kc  # columns per chunk, balanced

@@ -189,8 +189,10 @@ def test_float32_agrees_with_float64():
 
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
 # an odd number of examples, fewer than 4 examples, more inputs than one k-chunk (kernels.gemm.KC) and more
-# examples than one block of linear (kernels.gemm.EB).
-GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50)]
+# examples than one block of linear (kernels.gemm.EB); and two above the BLAS thresholds: (40, 70, 80) takes
+# BLAS in add_outer only, (520, 260, 70) in linear, in add_outer and in add_outer with D transposed.
+GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
+               (40, 70, 80), (520, 260, 70)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -229,6 +231,16 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
 def test_epoch_matches_reference_wide_input(batch_size):
     # 300 inputs: more than one k-chunk of the blocked update; 7 and 5 neurons: remainders of every blocking.
     got, want = epochs_vs_reference([300, 7, 5], "sigmoid", "cross_entropy", batch_size, 1.0, 0.0, n=40)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [40, 520])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_epoch_matches_reference_through_blas(batch_size, momentum):
+    # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples (kernels.gemm.BLAS_BLOCK),
+    # the forward product too from 520 (BLAS_LINEAR_BLOCK); 560 examples end on a short batch.
+    assert batch_size >= gemm.BLAS_BLOCK and 260 >= gemm.BLAS_LINEAR_ROWS and 80 >= gemm.BLAS_ROWS
+    got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
