@@ -34,9 +34,11 @@ helper): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
 loops fall to 55-63 (add_outer with long blocks and wide layers), but its packing
 costs more than it saves on small blocks, where these loops run 2-3x faster. So
 each product takes BLAS only above a size threshold (bench/blas-probe.md):
-add_outer from BLAS_BLOCK examples and BLAS_ROWS rows, linear only from
-BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. Batch 1, 10 and 20, the
-online epoch and the two-thread epoch's row chunks stay on the loops.
+add_outer from BLAS_BLOCK examples and BLAS_ROWS rows when either reaches BLAS_LONG
+(``add_outer_takes_blas``), linear only from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows
+(``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-thread epoch's
+row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
+unless two threads were asked for.
 """
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  numba_xxgemm loads sgemm and dgemm from here
@@ -48,7 +50,8 @@ from .codes import FASTMATH
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples ...
-BLAS_ROWS = 64  # ... and this many rows and columns of C
+BLAS_ROWS = 64  # ... and this many rows and columns of C ...
+BLAS_LONG = 128  # ... when the examples or the rows number at least this many
 BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 256  # ... and this many rows of W
 
@@ -65,6 +68,18 @@ def _xxgemm_type(dtype):
 
 _XXGEMM = {types.float32: (_xxgemm_type(types.float32), ord("s")),
            types.float64: (_xxgemm_type(types.float64), ord("d"))}
+
+
+@njit(cache=True)
+def linear_takes_blas(m, n_out):
+    """True when ``linear`` sends a block of m examples into n_out neurons to BLAS (rows contiguous)."""
+    return m >= BLAS_LINEAR_BLOCK and n_out >= BLAS_LINEAR_ROWS
+
+
+@njit(cache=True)
+def add_outer_takes_blas(m, n, K):
+    """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous)."""
+    return m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and max(m, n) >= BLAS_LONG
 
 
 @njit(cache=True, inline="always")
@@ -143,8 +158,7 @@ def linear(W, b, A, Z):
         _matvec(W, b, A[0], Z[0])
         return
     n_out, n_in = W.shape
-    if (m >= BLAS_LINEAR_BLOCK and n_out >= BLAS_LINEAR_ROWS and _rows_contiguous(W) and _rows_contiguous(A)
-            and _rows_contiguous(Z)):
+    if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
         blas_linear(W, b, A, Z)
         return
     zero = Z.dtype.type(0)
@@ -249,7 +263,7 @@ def add_outer(C, alpha, D, A):
     """
     m = A.shape[0]
     n, K = C.shape
-    if (m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and _rows_contiguous(C) and _rows_contiguous(A)
+    if (add_outer_takes_blas(m, n, K) and _rows_contiguous(C) and _rows_contiguous(A)
             and (D.strides[0] == D.itemsize or _rows_contiguous(D))):
         blas_add_outer(C, alpha, D, A)
         return

@@ -189,10 +189,24 @@ def test_float32_agrees_with_float64():
 
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
 # an odd number of examples, fewer than 4 examples, more inputs than one k-chunk (kernels.gemm.KC) and more
-# examples than one block of linear (kernels.gemm.EB); and two above the BLAS thresholds: (40, 70, 80) takes
-# BLAS in add_outer only, (520, 260, 70) in linear, in add_outer and in add_outer with D transposed.
+# examples than one block of linear (kernels.gemm.EB); and two above the BLAS thresholds: (40, 130, 80) takes
+# BLAS in add_outer only, (520, 260, 70) in linear, in add_outer and in add_outer with D transposed
+# (test_gemm_shapes_cover_both_paths checks which).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (40, 70, 80), (520, 260, 70)]
+               (40, 130, 80), (520, 260, 70)]
+
+
+def test_gemm_shapes_cover_both_paths():
+    # (linear, add_outer, add_outer with D transposed) through BLAS, for the test shapes above
+    paths = [(gemm.linear_takes_blas(m, n), gemm.add_outer_takes_blas(m, n, K), gemm.add_outer_takes_blas(n, m, K))
+             for m, n, K in GEMM_SHAPES]
+    assert paths[:7] == [(False, False, False)] * 7
+    assert paths[7:] == [(False, True, False), (True, True, True)]
+    # the benchmark shapes: [784,100,10] stays on the loops at batch 100 and goes to BLAS from 128;
+    # width 30 never does; the wide layers do from 32 examples; linear only from 512 examples and 256 rows
+    assert not gemm.add_outer_takes_blas(100, 100, 784) and gemm.add_outer_takes_blas(200, 100, 784)
+    assert not gemm.add_outer_takes_blas(1000, 30, 784) and gemm.add_outer_takes_blas(32, 300, 784)
+    assert not gemm.linear_takes_blas(1000, 100) and gemm.linear_takes_blas(1000, 300)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -237,9 +251,10 @@ def test_epoch_matches_reference_wide_input(batch_size):
 @pytest.mark.parametrize("batch_size", [40, 520])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_epoch_matches_reference_through_blas(batch_size, momentum):
-    # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples (kernels.gemm.BLAS_BLOCK),
-    # the forward product too from 520 (BLAS_LINEAR_BLOCK); 560 examples end on a short batch.
-    assert batch_size >= gemm.BLAS_BLOCK and 260 >= gemm.BLAS_LINEAR_ROWS and 80 >= gemm.BLAS_ROWS
+    # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples, the forward product
+    # too from 520; 560 examples end on a short batch.
+    assert gemm.add_outer_takes_blas(batch_size, 260, 80)
+    assert gemm.linear_takes_blas(batch_size, 260) == (batch_size == 520)
     got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
