@@ -18,6 +18,9 @@ from fastnn.threads import run_threads
 
 CASES = [([784, 30, 10], 20, False), ([784, 30, 10], 100, False), ([784, 30, 10], 1000, False),
          ([784, 100, 10], 20, False), ([784, 30, 30, 30, 30, 10], 20, False),
+         # the wide layers, where the issue asks two threads for 1.6x at batch >= 100
+         ([784, 300, 10], 100, False), ([784, 300, 10], 1000, False), ([784, 1000, 10], 100, False),
+         ([784, 1000, 10], 1000, False),
          ([784, 30, 10], 1, True), ([784, 30, 10], 20, True)]
 IDS = [f"{'-'.join(map(str, s))}-b{b}{'-hogwild' if h else ''}" for s, b, h in CASES]
 

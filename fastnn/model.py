@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import health, kernels, serialization
+from .blas import blas_threads
 from .checks import (as_features, as_targets, check_float, check_int, check_seed, check_sizes,
                      check_threads)
 from .kernels.layout import aligned_zeros, param_offsets
@@ -303,7 +304,8 @@ class Network:
         """Mean cost over (X, y) plus the L2 term 0.5 (lmbda/n) sum w^2 (X may be a ``Data``)."""
         lmbda = check_float(lmbda, "lmbda", minimum=0.0)
         d = self.check_data(X, y)
-        return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
+        with blas_threads(1):
+            return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
 
     def squared_weights(self) -> float:
         """sum w^2 over every weight (not the biases), in float64: the L2 term is 0.5 (lmbda/n) times this."""
@@ -316,7 +318,8 @@ class Network:
         d = self.check_data(X, y)
         idx = np.arange(len(d.X), dtype=np.int64) if idx is None else self._checked_order(idx, len(d.X), "idx")
         grad = np.zeros_like(self.params)
-        kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
+        with blas_threads(1):
+            kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
         return grad
 
     def gradient(self, X: ArrayLike | Data, y: ArrayLike | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -427,12 +430,14 @@ class Network:
             args = (args[0], velocity) + args[1:] + (X, Y, order)
             if hogwild:
                 loss = hogwild_epoch(*args, batch_size, rule, hyper, threads)
-            elif batch_size == 1:
-                loss = kernels.online_epoch(*args, rule, hyper)
-            elif threads > 1:
+            elif threads > 1 and batch_size > 1:
                 loss = minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
             else:
-                loss = kernels.minibatch_epoch(*args, batch_size, rule, hyper)
+                with blas_threads(1):  # one thread means one core, BLAS included (fastnn.blas)
+                    if batch_size == 1:
+                        loss = kernels.online_epoch(*args, rule, hyper)
+                    else:
+                        loss = kernels.minibatch_epoch(*args, batch_size, rule, hyper)
         return float(loss)
 
     def partial_fit(self, X: ArrayLike | Data, y: ArrayLike | None, batch_size: int, eta: float, lmbda: float = 0.0,

@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from .blas import blas_threads
+from .kernels.gemm import BLAS_LINEAR_BLOCK, BLAS_LINEAR_ROWS
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
@@ -48,25 +50,37 @@ def run_threads(work, nthreads):
     return results
 
 
+def blas_splits(sizes, batch_size, n_examples):
+    """True where both of the first layer's products go to BLAS (``kernels.gemm``): mini-batches
+    of at least BLAS_LINEAR_BLOCK examples into at least BLAS_LINEAR_ROWS neurons. There BLAS on two
+    threads beat fastnn's own split: 1.68-1.8x over one thread at [784,300,10] and [784,1000,10]
+    with batch 1000, against 1.04-1.44x (bench/RESULTS.md has the current figures)."""
+    return min(batch_size, n_examples) >= BLAS_LINEAR_BLOCK and sizes[1] >= BLAS_LINEAR_ROWS
+
+
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                              batch_size, rule, hyper, nthreads):
     """kernels.sgd.minibatch_epoch with nthreads threads; the same result up to round-off, and the
     same return value, the epoch's summed cost.
 
     Needs at least one hidden layer (the split is by hidden neurons); with none,
-    or with one thread, it runs the serial kernel.
+    or with one thread, it runs the serial kernel. So it does where the first layer's products
+    go to BLAS in both directions (``blas_splits``): there the serial kernel with BLAS on
+    nthreads threads is the faster split.
     """
-    if nthreads == 1 or len(sizes) < 3:
-        return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
-                               batch_size, rule, hyper)
+    if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order)):
+        with blas_threads(nthreads):
+            return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
+                                   batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
     line = 64 // X.dtype.itemsize  # numbers per cache line
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
     HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
     # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
-    losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off,
-                                                          b_off, sizes, hidden, output, cost, X, Y, order,
-                                                          batch_size, rule, hyper), nthreads)
+    with blas_threads(1):
+        losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off,
+                                                              b_off, sizes, hidden, output, cost, X, Y, order,
+                                                              batch_size, rule, hyper), nthreads)
     return losses[0]
 
 
@@ -83,4 +97,5 @@ def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X
                                 hyper)
         return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
                                batch_size, rule, hyper)
-    return sum(run_threads(work, nthreads))
+    with blas_threads(1):
+        return sum(run_threads(work, nthreads))

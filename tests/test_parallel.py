@@ -6,9 +6,10 @@ import pytest
 from numba import njit
 
 import fastnn
+from fastnn.blas import blas_threads as fastnn_blas_threads, current_blas_threads
 from fastnn.checks import usable_cores
-from fastnn.kernels import layout, parallel
-from fastnn.threads import run_threads
+from fastnn.kernels import gemm, layout, parallel
+from fastnn.threads import blas_splits, run_threads
 
 from conftest import make_data, make_learnable
 
@@ -51,6 +52,36 @@ def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activat
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
     np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)  # the loss each epoch adds up
     assert not np.array_equal(serial, epochs(sizes, X, y, batch_size, 1, **{**kw, "n_epochs": 1})[0])  # it trained
+
+
+@two_cores
+@pytest.mark.parametrize("sizes,batch_size,blas_threads", [
+    ([80, 264, 5], 40, False),  # the update goes to BLAS in one thread, and a half per thread in two
+    ([80, 260, 5], 520, True),  # both first-layer products go to BLAS: the serial kernel, BLAS on two threads
+])
+def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_size, blas_threads):
+    assert blas_splits(sizes, batch_size, 1100) == blas_threads
+    assert gemm.add_outer_takes_blas(batch_size, sizes[1] // 2, sizes[0])  # kernels.parallel's halves
+    X, y = make_data(1100, sizes[0], sizes[-1])
+    serial, serial_loss = epochs(sizes, X, y, batch_size, 1, cost="quadratic", momentum=0.5)
+    threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
+    np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)
+
+
+def test_blas_follows_the_threads_argument_and_comes_back():
+    before = current_blas_threads()
+    assert before and all(n >= 1 for n in before)  # SciPy's OpenBLAS at least is loaded
+    with fastnn_blas_threads(1):
+        assert set(current_blas_threads()) == {1}
+        with fastnn_blas_threads(2):  # an overlapping call with another count: the newest count holds
+            assert set(current_blas_threads()) == {2}
+        assert set(current_blas_threads()) == {2}  # until the outermost call returns
+    assert current_blas_threads() == before
+    # an error inside still restores the setting
+    with pytest.raises(RuntimeError), fastnn_blas_threads(1):
+        raise RuntimeError("inside")
+    assert current_blas_threads() == before
 
 
 @two_cores

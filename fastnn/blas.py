@@ -1,0 +1,53 @@
+"""How many threads the BLAS library may use while fastnn's kernels run.
+
+The kernels send their large products to SciPy's BLAS (``kernels.gemm``), and OpenBLAS
+starts as many threads as the machine has cores unless told otherwise. fastnn's
+``threads`` argument decides instead: one thread means one core, so that a single-thread
+epoch, the study's clock and the benchmarks' one-thread comparisons mean what they say, and
+so that fastnn's own threads, or a search running fits on threads, do not each start
+a BLAS thread per core. With two threads on large products the serial epoch lets BLAS
+use both (``fastnn.threads.minibatch_epoch_parallel``).
+
+The limit is the library's global setting (OpenBLAS has no per-call one), set through
+threadpoolctl and restored when the last fastnn call that set it returns. Calls that
+overlap in several threads share it; the first sets it and the last restores it.
+"""
+import threading
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
+
+
+def _controller():
+    """threadpoolctl's view of the loaded BLAS libraries (SciPy's included), made once."""
+    if _state["controller"] is None:
+        import scipy.linalg.cython_blas  # noqa: F401  the BLAS that the kernels call, loaded before the scan
+        from threadpoolctl import ThreadpoolController
+        _state["controller"] = ThreadpoolController()
+    return _state["controller"]
+
+
+@contextmanager
+def blas_threads(n: int):
+    """Let the BLAS libraries use n threads inside the block; the previous setting returns after it."""
+    with _lock:
+        if _state["depth"] == 0:
+            _state["limiter"] = _controller().limit(limits=n, user_api="blas")
+        elif _state["threads"] != n:
+            _controller().limit(limits=n, user_api="blas")
+        _state["depth"] += 1
+        _state["threads"] = n
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0:
+                _state["limiter"].restore_original_limits()
+                _state["limiter"] = _state["threads"] = None
+
+
+def current_blas_threads() -> list[int]:
+    """The thread count of every loaded BLAS library (for tests and reports)."""
+    return [info["num_threads"] for info in _controller().info() if info["user_api"] == "blas"]
