@@ -458,7 +458,8 @@ def main():
     mark = {True: "met", False: "**missed**", None: "not measured"}
     text = [
         "# fastnn speed, measured side by side", "",
-        f"Seconds per epoch of {PER_EPOCH:,} examples, one thread (BLAS, Numba, PyTorch and XLA all pinned to 1), "
+        f"Seconds per epoch of {PER_EPOCH:,} examples, one core (BLAS, Numba, PyTorch and XLA set to one "
+        f"thread, and every thread of the process pinned to one CPU: `bench/conftest.py::one_cpu`), "
         f"sigmoid neurons, quadratic cost, eta 3.0. Each time is the minimum over rounds, in {passes} passes "
         f"through the whole suite (each benchmark keeps its fastest pass), of an epoch of "
         f"{N_EXAMPLES:,} {data}, scaled; the rows named '{PER_EPOCH:,} examples' time whole epochs of "

@@ -6,6 +6,8 @@ Every implementation starts from the same weights and visits the same example or
 (sigmoid neurons, quadratic cost, eta 3.0), so all do the same work;
 test_peers_do_the_same_work_as_fastnn checks that they compute the same weights.
 Peers that are not installed (PyTorch, JAX) are skipped with a reason.
+Every test runs with all threads of the process pinned to one CPU (marker one_core,
+bench/conftest.py::one_cpu): thread-count settings alone left XLA on both cores.
 """
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ import fastnn
 import roofline
 from conftest import N_EXAMPLES
 from peers import numpy_book, numpy_vectorised
+
+pytestmark = pytest.mark.one_core
 
 MAIN = [784, 30, 10]
 CASES = [(MAIN, 1), (MAIN, 10), (MAIN, 20), (MAIN, 100), ([784, 100, 10], 20), ([784, 30, 30, 30, 30, 10], 20)]

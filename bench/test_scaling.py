@@ -9,6 +9,8 @@ import pytest
 import fastnn
 import roofline
 
+pytestmark = pytest.mark.one_core  # every thread on one CPU (bench/conftest.py::one_cpu)
+
 N_SCALING = 2000
 WIDTHS = [30, 100, 300, 1000]
 BATCHES = [1, 10, 100, 1000]
