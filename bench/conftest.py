@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,64 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 N_EXAMPLES = 5000  # examples per timed epoch; README scales the times to 50,000
 N_FULL = 50_000  # examples in the full-epoch benchmarks of fastnn
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "one_core: every thread of the process runs on one CPU during the test "
+                                       "(bench/conftest.py::one_cpu)")
+
+
+def thread_ids():
+    """The kernel's ids of this process's threads (Linux: /proc/self/task)."""
+    return {int(tid) for tid in os.listdir("/proc/self/task")}
+
+
+def default_cpu():
+    """$FASTNN_BENCH_CPU, else the highest-numbered CPU this process may use."""
+    cpu = os.environ.get("FASTNN_BENCH_CPU")
+    return int(cpu) if cpu else max(os.sched_getaffinity(0))
+
+
+@contextlib.contextmanager
+def one_cpu(cpu=None):
+    """Run every thread of this process on one CPU inside the block; restore each thread's mask after.
+
+    Setting the thread counts (the variables above, torch.set_num_threads, XLA_FLAGS) is not enough:
+    XLA keeps a pool of threads that runs one jitted epoch on both cores (see bench/peers/jax_scan.py
+    for what that did to the comparison). os.sched_setaffinity(0, ...) changes only the calling thread
+    on Linux, so each thread is pinned by its id; threads started inside the block, by any of them,
+    inherit the one CPU. Threads started while the ids are listed are caught by listing again.
+    """
+    cpu = default_cpu() if cpu is None else cpu
+    fallback = os.sched_getaffinity(0)
+    before = {}
+    pending = thread_ids()
+    while pending:
+        for tid in pending:
+            try:
+                before[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, {cpu})
+            except ProcessLookupError:  # the thread ended meanwhile
+                before[tid] = None
+        pending = thread_ids() - before.keys()
+    try:
+        yield cpu
+    finally:
+        for tid in thread_ids():
+            try:
+                os.sched_setaffinity(tid, before.get(tid) or fallback)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(autouse=True)
+def _one_core_when_marked(request):
+    """Tests marked one_core (the one-thread comparisons: test_epoch.py, test_scaling.py) run pinned to one CPU."""
+    if request.node.get_closest_marker("one_core") is None or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    with one_cpu():
+        yield
 
 
 @pytest.fixture(scope="session")

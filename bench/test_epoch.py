@@ -6,6 +6,8 @@ Every implementation starts from the same weights and visits the same example or
 (sigmoid neurons, quadratic cost, eta 3.0), so all do the same work;
 test_peers_do_the_same_work_as_fastnn checks that they compute the same weights.
 Peers that are not installed (PyTorch, JAX) are skipped with a reason.
+Every test runs with all threads of the process pinned to one CPU (marker one_core,
+bench/conftest.py::one_cpu): thread-count settings alone left XLA on both cores.
 """
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ import fastnn
 import roofline
 from conftest import N_EXAMPLES
 from peers import numpy_book, numpy_vectorised
+
+pytestmark = pytest.mark.one_core
 
 MAIN = [784, 30, 10]
 CASES = [(MAIN, 1), (MAIN, 10), (MAIN, 20), (MAIN, 100), ([784, 100, 10], 20), ([784, 30, 30, 30, 30, 10], 20)]
@@ -145,12 +149,22 @@ def test_gemv_rate(benchmark):
     assert rate > 0
 
 
-def test_peers_do_the_same_work_as_fastnn(epoch_data):
-    """Not timed: after one epoch from the same start, every peer's weights equal fastnn's (float64)."""
-    # 100 examples: online learning at eta 3.0 from the large init is chaotic over longer runs (the book's
-    # own loop, nudged by 1e-15, moves by 0.8 after 500 examples), so only short runs can agree to 1e-9.
+# (sizes, batch size, examples)
+SAME_WORK = [(MAIN, 1, 100), (MAIN, 20, 100), ([784, 30, 30, 10], 7, 100), ([784, 300, 10], 100, 300)]
+SAME_WORK_IDS = [f"{'-'.join(map(str, s))}-b{b}" for s, b, _ in SAME_WORK]
+
+
+@pytest.mark.parametrize("sizes,batch_size,n", SAME_WORK, ids=SAME_WORK_IDS)
+def test_peers_do_the_same_work_as_fastnn(epoch_data, sizes, batch_size, n):
+    """Not timed: after one epoch from the same start, every peer's weights equal fastnn's (float64).
+
+    The small shapes of this file and one wide shape of bench/test_scaling.py (width 300, batch 100: the
+    large-product shapes, three mini-batches)."""
+    # 100 examples at the small batches: online learning at eta 3.0 from the large init is chaotic over longer
+    # runs (the book's own loop, nudged by 1e-15, moves by 0.8 after 500 examples), so only short runs can
+    # agree to 1e-9.
     X, y = epoch_data
-    data = (X[:100], y[:100])
+    data = (X[:n], y[:n])
     peers = {"book": None, "vectorised": None}
     try:
         from peers import torch_eager
@@ -162,22 +176,21 @@ def test_peers_do_the_same_work_as_fastnn(epoch_data):
         peers["jax"] = jax_scan
     except ImportError:
         pass
-    for sizes, batch_size in [(MAIN, 1), (MAIN, 20), ([784, 30, 30, 10], 7)]:
-        net = setup_net(sizes, "float64")
-        w0, b0, Xs, Ys, order = start(sizes, "float64", data)
-        net.train_epoch(Xs, Ys, order, batch_size, 3.0)
-        for name, module in peers.items():
-            weights, biases = [w.copy() for w in w0], [b.copy() for b in b0]
-            if name == "book":
-                numpy_book.epoch(weights, [b.reshape(-1, 1) for b in biases], Xs, Ys, order, batch_size, 3.0)
-            elif name == "vectorised":
-                numpy_vectorised.epoch(weights, biases, Xs, Ys, order, batch_size, 3.0)
-            elif name == "torch":
-                import torch
-                tw, tb = module.to_torch(weights, biases)
-                module.epoch(tw, tb, torch.from_numpy(Xs), torch.from_numpy(Ys), order, batch_size, 3.0)
-            else:
-                args = module.to_jax(weights, biases, Xs, Ys, order)
-                weights, _ = module.ready(module.epoch(*args[:4], args[4], batch_size, 3.0))
-            for ours, theirs in zip(net.weights, weights):
-                np.testing.assert_allclose(theirs, ours, atol=1e-9, err_msg=f"{name} {sizes} batch {batch_size}")
+    net = setup_net(sizes, "float64")
+    w0, b0, Xs, Ys, order = start(sizes, "float64", data)
+    net.train_epoch(Xs, Ys, order, batch_size, 3.0)
+    for name, module in peers.items():
+        weights, biases = [w.copy() for w in w0], [b.copy() for b in b0]
+        if name == "book":
+            numpy_book.epoch(weights, [b.reshape(-1, 1) for b in biases], Xs, Ys, order, batch_size, 3.0)
+        elif name == "vectorised":
+            numpy_vectorised.epoch(weights, biases, Xs, Ys, order, batch_size, 3.0)
+        elif name == "torch":
+            import torch
+            tw, tb = module.to_torch(weights, biases)
+            module.epoch(tw, tb, torch.from_numpy(Xs), torch.from_numpy(Ys), order, batch_size, 3.0)
+        else:
+            args = module.to_jax(weights, biases, Xs, Ys, order)
+            weights, _ = module.ready(module.epoch(*args[:4], args[4], batch_size, 3.0))
+        for ours, theirs in zip(net.weights, weights):
+            np.testing.assert_allclose(theirs, ours, atol=1e-9, err_msg=f"{name} {sizes} batch {batch_size}")

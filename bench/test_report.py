@@ -8,10 +8,10 @@ import report
 SGEMM = 100.0  # GFLOP/s, so the FLOP limits are round numbers
 
 
-def bench(group, implementation, seconds, batch, sizes=(784, 30, 10), n_examples=5000, **extra):
+def bench(group, implementation, seconds, batch, sizes=(784, 30, 10), n_examples=5000, flops=1e9, **extra):
     """One entry of pytest-benchmark's JSON, as bench/test_epoch.py writes them."""
     info = dict(sizes=list(sizes), batch_size=batch, implementation=implementation, n_examples=n_examples,
-                flops=1e9, **extra)
+                flops=flops, **extra)
     return dict(group=group, name=f"test_{implementation}", extra_info=info, stats=dict(min=seconds))
 
 
@@ -28,10 +28,10 @@ def run(book_batch1, book_batch20):
     return report.collect(dict(benchmarks=benchmarks))
 
 
-def rows_by_target(groups, rates, threads):
+def rows_by_target(groups, rates, threads, scaling=()):
     compile_warm, memory = dict(compile_s=0.5), dict(examples=60_000, extra_mb=40.0)
     return {t: (measured, met) for t, measured, met in report.targets(groups, rates, compile_warm, memory,
-                                                                      threads, None)}
+                                                                      threads, None, list(scaling))}
 
 
 def test_collect_scales_rounds_to_an_epoch_and_pairs_threads():
@@ -59,7 +59,7 @@ def test_float64_and_thread_targets_report_the_measured_ratio():
     rows = rows_by_target(groups, rates, threads)
     assert rows["float64 at most 2x the float32 time (every case)"] == ("at most 3.00x", False)
     assert rows["2 threads at least 1.7x faster than 1: [784, 30, 10] batch 20"] == ("1.25x", False)
-    why = "\n".join(report.why_missed(groups, rates, threads))
+    why = "\n".join(report.why_missed(groups, rates, threads, []))
     assert "[784, 30, 10] batch 20 (5,000 examples a round): 3.00x" in why
     assert "[784, 30, 10] batch 20: 1.25x" in why
 
@@ -97,3 +97,83 @@ def test_sklearn_only_replaces_its_section_or_adds_it_before_compile_time():
                                   "cold", ""]
     replaced = report.replace_sklearn_section(added.replace("new table", "old table"), new)
     assert replaced == added and "old table" not in replaced
+
+
+def scaling_run(jax_factor=None, numpy_batch1_n=1000):
+    """A scaling group (seconds per 5,000 examples; JAX's times are fastnn's times jax_factor, None: no JAX).
+
+    [784, 30, 10] batch 100: fastnn at 8 GFLOP/s; JAX at 0.8x its time (faster), NumPy 2x, PyTorch 1.5x.
+    [784, 300, 10] batch 100: fastnn at 85 GFLOP/s (85% of sgemm); NumPy 2x.
+    [784, 1000, 10] batch 1000: fastnn at 70 GFLOP/s (70%); NumPy exactly as fast (1.00x).
+    [784, 100, 10] batch 1: NumPy timed on numpy_batch1_n examples at 50x fastnn's time per example.
+    Every implementation of a cell does the same flops.
+    """
+    cells = [((784, 30, 10), 100, 0.01, 8.0, {report.NUMPY: 2.0, report.TORCH: 1.5}, 0.8),
+             ((784, 300, 10), 100, 0.05, 85.0, {report.NUMPY: 2.0}, 1.2),
+             ((784, 1000, 10), 1000, 0.2, 70.0, {report.NUMPY: 1.0}, 1.5),
+             ((784, 100, 10), 1, 0.02, 20.0, {}, 2.0)]
+    benchmarks = [dict(group="roofline", name="test_sgemm_rate", extra_info=dict(gflops=SGEMM), stats={})]
+    for sizes, batch, seconds, gflops, peers, jax in cells:
+        flops = gflops * seconds * 1e9
+        benchmarks.append(bench("scaling", report.FASTNN, seconds, batch, sizes, flops=flops))
+        if jax_factor is not None:
+            benchmarks.append(bench("scaling", report.JAX, seconds * jax * jax_factor, batch, sizes, flops=flops))
+        for peer, factor in peers.items():
+            benchmarks.append(bench("scaling", peer, seconds * factor, batch, sizes, flops=flops))
+    n = numpy_batch1_n
+    benchmarks.append(bench("scaling", report.NUMPY, 0.02 * 50 * n / 5000, 1, (784, 100, 10), n_examples=n))
+    return report.collect(dict(benchmarks=benchmarks))
+
+
+def test_scaling_targets_list_the_cells_missed_with_the_measured_ratio():
+    groups, rates, scaling, threads = scaling_run(jax_factor=1.0)
+    rows = rows_by_target(groups, rates, threads, scaling)
+    assert rows["scaling grid, every cell: at least as fast as JAX"] == (
+        "missed at 1 of 4 cells: [784, 30, 10] batch 100: 0.80x", False)
+    # a tie with NumPy misses "faster than"
+    assert rows["scaling grid, every cell: faster than vectorised NumPy"] == (
+        "missed at 1 of 4 cells: [784, 1000, 10] batch 1000: 1.00x", False)
+    assert rows["wide layers (width >= 300) at batch >= 100: at least 80% of the sgemm rate measured in the same "
+                "run"] == ("missed at 1 of 2 cells: [784, 1000, 10] batch 1000: 70.0% (sgemm 100 GFLOP/s)", False)
+    why = "\n".join(report.why_missed(groups, rates, threads, scaling))
+    assert "[784, 30, 10] batch 100: JAX 10 against fastnn 8" in why
+    assert "[784, 1000, 10] batch 1000: NumPy 70 against fastnn 70" in why
+    assert "[784, 300, 10] batch 100:" not in why
+
+
+def test_scaling_targets_met_name_the_closest_cell_and_a_missing_peer():
+    groups, rates, scaling, threads = scaling_run(jax_factor=1.5)  # JAX 1.2x to 3.0x fastnn's time
+    rows = rows_by_target(groups, rates, threads, scaling)
+    assert rows["scaling grid, every cell: at least as fast as JAX"] == (
+        "all 4 cells; closest 1.20x at [784, 30, 10] batch 100", True)
+    groups, rates, scaling, threads = scaling_run(jax_factor=None)
+    rows = rows_by_target(groups, rates, threads, scaling)
+    assert rows["scaling grid, every cell: at least as fast as JAX"] == ("peer not installed", None)
+    assert rows_by_target(groups, rates, threads)["scaling grid, every cell: at least as fast as JAX"] == (
+        "not in this run", None)
+    # a share just under the target is shown to the decimal, not rounded up to it
+    fast = [dict(r, gflops=r["gflops"] * 0.797 / 0.7) if "1000" in str(r["sizes"]) else r for r in scaling]
+    assert rows_by_target(groups, rates, threads, fast)["wide layers (width >= 300) at batch >= 100: at least 80% "
+                                                        "of the sgemm rate measured in the same run"] == (
+        "missed at 1 of 2 cells: [784, 1000, 10] batch 1000: 79.7% (sgemm 100 GFLOP/s)", False)
+    fast = [dict(r, gflops=90.0) if r["implementation"] == report.FASTNN else r for r in scaling]
+    assert rows_by_target(groups, rates, threads, fast)["wide layers (width >= 300) at batch >= 100: at least 80% "
+                                                        "of the sgemm rate measured in the same run"] == (
+        "all 2 cells; lowest 90.0% at [784, 300, 10] batch 100 (sgemm 100 GFLOP/s)", True)
+
+
+def test_scaling_table_gives_every_time_the_best_peer_and_its_ratio():
+    _, rates, scaling, _ = scaling_run(jax_factor=1.0, numpy_batch1_n=1000)
+    lines = report.scaling_table(scaling, rates)
+    assert lines[0] == ("| network | batch | fastnn | JAX | NumPy | PyTorch | best peer | best peer / fastnn | "
+                        "fastnn GFLOP/s (of sgemm) |")
+    rows = {tuple(line.split(" | ")[:2]): line for line in lines[2:]}
+    assert list(rows) == [("| [784, 30, 10]", "100"), ("| [784, 100, 10]", "1"), ("| [784, 300, 10]", "100"),
+                          ("| [784, 1000, 10]", "1000")]
+    assert rows["| [784, 30, 10]", "100"] == ("| [784, 30, 10] | 100 | 0.100 | 0.080 | 0.200 | 0.150 | JAX | **0.80x** | "
+                                              "8 (8%) |")
+    # NumPy on 1,000 examples at 50x fastnn's time per example: scaled to 50,000 like the rest
+    assert rows["| [784, 100, 10]", "1"] == ("| [784, 100, 10] | 1 | 0.200 | 0.400 | 10.000 | - | JAX | 2.00x | "
+                                             "20 (20%) |")
+    assert rows["| [784, 300, 10]", "100"].endswith("| JAX | 1.20x | 85 (85%) |")
+    assert report.scaling_examples(scaling) == "5,000 examples a round; vectorised NumPy (float32) at batch 1: 1,000"

@@ -1,30 +1,99 @@
-"""How the epoch time of fastnn (float32, one thread) grows with hidden width and batch size.
+"""fastnn against its peers at every shape: how the epoch time grows with hidden width and batch size.
 
-Group "scaling": [784, width, 10] for width 30, 100, 300, 1000 and batch 1, 10, 100, 1000, on
-N_SCALING examples; bench/report.py turns it into a table of s per 50,000 examples and GFLOP/s.
+Group "scaling": [784, width, 10] for width 30, 100, 300, 1000 and batch 1, 10, 100, 1000, plus
+[784, 100, 100, 10] at batch 1000 and [784, 100, 10] at batch 200 (scikit-learn's default shape),
+for fastnn (float32, one thread) and each installed peer: JAX jit + lax.scan, vectorised NumPy and
+PyTorch eager (a peer that is not installed is skipped with a reason). As in test_epoch.py, all start
+from the same weights and visit the same example order (sigmoid neurons, quadratic cost, eta 3.0),
+with every thread on one CPU (marker one_core). bench/report.py scales the times to 50,000 examples
+and puts fastnn's ratio to the best peer of each cell, and the targets of issue 20, in RESULTS.md.
+
+Examples per timed round: N_SCALING, except where a peer pays Python's per-call overhead on every
+mini-batch: vectorised NumPy and PyTorch at batch 1 and 10 run N_SLOW examples in fewer rounds
+(NumPy needed about 76 s per 50,000 examples at [784, 1000, 10] batch 1). The report scales every
+time to 50,000 examples and says how many each was measured on. $FASTNN_SCALING_EXAMPLES lowers
+N_SCALING (and N_SLOW with it) for a quick try; under --benchmark-disable each test runs once on
+at most N_SMOKE examples.
 """
+import os
+
 import numpy as np
 import pytest
 
-import fastnn
-import roofline
+from conftest import N_EXAMPLES
+from test_epoch import annotate, start, time_fastnn
 
-N_SCALING = 2000
+pytestmark = pytest.mark.one_core  # every thread on one CPU (bench/conftest.py::one_cpu)
+
+N_SCALING = int(os.environ.get("FASTNN_SCALING_EXAMPLES", N_EXAMPLES))
+N_SLOW = min(1000, N_SCALING)
+N_SMOKE = 200
+ROUNDS, SLOW_ROUNDS = 5, 3
 WIDTHS = [30, 100, 300, 1000]
 BATCHES = [1, 10, 100, 1000]
+CELLS = [([784, w, 10], b) for w in WIDTHS for b in BATCHES] + [([784, 100, 100, 10], 1000), ([784, 100, 10], 200)]
+IDS = [f"{'-'.join(map(str, s))}-b{b}" for s, b in CELLS]
+ETA = 3.0
+# the implementation names of test_epoch.py, which bench/report.py reads from extra_info
+NAMES = {"fastnn": "fastnn (float32)", "jax": "JAX jit + lax.scan, 1 thread (float32)",
+         "numpy": "vectorised NumPy (float32)", "torch": "PyTorch eager, 1 thread (float32)"}
+PYTHON_LOOP_PEERS = ("numpy", "torch")  # one Python-level step per mini-batch
+SLOW_BATCHES = (1, 10)
 
 
-@pytest.mark.parametrize("batch_size", BATCHES)
-@pytest.mark.parametrize("width", WIDTHS)
-def test_scaling(benchmark, epoch_data, width, batch_size):
-    sizes = [784, width, 10]
-    benchmark.group = "scaling"
-    benchmark.extra_info.update(sizes=sizes, batch_size=batch_size, implementation="fastnn (float32)",
-                                n_examples=N_SCALING, flops=roofline.flops_per_example(sizes, batch_size) * N_SCALING)
-    net = fastnn.Network(sizes, dtype="float32", seed=0)
+def examples_and_rounds(implementation, batch_size):
+    """How many examples a timed round runs, and how many rounds, for one implementation at one batch size."""
+    if implementation in PYTHON_LOOP_PEERS and batch_size in SLOW_BATCHES:
+        return N_SLOW, SLOW_ROUNDS
+    return N_SCALING, ROUNDS
+
+
+def peer_epoch(implementation, sizes, batch_size, data):
+    """A function that runs one epoch of a peer from the common start (test_epoch.start), warmed up,
+    and returns the weights (NumPy arrays)."""
+    if implementation == "numpy":
+        from peers import numpy_vectorised
+        weights, biases, X, Y, order = start(sizes, "float32", data)
+
+        def run():
+            numpy_vectorised.epoch(weights, biases, X, Y, order, batch_size, ETA)
+            return weights
+        return run
+    if implementation == "torch":
+        pytest.importorskip("torch", reason="PyTorch is not installed (optional peer: pip install torch)")
+        import torch
+        from peers import torch_eager
+        weights, biases, X, Y, order = start(sizes, "float32", data)
+        weights, biases = torch_eager.to_torch(weights, biases)
+        X, Y = torch.from_numpy(X), torch.from_numpy(Y)
+
+        def run():
+            torch_eager.epoch(weights, biases, X, Y, order, batch_size, ETA)
+            return [w.numpy() for w in weights]
+        return run
+    pytest.importorskip("jax", reason="JAX is not installed (optional peer: pip install jax jaxlib)")
+    from peers import jax_scan
+    args = jax_scan.to_jax(*start(sizes, "float32", data))
+
+    def run():
+        return jax_scan.ready(jax_scan.epoch(*args[:4], args[4], batch_size, ETA))[0]
+    run()  # compile for these shapes first, as fastnn is warmed up
+    return run
+
+
+@pytest.mark.parametrize("implementation", list(NAMES))
+@pytest.mark.parametrize("sizes,batch_size", CELLS, ids=IDS)
+def test_scaling(benchmark, epoch_data, sizes, batch_size, implementation):
+    n, rounds = examples_and_rounds(implementation, batch_size)
+    if benchmark.disabled:
+        n = min(n, N_SMOKE)
     X, y = epoch_data
-    X, Y, _ = net.check_data(X[:N_SCALING], y[:N_SCALING])
-    order = np.random.default_rng(1).permutation(len(X))
-    net.train_epoch(X[:2], Y[:2], np.arange(2), batch_size, 0.1)  # compile / load from cache first
-    benchmark.pedantic(net.train_epoch, args=(X, Y, order, batch_size, 0.1), rounds=3, iterations=1)
-    assert np.isfinite(net.params).all()
+    data = (X[:n], y[:n])
+    annotate(benchmark, sizes, batch_size, NAMES[implementation], n_examples=n)
+    benchmark.group = "scaling"
+    if implementation == "fastnn":
+        time_fastnn(benchmark, sizes, "float32", data, batch_size, rounds=rounds)
+        return
+    run = peer_epoch(implementation, sizes, batch_size, data)
+    weights = benchmark.pedantic(run, rounds=rounds, iterations=1)
+    assert all(np.isfinite(w).all() for w in weights)

@@ -4,6 +4,14 @@ Sigmoid neurons, quadratic cost, hand-written backprop (the same arithmetic as f
 The example order is applied inside the compiled function (X[order]), as fastnn does.
 A last, smaller mini-batch is a second scan step of its own size. Float64 needs
 jax_enable_x64, which this module turns on (float32 arrays stay float32).
+
+One thread means one core, and XLA_FLAGS below does not give that: XLA still ran a jitted epoch
+on both cores of the 2-core benchmark machine. Measured there, seconds per 50,000 examples:
+[784,300,10] batch 100, 0.374 unpinned against 0.608 under `taskset -c 0`; [784,1000,10]
+batch 1000, 0.984 against 1.857. Comparisons made before that was found gave JAX two cores.
+The one-thread benchmarks (test_epoch.py, test_scaling.py: marker one_core) therefore run with
+every thread of the process pinned to one CPU (bench/conftest.py::one_cpu); XLA's threads,
+started inside the test, inherit the pin.
 """
 import os
 

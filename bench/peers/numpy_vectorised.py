@@ -1,6 +1,8 @@
 """Vectorised NumPy mini-batch SGD: each mini-batch as matrix-matrix products (BLAS), any dtype.
 
-Sigmoid neurons, quadratic cost; the same update as the book and fastnn.
+Sigmoid neurons, quadratic cost; the same update as the book and fastnn. OpenBLAS gets one
+thread from bench/conftest.py, and the benchmarks pin every thread of the process to one CPU
+(bench/conftest.py::one_cpu): thread settings alone left JAX on two cores (bench/peers/jax_scan.py).
 """
 import numpy as np
 

@@ -1,6 +1,9 @@
 """PyTorch eager mode, hand-written backprop (no autograd), one thread: the same mini-batch SGD as fastnn.
 
 Sigmoid neurons, quadratic cost, any dtype. Batch size 1 is online learning, one example at a time.
+torch.set_num_threads(1) sets the intra-op pool; the benchmarks also pin every thread of the process
+to one CPU (bench/conftest.py::one_cpu), because thread settings alone left JAX on two cores
+(bench/peers/jax_scan.py has the numbers), and a pin leaves no doubt about any library's pools.
 """
 import numpy as np
 import torch
