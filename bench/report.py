@@ -191,10 +191,20 @@ def scaling_ratios(scaling, peer):
             for cell, impls in scaling_cells(scaling).items() if peer in impls and FASTNN in impls}
 
 
+def wide_cell(sizes, batch):
+    """True for a network with a hidden layer of at least WIDE neurons, at batch >= WIDE_BATCH."""
+    return len(sizes) > 2 and max(sizes[1:-1]) >= WIDE and batch >= WIDE_BATCH
+
+
+def thread_goal(row):
+    """The speed-up two threads should reach: 1.6x for the wide layers (issue 20), 1.7x elsewhere."""
+    return 1.6 if wide_cell(row["sizes"], row["batch"]) else 1.7
+
+
 def wide_shares(scaling, rates):
     """{(sizes, batch): fastnn's rate / the sgemm rate} where a hidden layer is >= WIDE and batch >= WIDE_BATCH."""
     return {cell: impls[FASTNN]["gflops"] / rates["sgemm"] for cell, impls in scaling_cells(scaling).items()
-            if FASTNN in impls and max(impls[FASTNN]["sizes"][1:-1]) >= WIDE and cell[1] >= WIDE_BATCH}
+            if FASTNN in impls and wide_cell(impls[FASTNN]["sizes"], cell[1])}
 
 
 def scaling_targets(scaling, rates):
@@ -348,8 +358,9 @@ def targets(groups, rates, compile_warm, memory, threads, hogwild_acc, scaling):
     for r in threads:
         if r["mode"] == "synchronous":
             note = f" (two independent epochs: {ceiling[20]:.2f}x)" if 20 in ceiling else ""
-            rows.append((f"2 threads at least 1.7x faster than 1: {r['sizes']} batch {r['batch']}",
-                         f"{r['speedup']:.2f}x" + note, r["speedup"] >= 1.7))
+            goal = thread_goal(r)
+            rows.append((f"2 threads at least {goal}x faster than 1: {r['sizes']} batch {r['batch']}",
+                         f"{r['speedup']:.2f}x" + note, r["speedup"] >= goal))
     hog = [r for r in threads if r["mode"] == "Hogwild"]
     if hog and hogwild_acc:
         rows.append(("Hogwild for online learning: speed-up and accuracy cost measured",
@@ -443,7 +454,7 @@ def float64_why(groups):
 
 
 def threads_why(threads):
-    slow = [r for r in threads if r["mode"] == "synchronous" and r["speedup"] < 1.7]
+    slow = [r for r in threads if r["mode"] == "synchronous" and r["speedup"] < thread_goal(r)]
     if not slow:
         return []
     ceiling = [r for r in threads if r["mode"].startswith("ceiling")]

@@ -64,6 +64,17 @@ def test_float64_and_thread_targets_report_the_measured_ratio():
     assert "[784, 30, 10] batch 20: 1.25x" in why
 
 
+def test_wide_layers_are_held_to_issue_20s_thread_target():
+    groups, rates, _, _ = run(0.5, 0.5)
+    threads = [dict(sizes=[784, 300, 10], batch=100, mode="synchronous", speedup=1.62, seconds=0.4, serial=0.648),
+               dict(sizes=[784, 1000, 10], batch=1000, mode="synchronous", speedup=1.58, seconds=1, serial=1.58),
+               dict(sizes=[784, 300, 10], batch=20, mode="synchronous", speedup=1.62, seconds=0.4, serial=0.648)]
+    rows = rows_by_target(groups, rates, threads)
+    assert rows["2 threads at least 1.6x faster than 1: [784, 300, 10] batch 100"] == ("1.62x", True)
+    assert rows["2 threads at least 1.6x faster than 1: [784, 1000, 10] batch 1000"] == ("1.58x", False)
+    assert rows["2 threads at least 1.7x faster than 1: [784, 300, 10] batch 20"] == ("1.62x", False)
+
+
 def test_hogwild_accuracy_change_in_words():
     acc = {"serial": dict(accuracy=0.8328), "Hogwild, 2 threads": dict(accuracy=0.8131)}
     assert report.accuracy_change(acc) == "test accuracy 1.97 points lower than serial"

@@ -203,10 +203,11 @@ def test_gemm_shapes_cover_both_paths():
     assert paths[:7] == [(False, False, False)] * 7
     assert paths[7:] == [(False, True, False), (True, True, True)]
     # the benchmark shapes: [784,100,10] stays on the loops at batch 100 and goes to BLAS from 128;
-    # width 30 never does; the wide layers do from 32 examples; linear only from 512 examples and 256 rows
+    # width 30 never does; the wide layers do from 32 examples; linear only from 512 examples and 64 rows
     assert not gemm.add_outer_takes_blas(100, 100, 784) and gemm.add_outer_takes_blas(200, 100, 784)
     assert not gemm.add_outer_takes_blas(1000, 30, 784) and gemm.add_outer_takes_blas(32, 300, 784)
-    assert not gemm.linear_takes_blas(1000, 100) and gemm.linear_takes_blas(1000, 300)
+    assert not gemm.linear_takes_blas(1000, 30) and not gemm.linear_takes_blas(200, 1000)
+    assert gemm.linear_takes_blas(1000, 100)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
