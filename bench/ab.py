@@ -6,7 +6,7 @@
 The base revision's ``kernels/`` folder is extracted (``git archive``) and imported as a
 separate package, so both versions are compiled in the same process. For every shape the
 two epochs alternate, A B then B A, on copies of the same start weights, example order and
-data (float32, sigmoid, quadratic cost, eta 3.0: the benchmark suite's settings; ``--cost`` picks
+data (float32 unless ``--dtype``, sigmoid, quadratic cost, eta 3.0: the benchmark suite's settings; ``--cost`` picks
 another cost and its output layer), after a
 warm-up that compiles both. Within a pair each side runs ``--repeat`` times, interleaved, and
 keeps its fastest (other work on the shared host can only add time). A pair's ratio is
@@ -86,10 +86,11 @@ def data(n):
     return rng.random((n, 784)), rng.integers(0, 10, n), "uniform noise"
 
 
-def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=3, cost="quadratic"):
+def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=3, cost="quadratic",
+            dtype="float32"):
     """Per-pair (old seconds, new seconds) for one epoch over X, each the fastest of ``repeat``
     interleaved runs."""
-    net = fastnn.Network(sizes, cost=cost, init="large", dtype="float32", seed=0)
+    net = fastnn.Network(sizes, cost=cost, init="large", dtype=dtype, seed=0)
     d = net.check_data(X, y)
     order = np.random.default_rng(1).permutation(len(d.X))
     start = net.params.copy()
@@ -132,8 +133,9 @@ def main(argv=None):
     parser.add_argument("--momentum", action="store_true", help="also time momentum 0.9 at batch 1 and 20")
     parser.add_argument("--cost", default="quadratic", choices=list(fastnn.registry.COSTS),
                         help="the cost (and with it the output layer) of every timed network")
-    parser.add_argument("--shapes", nargs="+", metavar="SIZES:BATCH",
-                        help="time these instead of the default shapes, e.g. 784,30,10:10 784,1000,10:100")
+    parser.add_argument("--shapes", nargs="+", metavar="SIZES:BATCH[:MOMENTUM]",
+                        help="time these instead of the default shapes, e.g. 784,30,10:10 784,1000,10:100:0.9")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="the networks' dtype")
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,18 +144,20 @@ def main(argv=None):
         X, y, what = data(args.n)
         shapes = [(s, b, 0.0) for s, b in SHAPES]
         if args.shapes:
-            shapes = [([int(n) for n in s.split(":")[0].split(",")], int(s.split(":")[1]), 0.0) for s in args.shapes]
+            shapes = [([int(n) for n in s.split(":")[0].split(",")], int(s.split(":")[1]),
+                       float(s.split(":")[2]) if s.count(":") == 2 else 0.0) for s in args.shapes]
         if args.momentum:
             shapes += [([784, 30, 10], 1, 0.9), ([784, 30, 10], 20, 0.9)]
         label = args.base_dir or args.base
         lines = [f"Paired A/B, `python bench/ab.py {' '.join(argv if argv is not None else sys.argv[1:])}`: "
-                 f"old = kernels of {label}, new = this checkout; one epoch of {args.n:,} {what}, float32, "
+                 f"old = kernels of {label}, new = this checkout; one epoch of {args.n:,} {what}, {args.dtype}, "
                  f"{args.pairs} alternating pairs per shape, each side the fastest of {args.repeat} interleaved "
                  f"runs; cost {args.cost}.", "",
                  "| network | batch | momentum | old s (median) | new s (median) | new/old (median) | range |",
                  "|---|---|---|---|---|---|---|"]
         for sizes, b, mu in shapes:
-            t = measure(base, sizes, b, X, y, args.pairs, momentum=mu, repeat=args.repeat, cost=args.cost)
+            t = measure(base, sizes, b, X, y, args.pairs, momentum=mu, repeat=args.repeat, cost=args.cost,
+                        dtype=args.dtype)
             r = t[:, 1] / t[:, 0]
             lines.append(f"| {sizes} | {b} | {mu:g} | {np.median(t[:, 0]):.4f} | {np.median(t[:, 1]):.4f} | "
                          f"{np.median(r):.3f} | {r.min():.3f}-{r.max():.3f} |")
