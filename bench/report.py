@@ -255,7 +255,8 @@ def scaling_why(scaling, rates):
         return []
     sgemm = f"; sgemm {rates['sgemm']:.0f}" if "sgemm" in rates else ""
     return ["- Scaling grid, where a peer is at least as fast as fastnn (GFLOP/s on the same work: " +
-            "; ".join(behind) + f"{sgemm}): the arithmetic-rate point above, at these shapes."]
+            "; ".join(behind) + f"{sgemm}): the arithmetic-rate and large-products points above, at these "
+            "shapes."]
 
 
 def threads_table(threads):
@@ -393,9 +394,14 @@ def why_missed(groups, rates, threads, scaling):
         "inputs and a rank-16 update, `kernels/sgd.py`), which is exact up to round-off and removes the "
         "matrix-vector bound; the rest of each example (the small layers, their updates, the sigmoids) stays "
         "serial.",
-        "- JAX and vectorised NumPy at batch 20 and above call XLA's and OpenBLAS's assembly gemm. `np.dot` "
-        "inside Numba would call BLAS too, but only through SciPy, which would make SciPy a runtime "
-        "dependency; fastnn keeps to numpy and numba.",
+        "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples once the "
+        "examples or the rows reach 128, the forward product from 512 examples into 64 neurons) fastnn calls "
+        "OpenBLAS's sgemm through SciPy, as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
+        "are faster, because BLAS packs both operands on every call. Where a peer still leads at large "
+        "batches: the update's product (D^T A added into the weights) is a transposed sgemm that runs slower "
+        "than a plain one at skinny shapes such as 100 outputs; every mini-batch copies its rows out of X in "
+        "example order before the products (JAX's gather does too); and the sigmoids, deltas and bias sums "
+        "are passes of their own over the batch, which XLA can fuse into one.",
     ] + book_why(groups, rates) + scaling_why(scaling, rates) + float64_why(groups) + threads_why(threads)
 
 
@@ -464,7 +470,10 @@ def threads_why(threads):
         "compute the first layer and update it a chunk of neurons at a time, claimed from an atomic counter, and "
         "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
         "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
-        "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2."]
+        "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
+        "of the first layer's products go to BLAS (batch 512 and more, 64 neurons and more: batch 1000 here), "
+        "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
+        "then the products are split, and everything between them runs on one core."]
     if ceiling:
         lines.append(
             "- The machine's own ceiling, measured alternately in the same run: two independent trainings at once, "
