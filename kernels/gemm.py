@@ -14,8 +14,11 @@ each loaded row feeds several outputs at once:
   of examples. (4 rows against 2 examples, 6 loads for 8, ran 10-35% slower
   from 16 to 100 examples.) One example takes a matrix-vector loop instead.
   Remainder rows and examples reuse the last row (the extra results are
-  computed and dropped), so one loop body covers every shape.
-- ``add_outer`` updates 3 rows of C from 4 rows of A in one pass over k. Each
+  computed and dropped), so one loop body covers every shape, except that
+  the last one or two examples take a 3 x 2 pass (``_rows_by_two``): with
+  the 4-example body, batch 2 computed twice the products it kept.
+- ``add_outer`` updates 3 rows of C from 4 rows of A in one pass over k (the
+  2 or 3 examples left after the groups of 4 take one pass of 2, not one each). Each
   pass sets up 12 broadcast coefficients, so passes are kept long: k is split
   into chunks only beyond KC columns, where the rows of A would crowd out L2.
 
@@ -171,6 +174,9 @@ def linear(W, b, A, Z):
             w1 = W[j1]
             w2 = W[j2]
             for i in range(e0, e1, 4):
+                if e1 - i <= 2:  # one or two examples left: 3 rows x 2 examples, not 4 with copies
+                    _rows_by_two(w0, w1, w2, A[i], A[min(i + 1, e1 - 1)], b, j, j1, j2, Z[i], Z[min(i + 1, e1 - 1)])
+                    continue
                 i1 = min(i + 1, e1 - 1)
                 i2 = min(i + 2, e1 - 1)
                 i3 = min(i + 3, e1 - 1)
@@ -223,6 +229,37 @@ def linear(W, b, A, Z):
                 Z[i, j2] = s02 + b[j2]
                 Z[i, j1] = s01 + b[j1]
                 Z[i, j] = s00 + b[j]
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _rows_by_two(w0, w1, w2, x0, x1, b, j, j1, j2, z0, z1):
+    """linear's last one or two examples (x1 may be x0 again, z1 then z0): 3 rows x 2 examples in one pass."""
+    zero = z0.dtype.type(0)
+    s00 = zero
+    s01 = zero
+    s02 = zero
+    s10 = zero
+    s11 = zero
+    s12 = zero
+    for k in range(w0.shape[0]):
+        u0 = w0[k]
+        u1 = w1[k]
+        u2 = w2[k]
+        p = x0[k]
+        s00 += u0 * p
+        s01 += u1 * p
+        s02 += u2 * p
+        p = x1[k]
+        s10 += u0 * p
+        s11 += u1 * p
+        s12 += u2 * p
+    # a duplicated row or example is stored first and then overwritten by the real one
+    z1[j2] = s12 + b[j2]
+    z1[j1] = s11 + b[j1]
+    z1[j] = s10 + b[j]
+    z0[j2] = s02 + b[j2]
+    z0[j1] = s01 + b[j1]
+    z0[j] = s00 + b[j]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -302,7 +339,24 @@ def add_outer(C, alpha, D, A):
                     c0[k] += a0 * p + b0 * q + d0 * r + e0 * s
                     c1[k] += a1 * p + b1 * q + d1 * r + e1 * s
                     c2[k] += a2 * p + b2 * q + d2 * r + e2 * s
-            for i in range(m4, m):
+            i = m4
+            if m - i >= 2:  # two of the remaining examples in one pass over the rows of C
+                x0 = A[i, k0:k1]
+                x1 = A[i + 1, k0:k1]
+                a0 = alpha * D[i, j]
+                a1 = alpha * D[i, j + 1]
+                a2 = alpha * D[i, j + 2]
+                b0 = alpha * D[i + 1, j]
+                b1 = alpha * D[i + 1, j + 1]
+                b2 = alpha * D[i + 1, j + 2]
+                for k in range(k1 - k0):
+                    p = x0[k]
+                    q = x1[k]
+                    c0[k] += a0 * p + b0 * q
+                    c1[k] += a1 * p + b1 * q
+                    c2[k] += a2 * p + b2 * q
+                i += 2
+            if i < m:
                 x0 = A[i, k0:k1]
                 a0 = alpha * D[i, j]
                 a1 = alpha * D[i, j + 1]

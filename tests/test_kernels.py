@@ -188,20 +188,20 @@ def test_float32_agrees_with_float64():
 
 
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
-# an odd number of examples, fewer than 4 examples, more inputs than one k-chunk (kernels.gemm.KC) and more
+# an odd number of examples, fewer than 4 examples, 1, 2 or 3 examples after the groups of 4, more inputs than one k-chunk (kernels.gemm.KC) and more
 # examples than one block of linear (kernels.gemm.EB); and two above the BLAS thresholds: (40, 130, 80) takes
 # BLAS in add_outer only, (520, 260, 70) in linear, in add_outer and in add_outer with D transposed
 # (test_gemm_shapes_cover_both_paths checks which).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (40, 130, 80), (520, 260, 70)]
+               (6, 8, 33), (40, 130, 80), (520, 260, 70)]
 
 
 def test_gemm_shapes_cover_both_paths():
     # (linear, add_outer, add_outer with D transposed) through BLAS, for the test shapes above
     paths = [(gemm.linear_takes_blas(m, n), gemm.add_outer_takes_blas(m, n, K), gemm.add_outer_takes_blas(n, m, K))
              for m, n, K in GEMM_SHAPES]
-    assert paths[:7] == [(False, False, False)] * 7
-    assert paths[7:] == [(False, True, False), (True, True, True)]
+    assert paths[:8] == [(False, False, False)] * 8
+    assert paths[8:] == [(False, True, False), (True, True, True)]
     # the benchmark shapes: [784,100,10] stays on the loops at batch 100 and goes to BLAS from 128;
     # width 30 never does; the wide layers do from 32 examples; linear only from 512 examples and 64 rows
     assert not gemm.add_outer_takes_blas(100, 100, 784) and gemm.add_outer_takes_blas(200, 100, 784)
