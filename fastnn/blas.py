@@ -15,6 +15,8 @@ overlap in several threads share it; the first sets it and the last restores it.
 import threading
 from contextlib import contextmanager
 
+from .kernels.gemm import BLAS_BLOCK
+
 _lock = threading.Lock()
 _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
 
@@ -28,9 +30,22 @@ def _controller():
     return _state["controller"]
 
 
+def may_use_blas(batch_size: int, n_examples: int) -> bool:
+    """False when no product of an epoch can go to BLAS: every BLAS path of ``kernels.gemm`` needs
+    a block of at least BLAS_BLOCK examples (or, for w^T delta, 64 of them). Such epochs skip the
+    limit, and with it SciPy's import and the scan of the loaded libraries."""
+    return min(batch_size, n_examples) >= BLAS_BLOCK
+
+
 @contextmanager
-def blas_threads(n: int):
-    """Let the BLAS libraries use n threads inside the block; the previous setting returns after it."""
+def blas_threads(n: int, needed: bool = True):
+    """Let the BLAS libraries use n threads inside the block; the previous setting returns after it.
+
+    With ``needed=False`` (see ``may_use_blas``) it does nothing.
+    """
+    if not needed:
+        yield
+        return
     with _lock:
         if _state["depth"] == 0:
             _state["limiter"] = _controller().limit(limits=n, user_api="blas")

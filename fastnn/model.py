@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import health, kernels, serialization
-from .blas import blas_threads
+from .blas import blas_threads, may_use_blas
 from .checks import (as_features, as_targets, check_float, check_int, check_seed, check_sizes,
                      check_threads)
 from .kernels.layout import aligned_zeros, param_offsets
@@ -304,8 +304,7 @@ class Network:
         """Mean cost over (X, y) plus the L2 term 0.5 (lmbda/n) sum w^2 (X may be a ``Data``)."""
         lmbda = check_float(lmbda, "lmbda", minimum=0.0)
         d = self.check_data(X, y)
-        with blas_threads(1):
-            return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)
+        return kernels.total_cost(*self.kernel_args(), d.X, d.Y, lmbda)  # blocks too small for BLAS
 
     def squared_weights(self) -> float:
         """sum w^2 over every weight (not the biases), in float64: the L2 term is 0.5 (lmbda/n) times this."""
@@ -318,7 +317,7 @@ class Network:
         d = self.check_data(X, y)
         idx = np.arange(len(d.X), dtype=np.int64) if idx is None else self._checked_order(idx, len(d.X), "idx")
         grad = np.zeros_like(self.params)
-        with blas_threads(1):
+        with blas_threads(1, needed=may_use_blas(len(idx), len(idx))):
             kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
         return grad
 
@@ -433,7 +432,8 @@ class Network:
             elif threads > 1 and batch_size > 1:
                 loss = minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
             else:
-                with blas_threads(1):  # one thread means one core, BLAS included (fastnn.blas)
+                # one thread means one core, BLAS included (fastnn.blas)
+                with blas_threads(1, needed=may_use_blas(batch_size, len(order))):
                     if batch_size == 1:
                         loss = kernels.online_epoch(*args, rule, hyper)
                     else:

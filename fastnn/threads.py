@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from .blas import blas_threads
+from .blas import blas_threads, may_use_blas
 from .kernels.gemm import BLAS_LINEAR_BLOCK, BLAS_LINEAR_ROWS
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
@@ -69,8 +69,9 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     go to BLAS in both directions (``blas_splits``): there the serial kernel with BLAS on
     nthreads threads is the faster split.
     """
+    needed = may_use_blas(batch_size, len(order))
     if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order)):
-        with blas_threads(nthreads):
+        with blas_threads(nthreads, needed):
             return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
@@ -78,7 +79,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
     HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
     # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
-    with blas_threads(1):
+    with blas_threads(1, needed):
         losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off,
                                                               b_off, sizes, hidden, output, cost, X, Y, order,
                                                               batch_size, rule, hyper), nthreads)
@@ -98,5 +99,5 @@ def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X
                                 hyper)
         return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
                                batch_size, rule, hyper)
-    with blas_threads(1):
+    with blas_threads(1, may_use_blas(batch_size, len(order))):
         return sum(run_threads(work, nthreads))

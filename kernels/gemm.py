@@ -44,7 +44,6 @@ row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` al
 unless two threads were asked for.
 """
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  numba_xxgemm loads sgemm and dgemm from here
 from numba import njit, types
 from numba.extending import overload
 
@@ -62,7 +61,10 @@ BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
 def _xxgemm_type(dtype):
     """Numba's C helper numba_xxgemm (numba/_helperlib.c, typed as in numba.np.linalg._BLAS):
     Fortran xGEMM, C := alpha op(A) op(B) + beta C on column-major matrices, the precision
-    chosen by ``kind`` ('s' or 'd'). An external symbol, so kernels calling it still cache."""
+    chosen by ``kind`` ('s' or 'd'). An external symbol, so kernels calling it still cache.
+    It imports scipy.linalg.cython_blas at its first call, taking the GIL for it (numba/_lapack.c),
+    so ``import fastnn`` does not pay SciPy's import (0.5 s here) unless a product goes to BLAS; it
+    returns -1 if SciPy's BLAS cannot be loaded, and the callers below raise."""
     p = types.CPointer(dtype)
     return types.ExternalFunction("numba_xxgemm", types.intc(
         types.char, types.char, types.char, types.intp, types.intp, types.intp,

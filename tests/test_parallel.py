@@ -1,4 +1,6 @@
 """Threads: synchronous mini-batch SGD against the serial kernel, Hogwild, the barrier, and the checks."""
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -7,6 +9,7 @@ from numba import njit
 
 import fastnn
 from fastnn.blas import blas_threads as fastnn_blas_threads, current_blas_threads
+from fastnn.blas import may_use_blas as fastnn_may_use_blas
 from fastnn.checks import usable_cores
 from fastnn.kernels import gemm, layout, parallel
 from fastnn.threads import blas_splits, run_threads
@@ -67,6 +70,20 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
     threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
     np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)
+
+
+def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_limit():
+    # import fastnn does not import scipy.linalg (0.45 s here; the kernels' BLAS helper loads it at its
+    # first call, or Numba when it first compiles array code). A fresh process, so nothing imported it.
+    code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    # epochs whose blocks are all below BLAS_BLOCK examples leave the BLAS setting alone
+    assert not fastnn_may_use_blas(31, 1000) and fastnn_may_use_blas(32, 1000) and not fastnn_may_use_blas(40, 31)
+    assert not gemm.add_outer_takes_blas(31, 10_000, 10_000) and not gemm.linear_takes_blas(31, 10_000)
+    assert not gemm.add_outer_takes_blas(10_000, 63, 10_000)  # w^T delta: 63 examples, any width
+    before = current_blas_threads()
+    with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
+        assert current_blas_threads() == before
 
 
 def test_blas_follows_the_threads_argument_and_comes_back():
