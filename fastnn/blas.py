@@ -10,7 +10,8 @@ use both (``fastnn.threads.minibatch_epoch_parallel``).
 
 The limit is the library's global setting (OpenBLAS has no per-call one), set through
 threadpoolctl and restored when the last fastnn call that set it returns. Calls that
-overlap in several threads share it; the first sets it and the last restores it.
+overlap in several threads share it; the first sets it and the last restores it, whichever
+threads those are (``_take_control``).
 """
 import threading
 from contextlib import contextmanager
@@ -48,8 +49,10 @@ def blas_threads(n: int, needed: bool = True):
         return
     with _lock:
         if _state["depth"] == 0:
+            _take_control()
             _state["limiter"] = _controller().limit(limits=n, user_api="blas")
         elif _state["threads"] != n:
+            _take_control()
             _controller().limit(limits=n, user_api="blas")
         _state["depth"] += 1
         _state["threads"] = n
@@ -59,8 +62,21 @@ def blas_threads(n: int, needed: bool = True):
         with _lock:
             _state["depth"] -= 1
             if _state["depth"] == 0:
+                _take_control()
                 _state["limiter"].restore_original_limits()
+                _take_control()  # and leave it free for the caller's own threadpoolctl calls
                 _state["limiter"] = _state["threads"] = None
+
+
+def _take_control():
+    """Let this thread set OpenBLAS's count. threadpoolctl (3.5 and later) lets only the first thread
+    that set a pthreads OpenBLAS's process-wide count set it again and silently ignores the others, so a
+    fit on a worker thread, or the last of two overlapping fits restoring the count, would change
+    nothing. fastnn's calls are serialised by _lock, so whichever thread acts takes control first."""
+    import threadpoolctl
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
 
 
 def current_blas_threads() -> list[int]:

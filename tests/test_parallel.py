@@ -86,6 +86,34 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
         assert current_blas_threads() == before
 
 
+def test_overlapping_calls_in_two_threads_share_the_blas_limit():
+    # two fits on threads (a search on joblib's threading backend): the first in sets the limit, and
+    # it holds until the last one out, whichever order they leave in. The main thread sets it first: a
+    # pthreads OpenBLAS then ignored every other thread's setting under threadpoolctl (fastnn.blas._take_control)
+    with fastnn_blas_threads(1):
+        pass
+    before = current_blas_threads()
+    inside, leave_first = threading.Barrier(2), threading.Event()
+    seen = []
+
+    def fit(first):
+        with fastnn_blas_threads(1):
+            inside.wait(timeout=30)
+            seen.append(set(current_blas_threads()))
+            if first:
+                leave_first.set()
+            else:
+                leave_first.wait(timeout=30)
+                seen.append(set(current_blas_threads()))  # the other one has left: still limited
+    threads = [threading.Thread(target=fit, args=(first,)) for first in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert seen == [{1}, {1}, {1}]
+    assert current_blas_threads() == before
+
+
 def test_blas_follows_the_threads_argument_and_comes_back():
     before = current_blas_threads()
     assert before and all(n >= 1 for n in before)  # SciPy's OpenBLAS at least is loaded
