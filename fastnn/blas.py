@@ -16,7 +16,7 @@ threads those are (``_take_control``).
 import threading
 from contextlib import contextmanager
 
-from .kernels.gemm import BLAS_BLOCK
+from .kernels.gemm import add_outer_takes_blas, linear_takes_blas
 
 _lock = threading.Lock()
 _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
@@ -31,11 +31,18 @@ def _controller():
     return _state["controller"]
 
 
-def may_use_blas(batch_size: int, n_examples: int) -> bool:
-    """False when no product of an epoch can go to BLAS: every BLAS path of ``kernels.gemm`` needs
-    a block of at least BLAS_BLOCK examples (or, for w^T delta, 64 of them). Such epochs skip the
-    limit, and with it SciPy's import and the scan of the loaded libraries."""
-    return min(batch_size, n_examples) >= BLAS_BLOCK
+def may_use_blas(sizes, batch_size: int, n_examples: int) -> bool:
+    """True when some product of an epoch over n_examples in mini-batches of batch_size can go to BLAS
+    (``kernels.gemm``'s rules for the forward product, the update or gradient, and w^T delta). Other
+    epochs skip the limit, and with it threadpoolctl's scan of the loaded libraries."""
+    m = min(batch_size, n_examples)
+    for l in range(len(sizes) - 1):
+        n_in, n_out = int(sizes[l]), int(sizes[l + 1])
+        if linear_takes_blas(m, n_out) or add_outer_takes_blas(m, n_out, n_in):
+            return True
+        if l > 0 and add_outer_takes_blas(n_out, m, n_in):  # w^T delta down to layer l
+            return True
+    return False
 
 
 @contextmanager

@@ -69,7 +69,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     go to BLAS in both directions (``blas_splits``): there the serial kernel with BLAS on
     nthreads threads is the faster split.
     """
-    needed = may_use_blas(batch_size, len(order))
+    needed = may_use_blas(sizes, batch_size, len(order))
     if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order)):
         with blas_threads(nthreads, needed):
             return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
@@ -99,5 +99,5 @@ def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X
                                 hyper)
         return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
                                batch_size, rule, hyper)
-    with blas_threads(1, may_use_blas(batch_size, len(order))):
+    with blas_threads(1, may_use_blas(sizes, batch_size, len(order))):
         return sum(run_threads(work, nthreads))

@@ -77,8 +77,16 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     # first call, or Numba when it first compiles array code). A fresh process, so nothing imported it.
     code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
-    # epochs whose blocks are all below BLAS_BLOCK examples leave the BLAS setting alone
-    assert not fastnn_may_use_blas(31, 1000) and fastnn_may_use_blas(32, 1000) and not fastnn_may_use_blas(40, 31)
+    # epochs none of whose products go to BLAS leave the BLAS setting alone: below 32 examples, or
+    # narrow layers ([784,30,10] at any batch, [784,100,10] below 128 examples), or a short data set
+    assert not fastnn_may_use_blas([784, 1000, 10], 31, 1000) and fastnn_may_use_blas([784, 1000, 10], 32, 1000)
+    assert not fastnn_may_use_blas([784, 1000, 10], 40, 31)
+    assert not fastnn_may_use_blas([784, 30, 10], 1000, 10_000)
+    assert not fastnn_may_use_blas([784, 100, 10], 127, 10_000) and fastnn_may_use_blas([784, 100, 10], 128, 10_000)
+    assert fastnn_may_use_blas([784, 30, 30, 10], 1000, 10_000) is False  # 30 rows: w^T delta stays on loops
+    # only w^T delta (40 rows of W, 200 examples, 100 columns) goes to BLAS here
+    assert not gemm.add_outer_takes_blas(200, 100, 50) and not gemm.add_outer_takes_blas(200, 40, 100)
+    assert gemm.add_outer_takes_blas(40, 200, 100) and fastnn_may_use_blas([50, 100, 40], 200, 10_000)
     assert not gemm.add_outer_takes_blas(31, 10_000, 10_000) and not gemm.linear_takes_blas(31, 10_000)
     assert not gemm.add_outer_takes_blas(10_000, 63, 10_000)  # w^T delta: 63 examples, any width
     before = current_blas_threads()
