@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .blas import blas_threads, may_use_blas
-from .kernels.gemm import BLAS_LINEAR_BLOCK, BLAS_LINEAR_ROWS
+from .kernels.gemm import linear_takes_blas
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
@@ -51,12 +51,13 @@ def run_threads(work, nthreads):
 
 
 def blas_splits(sizes, batch_size, n_examples):
-    """True where both of the first layer's products go to BLAS (``kernels.gemm``): mini-batches
-    of at least BLAS_LINEAR_BLOCK examples into at least BLAS_LINEAR_ROWS neurons. There BLAS on two
-    threads beat fastnn's own split (5,000 examples, float32, speed-up over one thread): batch 1000
-    at [784,100,10] 1.56x against 1.44x, at [784,300,10] 1.67x against 1.42x, at [784,1000,10]
-    1.78x against 1.48x. At batch 100 the own split wins: 1.60x against 1.23x at [784,300,10]."""
-    return min(batch_size, n_examples) >= BLAS_LINEAR_BLOCK and sizes[1] >= BLAS_LINEAR_ROWS
+    """True where the first layer's forward product goes to BLAS (``kernels.gemm.linear_takes_blas``:
+    mini-batches of 512 examples and more into 64 neurons and more; its update then goes to BLAS too,
+    given 64 inputs or more). There BLAS on two threads beat fastnn's own split (5,000 examples,
+    float32, speed-up over one thread): batch 1000 at [784,100,10] 1.56x against 1.44x, at
+    [784,300,10] 1.67x against 1.42x, at [784,1000,10] 1.78x against 1.48x. At batch 100 the own
+    split wins: 1.60x against 1.23x at [784,300,10]."""
+    return bool(linear_takes_blas(min(batch_size, n_examples), sizes[1]))
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
@@ -66,8 +67,8 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
 
     Needs at least one hidden layer (the split is by hidden neurons); with none,
     or with one thread, it runs the serial kernel. So it does where the first layer's products
-    go to BLAS in both directions (``blas_splits``): there the serial kernel with BLAS on
-    nthreads threads is the faster split.
+    go to BLAS (``blas_splits``): there the serial kernel with BLAS on nthreads threads is the
+    faster split.
     """
     needed = may_use_blas(sizes, batch_size, len(order))
     if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order)):
