@@ -182,9 +182,8 @@ def fig_steps(meta, arm, folder, suffix):
                     med.append(m)
             if med:
                 v = np.array([m.value for m in med])
-                lo, hi = np.array([m.lo for m in med]), np.array([m.hi for m in med])
-                ax.errorbar(med_b, v, yerr=[v - lo, hi - v], color="C0", marker="o", ms=4, capsize=3, zorder=3,
-                            label=f"median, {LEVEL:.0%} bootstrap interval")
+                _interval_bars(ax, med_b, v, [m.lo for m in med], [m.hi for m in med], color="C0", marker="o",
+                               ms=4, capsize=3, zorder=3, label=f"median, {LEVEL:.0%} bootstrap interval")
                 x = np.array([min(bs), max(bs)], float)
                 if row == 0:
                     ax.plot(x, v[0] * med_b[0] / x, "k--", lw=0.8, label="perfect scaling (slope -1)")
@@ -245,6 +244,13 @@ def fig_tuning(meta, arm, folder, suffix):
     return save_figure(fig, folder, f"tuning{suffix}.png")
 
 
+def _interval_bars(ax, x, value, lo, hi, **kw):
+    """Points at value with bars from lo to hi. An end on the wrong side of its value (matplotlib
+    refuses negative bar lengths) is drawn as no bar on that side."""
+    value, lo, hi = (np.asarray(a, float) for a in (value, lo, hi))
+    return ax.errorbar(x, value, yerr=[np.clip(value - lo, 0, None), np.clip(hi - value, 0, None)], **kw)
+
+
 def fig_noise(meta, arm, folder, suffix):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -254,8 +260,7 @@ def fig_noise(meta, arm, folder, suffix):
         lo = np.array([x[1].b_simple.lo for x in arm.noise])
         hi = np.array([x[1].b_simple.hi for x in arm.noise])
         ok = np.isfinite(v) & (v > 0)
-        ax.errorbar(e[ok], v[ok], yerr=[np.clip(v[ok] - lo[ok], 0, None), np.clip(hi[ok] - v[ok], 0, None)],
-                    marker="o", capsize=3, label=f"B_simple, {LEVEL:.0%} interval")
+        _interval_bars(ax, e[ok], v[ok], lo[ok], hi[ok], marker="o", capsize=3, label=f"B_simple, {LEVEL:.0%} interval")
     for k, (best, iv, _) in enumerate(arm.critical):
         if best is not None:
             ax.axhline(iv.value, color=f"C{k + 1}", lw=1, ls="--", label=f"B_crit at {arm.targets[k]:.2%}")
@@ -281,7 +286,7 @@ def fig_clock(meta, arm, folder, suffix):
         v = np.array([x["seconds_per_update"] for x in c]) * 1e6
         lo = np.array([x["interval"][0] for x in c]) * 1e6
         hi = np.array([x["interval"][1] for x in c]) * 1e6
-        ax.errorbar(bs, v, yerr=[v - lo, hi - v], marker="o", capsize=3, label="measured (median, interval)")
+        _interval_bars(ax, bs, v, lo, hi, marker="o", capsize=3, label="measured (median, interval)")
         x = np.array([min(bs), max(bs)], float)
         ax.plot(x, v[0] * x / bs[0], "k--", lw=0.8, label="proportional to batch size")
         _loglog(ax)
@@ -294,8 +299,7 @@ def fig_clock(meta, arm, folder, suffix):
         ax2.scatter([b] * len(vals), vals, s=9, color="0.55")
         m = arm.median_interval(b, mid, "cpu_seconds")
         if m is not None:
-            ax2.errorbar([b], [m.value], yerr=[[m.value - m.lo], [m.hi - m.value]], color="C0", marker="o",
-                         capsize=3)
+            _interval_bars(ax2, [b], [m.value], [m.lo], [m.hi], color="C0", marker="o", capsize=3)
     _loglog(ax2)
     ax2.set_xlabel("batch size")
     ax2.set_ylabel(f"CPU seconds to {arm.targets[mid]:.2%}")
