@@ -317,7 +317,7 @@ class Network:
         d = self.check_data(X, y)
         idx = np.arange(len(d.X), dtype=np.int64) if idx is None else self._checked_order(idx, len(d.X), "idx")
         grad = np.zeros_like(self.params)
-        with blas_threads(1, needed=may_use_blas(self.sizes, kernels.forward.CHUNK, len(idx))):
+        with blas_threads(1, needed=may_use_blas(self.sizes, kernels.forward.CHUNK, len(idx), self.dtype)):
             kernels.accumulate_gradient(*self.kernel_args(), d.X, d.Y, idx, grad)
         return grad
 
@@ -433,7 +433,7 @@ class Network:
                 loss = minibatch_epoch_parallel(*args, batch_size, rule, hyper, threads)
             else:
                 # one thread means one core, BLAS included (fastnn.blas)
-                with blas_threads(1, needed=may_use_blas(self.sizes, batch_size, len(order))):
+                with blas_threads(1, needed=may_use_blas(self.sizes, batch_size, len(order), self.dtype)):
                     if batch_size == 1:
                         loss = kernels.online_epoch(*args, rule, hyper)
                     else:

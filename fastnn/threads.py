@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .blas import blas_threads, may_use_blas
-from .kernels.gemm import linear_takes_blas
+from .kernels.gemm import add_outer_takes_blas, linear_takes_blas
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
@@ -50,14 +50,16 @@ def run_threads(work, nthreads):
     return results
 
 
-def blas_splits(sizes, batch_size, n_examples):
-    """True where the first layer's forward product goes to BLAS (``kernels.gemm.linear_takes_blas``:
-    mini-batches of 512 examples and more into 64 neurons and more; its update then goes to BLAS too,
-    given 64 inputs or more). There BLAS on two threads beat fastnn's own split (5,000 examples,
-    float32, speed-up over one thread): batch 1000 at [784,100,10] 1.56x against 1.44x, at
-    [784,300,10] 1.67x against 1.42x, at [784,1000,10] 1.78x against 1.48x. At batch 100 the own
-    split wins: 1.60x against 1.23x at [784,300,10]."""
-    return bool(linear_takes_blas(min(batch_size, n_examples), sizes[1]))
+def blas_splits(sizes, batch_size, n_examples, dtype):
+    """True where both of the first layer's products go to BLAS (``kernels.gemm``: the forward product
+    from mini-batches of 512 examples into 64 neurons and more, ``linear_takes_blas``; the update given
+    64 inputs or more, and more than 128 neurons in float32, where fewer take register tiles). There
+    BLAS on two threads beat fastnn's own split (5,000 examples, float32, speed-up over one thread):
+    batch 1000 at [784,300,10] 1.67x against 1.42x, at [784,1000,10] 1.78x against 1.48x. At batch
+    100 the own split wins: 1.60x against 1.23x at [784,300,10]."""
+    m = min(batch_size, n_examples)
+    n_in, n_out = int(sizes[0]), int(sizes[1])
+    return bool(linear_takes_blas(m, n_out) and add_outer_takes_blas(m, n_out, n_in, np.dtype(dtype).itemsize))
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
@@ -70,8 +72,8 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     go to BLAS (``blas_splits``): there the serial kernel with BLAS on nthreads threads is the
     faster split.
     """
-    needed = may_use_blas(sizes, batch_size, len(order))
-    if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order)):
+    needed = may_use_blas(sizes, batch_size, len(order), X.dtype)
+    if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order), X.dtype):
         with blas_threads(nthreads, needed):
             return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                                    batch_size, rule, hyper)
@@ -100,5 +102,5 @@ def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X
                                 hyper)
         return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, parts[tid],
                                batch_size, rule, hyper)
-    with blas_threads(1, may_use_blas(sizes, batch_size, len(order))):
+    with blas_threads(1, may_use_blas(sizes, batch_size, len(order), X.dtype)):
         return sum(run_threads(work, nthreads))

@@ -42,12 +42,21 @@ add_outer from BLAS_BLOCK examples and BLAS_ROWS rows when either reaches BLAS_L
 (``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-thread epoch's
 row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
 unless two threads were asked for.
+
+In float32, add_outer with up to TILE_MAX_ROWS rows of C, from TILE_EXAMPLES examples and
+TILE_COLUMNS columns, takes register tiles instead (``kernels.tiles``, ``add_outer_takes_tiles``),
+before BLAS is considered: C stays in registers while the examples pass, and nothing is packed.
+Measured in bench/tiles-probe.md: 1.1-1.4x the loops and BLAS for 30 to 200 rows from 32 to 1000
+examples; below 32 examples (0.8x at 10 and 16) C's loads and stores are not paid back, above about
+200 rows BLAS's packing is, and in float64 (8 lanes a tile) they did not beat the others.
 """
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from .codes import FASTMATH
+from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
+                    tile_4, tile_5, tile_6)
 
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
@@ -56,6 +65,10 @@ BLAS_ROWS = 64  # ... and this many rows and columns of C ...
 BLAS_LONG = 128  # ... when the examples or the rows number at least this many
 BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
+TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
+TILE_MAX_ROWS = 128  # ... up to this many rows of C ...
+TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
+TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
 
 
 def _xxgemm_type(dtype):
@@ -82,9 +95,19 @@ def linear_takes_blas(m, n_out):
 
 
 @njit(cache=True)
-def add_outer_takes_blas(m, n, K):
+def add_outer_takes_tiles(m, n, K, itemsize):
+    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous).
+
+    float32 only: in float64 the tiles ran at 0.7-1.06x of the loops or BLAS (bench/tiles-probe.md).
+    """
+    return itemsize == 4 and m >= TILE_EXAMPLES and n <= TILE_MAX_ROWS and K >= TILE_COLUMNS
+
+
+@njit(cache=True)
+def add_outer_takes_blas(m, n, K, itemsize):
     """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous)."""
-    return m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and max(m, n) >= BLAS_LONG
+    return (m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and max(m, n) >= BLAS_LONG
+            and not add_outer_takes_tiles(m, n, K, itemsize))
 
 
 @njit(cache=True, inline="always")
@@ -293,6 +316,74 @@ def _matvec(W, b, x, z):
         z[j] = s0 + b[j]
 
 
+def tile_add_outer(C, alpha, D, A):
+    """add_outer in register tiles (``kernels.tiles``): C += alpha D^T A, C and A with contiguous rows.
+
+    This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
+    """
+    C += alpha * (D.T @ A)
+
+
+@overload(tile_add_outer)
+def _tile_add_outer_compiled(C, alpha, D, A):
+    width = columns(C.dtype.bitwidth // 8)
+
+    def impl(C, alpha, D, A):
+        m, K = A.shape
+        a = C.dtype.type(alpha)
+        for i0 in range(0, m, TILE_BLOCK):
+            i1 = min(m, i0 + TILE_BLOCK)
+            for k0 in range(0, K, width):
+                if K - k0 >= width:
+                    _strip(C, D, A, k0, i0, i1, a)
+                else:
+                    _edge_strip(C, D, A, k0, i0, i1, a, K - k0)
+
+    return impl
+
+
+@njit(cache=True, inline="always")
+def _strip(C, D, A, k0, i0, i1, a):
+    """The tiles of one strip of columns k0 .. k0 + width of C, over the examples i0 .. i1."""
+    n = C.shape[0]
+    j0 = 0
+    while j0 + TILE_ROWS <= n:
+        tile_6(C, D, A, j0, k0, i0, i1, a)
+        j0 += TILE_ROWS
+    rest = n - j0
+    if rest == 1:
+        tile_1(C, D, A, j0, k0, i0, i1, a)
+    elif rest == 2:
+        tile_2(C, D, A, j0, k0, i0, i1, a)
+    elif rest == 3:
+        tile_3(C, D, A, j0, k0, i0, i1, a)
+    elif rest == 4:
+        tile_4(C, D, A, j0, k0, i0, i1, a)
+    elif rest == 5:
+        tile_5(C, D, A, j0, k0, i0, i1, a)
+
+
+@njit(cache=True, inline="always")
+def _edge_strip(C, D, A, k0, i0, i1, a, cols):
+    """_strip for the last cols columns of C, fewer than a tile's width: masked tiles."""
+    n = C.shape[0]
+    j0 = 0
+    while j0 + TILE_ROWS <= n:
+        edge_6(C, D, A, j0, k0, i0, i1, a, cols)
+        j0 += TILE_ROWS
+    rest = n - j0
+    if rest == 1:
+        edge_1(C, D, A, j0, k0, i0, i1, a, cols)
+    elif rest == 2:
+        edge_2(C, D, A, j0, k0, i0, i1, a, cols)
+    elif rest == 3:
+        edge_3(C, D, A, j0, k0, i0, i1, a, cols)
+    elif rest == 4:
+        edge_4(C, D, A, j0, k0, i0, i1, a, cols)
+    elif rest == 5:
+        edge_5(C, D, A, j0, k0, i0, i1, a, cols)
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def add_outer(C, alpha, D, A):
     """C[j, k] += alpha * sum_i D[i, j] A[i, k]: C += alpha D^T A.
@@ -302,10 +393,21 @@ def add_outer(C, alpha, D, A):
     """
     m = A.shape[0]
     n, K = C.shape
-    if (add_outer_takes_blas(m, n, K) and _rows_contiguous(C) and _rows_contiguous(A)
-            and (D.strides[0] == D.itemsize or _rows_contiguous(D))):
-        blas_add_outer(C, alpha, D, A)
-        return
+    if _rows_contiguous(C) and _rows_contiguous(A):
+        if add_outer_takes_tiles(m, n, K, C.itemsize):
+            tile_add_outer(C, alpha, D, A)
+            return
+        if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or _rows_contiguous(D)):
+            blas_add_outer(C, alpha, D, A)
+            return
+    _add_outer_loops(C, alpha, D, A)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _add_outer_loops(C, alpha, D, A):
+    """add_outer in the register-blocked loops: 3 rows of C from 4 examples per pass."""
+    m = A.shape[0]
+    n, K = C.shape
     m4 = m - m % 4
     kc = (K + KC - 1) // KC  # chunks
     kc = (K + kc - 1) // kc  # columns per chunk, balanced

@@ -43,7 +43,7 @@ from numba.extending import intrinsic, overload
 from .activations import activate
 from .backprop import backward, gather_rows, prefetch_rows
 from .costs import block_loss, loss_value, new_loss
-from .gemm import add_outer_takes_blas, linear
+from .gemm import add_outer_takes_blas, add_outer_takes_tiles, linear
 from .layout import alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
 from .update import check_rule, update_rows
@@ -57,7 +57,7 @@ SYNC_SIZE = 40
 GATHER_CHUNK = 4  # rows of the batch per claim
 FORWARD_CHUNK = 6  # neurons per claim in the first layer's forward pass (linear's 3-row blocks)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
-# share per thread where that share's product goes to BLAS
+# share per thread where that share's product goes to register tiles or BLAS
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
@@ -224,10 +224,15 @@ def minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off, b_off, 
     b0 = biases(params, b_off, sizes, 0)
     n_fwd = (n1 + FORWARD_CHUNK - 1) // FORWARD_CHUNK
     upd_chunk = UPDATE_CHUNK
-    if add_outer_takes_blas(m_max, (n1 + nthreads - 1) // nthreads, sizes[0]):
+    share = (n1 + nthreads - 1) // nthreads
+    if add_outer_takes_tiles(m_max, share, sizes[0], X.itemsize):
+        # a share per thread in register tiles, which read each strip of Xm once per block of examples
+        # for all their rows; chunks of 6 rows would read the whole batch again for every chunk
+        upd_chunk = share
+    elif add_outer_takes_blas(m_max, share, sizes[0], X.itemsize):
         # a share per thread, each one product in BLAS: 1.65x over one thread at [784,1000,10] with
         # batch 100 where chunks of 6 rows gave 1.53x; chunks of BLAS size gave 1.39x (each packs Xm again)
-        upd_chunk = ((n1 + nthreads - 1) // nthreads + 5) // 6 * 6
+        upd_chunk = (share + 5) // 6 * 6
     n_upd = (n1 + upd_chunk - 1) // upd_chunk
     k = 0  # barriers passed
     batch = 0

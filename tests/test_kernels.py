@@ -170,17 +170,21 @@ def test_a_rows_output_does_not_depend_on_the_rows_computed_with_it(activation, 
     np.testing.assert_array_equal(net.predict(X), full.argmax(axis=1))
 
 
-def test_float32_agrees_with_float64():
+@pytest.mark.parametrize("batch_size", [10, 40])
+def test_float32_agrees_with_float64(batch_size):
     # Same initial weights (rounded to float32), 2 epochs of 300 examples at batch 10 on [20, 15, 5].
     # float32 carries ~7 significant digits; each of the 60 updates adds a relative round-off of about
     # 1e-7 per weight, and sigmoid nets of this size are not chaotic over so few steps, so the weights
-    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)).
+    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)). At batch 40 float32's updates
+    # take register tiles (kernels.tiles), float64's the loops.
+    assert gemm.add_outer_takes_tiles(batch_size, 15, 20, 4) == (batch_size == 40)
+    assert not gemm.add_outer_takes_tiles(batch_size, 15, 20, 8)
     X, y = make_data(300, 20, 5, seed=5)
     n64 = fastnn.Network([20, 15, 5], dtype="float64", seed=6)
     n32 = fastnn.Network([20, 15, 5], dtype="float32", seed=6)
     n64.params[:] = n32.params
     for net in (n32, n64):
-        net.fit(X, y, 2, 10, 0.5, lmbda=1.0, momentum=0.5, seed=7)
+        net.fit(X, y, 2, batch_size, 0.5, lmbda=1.0, momentum=0.5, seed=7)
     assert n32.params.dtype == np.float32
     np.testing.assert_allclose(n32.params, n64.params, rtol=0, atol=1e-4)
     assert abs(np.max(np.abs(n32.params - n64.params))) > 0  # float32 really ran in float32
@@ -188,26 +192,74 @@ def test_float32_agrees_with_float64():
 
 
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
-# an odd number of examples, fewer than 4 examples, 1, 2 or 3 examples after the groups of 4, more inputs than one k-chunk (kernels.gemm.KC) and more
-# examples than one block of linear (kernels.gemm.EB); and two above the BLAS thresholds: (40, 130, 80) takes
-# BLAS in add_outer only, (520, 260, 70) in linear, in add_outer and in add_outer with D transposed
-# (test_gemm_shapes_cover_both_paths checks which).
+# an odd number of examples, fewer than 4 examples, 1, 2 or 3 examples after the groups of 4, more inputs than one
+# k-chunk (kernels.gemm.KC) and more examples than one block of linear (kernels.gemm.EB); the register tiles of
+# add_outer in float32 (kernels.tiles: from 32 examples, up to 128 rows), with rows not a multiple of 6 and
+# columns not a multiple of 16 (masked tiles), and more examples than one block of tiles (kernels.gemm.TILE_BLOCK);
+# and two above the BLAS thresholds: (40, 130, 80) takes BLAS in add_outer only, (520, 260, 70) in linear, in
+# add_outer and in add_outer with D transposed (test_gemm_shapes_cover_every_path checks which).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (6, 8, 33), (40, 130, 80), (520, 260, 70)]
+               (6, 8, 33), (33, 13, 270), (150, 101, 100), (40, 130, 80), (520, 260, 70)]
 
 
-def test_gemm_shapes_cover_both_paths():
-    # (linear, add_outer, add_outer with D transposed) through BLAS, for the test shapes above
-    paths = [(gemm.linear_takes_blas(m, n), gemm.add_outer_takes_blas(m, n, K), gemm.add_outer_takes_blas(n, m, K))
-             for m, n, K in GEMM_SHAPES]
-    assert paths[:8] == [(False, False, False)] * 8
-    assert paths[8:] == [(False, True, False), (True, True, True)]
-    # the benchmark shapes: [784,100,10] stays on the loops at batch 100 and goes to BLAS from 128;
-    # width 30 never does; the wide layers do from 32 examples; linear only from 512 examples and 64 rows
-    assert not gemm.add_outer_takes_blas(100, 100, 784) and gemm.add_outer_takes_blas(200, 100, 784)
-    assert not gemm.add_outer_takes_blas(1000, 30, 784) and gemm.add_outer_takes_blas(32, 300, 784)
+def gemm_paths(dtype):
+    """For each of GEMM_SHAPES: the routes of linear, add_outer and add_outer with D transposed."""
+    size = np.dtype(dtype).itemsize
+
+    def route(m, n, K):
+        if gemm.add_outer_takes_tiles(m, n, K, size):
+            return "tiles"
+        return "BLAS" if gemm.add_outer_takes_blas(m, n, K, size) else "loops"
+    return [("BLAS" if gemm.linear_takes_blas(m, n) else "loops", route(m, n, K), route(n, m, K))
+            for m, n, K in GEMM_SHAPES]
+
+
+def test_gemm_shapes_cover_every_path():
+    loops = ("loops",) * 3
+    tiles_only = ("loops", "tiles", "loops")
+    assert gemm_paths("float32") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
+        ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS")]
+    assert gemm_paths("float64") == [loops] * 8 + [
+        loops, ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "loops"), ("BLAS", "BLAS", "BLAS")]
+    # the benchmark shapes, float32: the first layer's update takes tiles at width 30 and 100 from 32 examples,
+    # BLAS at the wide layers; linear goes to BLAS only from 512 examples and 64 rows
+    for width in (30, 100):
+        assert not gemm.add_outer_takes_tiles(20, width, 784, 4) and gemm.add_outer_takes_tiles(32, width, 784, 4)
+        assert gemm.add_outer_takes_tiles(1000, width, 784, 4) and not gemm.add_outer_takes_blas(1000, width, 784, 4)
+    assert not gemm.add_outer_takes_tiles(100, 300, 784, 4) and gemm.add_outer_takes_blas(32, 300, 784, 4)
+    # float64 keeps the loops and BLAS: [784,100,10] goes to BLAS from 128 examples
+    assert not gemm.add_outer_takes_blas(100, 100, 784, 8) and gemm.add_outer_takes_blas(200, 100, 784, 8)
+    assert not gemm.add_outer_takes_tiles(1000, 30, 784, 8) and not gemm.add_outer_takes_blas(1000, 30, 784, 8)
     assert not gemm.linear_takes_blas(1000, 30) and not gemm.linear_takes_blas(200, 1000)
     assert gemm.linear_takes_blas(1000, 100)
+
+
+@njit(cache=False)
+def tiles_add_outer(C, alpha, D, A):
+    gemm.tile_add_outer(C, alpha, D, A)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n,K", [(1, 1, 1), (3, 7, 16), (5, 6, 17), (33, 13, 270), (129, 101, 100), (300, 12, 48)])
+def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
+    # the tiles themselves (kernels.tiles), float64 included though add_outer sends them only float32: every
+    # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed
+    rng = np.random.default_rng(m + n + K)
+    C = rng.standard_normal((n, K)).astype(dtype)
+    D = rng.standard_normal((m, n)).astype(dtype)
+    A = rng.standard_normal((m, K)).astype(dtype)
+    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for d in (D, np.asfortranarray(D)):
+        got = C.copy()
+        tiles_add_outer(got, got.dtype.type(-0.25), d, A)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    # the masked tiles write nothing beyond the row: C as a view of the first K columns of a wider array
+    wide = np.full((n, K + 20), 7.0, dtype=dtype)
+    wide[:, :K] = C
+    tiles_add_outer(wide[:, :K], C.dtype.type(-0.25), D, A)
+    np.testing.assert_allclose(wide[:, :K], want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    assert (wide[:, K:] == 7.0).all()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -254,7 +306,7 @@ def test_epoch_matches_reference_wide_input(batch_size):
 def test_epoch_matches_reference_through_blas(batch_size, momentum):
     # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples, the forward product
     # too from 520; 560 examples end on a short batch.
-    assert gemm.add_outer_takes_blas(batch_size, 260, 80)
+    assert gemm.add_outer_takes_blas(batch_size, 260, 80, 8)
     assert gemm.linear_takes_blas(batch_size, 260) == (batch_size == 520)
     got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)

@@ -63,8 +63,8 @@ def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activat
     ([80, 260, 5], 520, True),  # both first-layer products go to BLAS: the serial kernel, BLAS on two threads
 ])
 def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_size, blas_threads):
-    assert blas_splits(sizes, batch_size, 1100) == blas_threads
-    assert gemm.add_outer_takes_blas(batch_size, sizes[1] // 2, sizes[0])  # kernels.parallel's halves
+    assert blas_splits(sizes, batch_size, 1100, "float64") == blas_threads
+    assert gemm.add_outer_takes_blas(batch_size, sizes[1] // 2, sizes[0], 8)  # kernels.parallel's halves
     X, y = make_data(1100, sizes[0], sizes[-1])
     serial, serial_loss = epochs(sizes, X, y, batch_size, 1, cost="quadratic", momentum=0.5)
     threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
@@ -78,17 +78,24 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
     # epochs none of whose products go to BLAS leave the BLAS setting alone: below 32 examples, or
-    # narrow layers ([784,30,10] at any batch, [784,100,10] below 128 examples), or a short data set
-    assert not fastnn_may_use_blas([784, 1000, 10], 31, 1000) and fastnn_may_use_blas([784, 1000, 10], 32, 1000)
-    assert not fastnn_may_use_blas([784, 1000, 10], 40, 31)
-    assert not fastnn_may_use_blas([784, 30, 10], 1000, 10_000)
-    assert not fastnn_may_use_blas([784, 100, 10], 127, 10_000) and fastnn_may_use_blas([784, 100, 10], 128, 10_000)
-    assert fastnn_may_use_blas([784, 30, 30, 10], 1000, 10_000) is False  # 30 rows: w^T delta stays on loops
+    # narrow layers ([784,30,10] at any batch, [784,100,10] in float32, below 128 examples in float64),
+    # or a short data set
+    may = fastnn_may_use_blas
+    assert not may([784, 1000, 10], 31, 1000, "float32") and may([784, 1000, 10], 32, 1000, "float32")
+    assert not may([784, 1000, 10], 40, 31, "float32")
+    assert not may([784, 30, 10], 1000, 10_000, "float32") and not may([784, 30, 10], 1000, 10_000, "float64")
+    assert not may([784, 100, 10], 127, 10_000, "float64") and may([784, 100, 10], 128, 10_000, "float64")
+    assert not may([784, 100, 10], 200, 10_000, "float32")  # register tiles, not BLAS (kernels.tiles)
+    assert may([784, 30, 30, 10], 1000, 10_000, "float64") is False  # 30 rows: w^T delta stays on loops
     # only w^T delta (40 rows of W, 200 examples, 100 columns) goes to BLAS here
-    assert not gemm.add_outer_takes_blas(200, 100, 50) and not gemm.add_outer_takes_blas(200, 40, 100)
-    assert gemm.add_outer_takes_blas(40, 200, 100) and fastnn_may_use_blas([50, 100, 40], 200, 10_000)
-    assert not gemm.add_outer_takes_blas(31, 10_000, 10_000) and not gemm.linear_takes_blas(31, 10_000)
-    assert not gemm.add_outer_takes_blas(10_000, 63, 10_000)  # w^T delta: 63 examples, any width
+    assert not gemm.add_outer_takes_blas(200, 100, 50, 8) and not gemm.add_outer_takes_blas(200, 40, 100, 8)
+    assert gemm.add_outer_takes_blas(40, 200, 100, 8) and may([50, 100, 40], 200, 10_000, "float64")
+    assert not gemm.add_outer_takes_blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas(31, 10_000)
+    assert not gemm.add_outer_takes_blas(10_000, 63, 10_000, 8)  # w^T delta: 63 examples, any width
+    # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS
+    assert blas_splits([784, 300, 10], 1000, 5000, "float32") and blas_splits([784, 100, 10], 1000, 5000, "float64")
+    assert not blas_splits([784, 100, 10], 1000, 5000, "float32")  # its update takes register tiles
+    assert not blas_splits([784, 300, 10], 100, 5000, "float32")  # the forward product stays on the loops
     before = current_blas_threads()
     with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
         assert current_blas_threads() == before
@@ -138,10 +145,13 @@ def test_blas_follows_the_threads_argument_and_comes_back():
 
 
 @two_cores
-def test_two_threads_in_float32_agree_to_round_off():
+@pytest.mark.parametrize("batch_size", [20, 100])
+def test_two_threads_in_float32_agree_to_round_off(batch_size):
+    # batch 100: each thread updates its half of the first layer (15 rows) in one call of register tiles
+    assert gemm.add_outer_takes_tiles(batch_size, 15, 784, 4) == (batch_size == 100)
     X, y = make_data(400, 784, 10)
-    serial, _ = epochs([784, 30, 10], X, y, 20, 1, dtype="float32")
-    threaded, _ = epochs([784, 30, 10], X, y, 20, 2, dtype="float32")
+    serial, _ = epochs([784, 30, 10], X, y, batch_size, 1, dtype="float32")
+    threaded, _ = epochs([784, 30, 10], X, y, batch_size, 2, dtype="float32")
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-5)
 
 

@@ -58,7 +58,7 @@ def gradient_sq_norms(net, data, batch_size, n_batches, rng):
     """|g_B|^2 for n_batches mini-batches of batch_size examples drawn from data with replacement,
     g_B the mean gradient over the batch (no L2 term): the input of ``stats.noise_scale``."""
     batches = rng.integers(0, len(data.X), size=(n_batches, batch_size)).astype(np.int64)
-    with blas_threads(1, needed=may_use_blas(net.sizes, batch_size, batch_size)):
+    with blas_threads(1, needed=may_use_blas(net.sizes, batch_size, batch_size, net.dtype)):
         sq, _ = kernels.minibatch_gradient_spread(*net.kernel_args(), data.X, data.Y, batches,
                                                   np.zeros(len(net.params)))
     return sq
