@@ -397,9 +397,11 @@ def why_missed(groups, rates, threads, scaling):
         "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples once the "
         "examples or the rows reach 128, the forward product from 512 examples into 64 neurons) fastnn calls "
         "OpenBLAS's sgemm through SciPy, as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
-        "are faster, because BLAS packs both operands on every call. Where a peer still leads at large "
-        "batches: the update's product (D^T A added into the weights) is a transposed sgemm that runs slower "
-        "than a plain one at skinny shapes such as 100 outputs; every mini-batch copies its rows out of X in "
+        "are faster, because BLAS packs both operands on every call. In float32 the update of up to 128 neurons "
+        "from 32 examples takes register tiles instead (`kernels/tiles.py`: 6 rows x 16 columns of the weights "
+        "held in registers while the examples pass, bench/tiles-probe.md), which beat both at those shapes. "
+        "Where a peer still leads at large batches: these products run at 65-85 GFLOP/s "
+        "(bench/tiles-probe.md), below the rate of a square sgemm; every mini-batch copies its rows out of X in "
         "example order before the products (JAX's gather does too); and the sigmoids, deltas and bias sums "
         "are passes of their own over the batch, which XLA can fuse into one.",
     ] + book_why(groups, rates) + scaling_why(scaling, rates) + float64_why(groups) + threads_why(threads)
@@ -471,7 +473,8 @@ def threads_why(threads):
         "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
         "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
         "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
-        "of the first layer's products go to BLAS (batch 512 and more, 64 neurons and more: batch 1000 here), "
+        "of the first layer's products go to BLAS (batch 512 and more, 64 neurons and more, more than 128 in "
+        "float32: batch 1000 at the wide layers here), "
         "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
         "then the products are split, and everything between them runs on one core."]
     if ceiling:
