@@ -43,12 +43,14 @@ add_outer from BLAS_BLOCK examples and BLAS_ROWS rows when either reaches BLAS_L
 row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
 unless two threads were asked for.
 
-In float32, add_outer with up to TILE_MAX_ROWS rows of C, from TILE_EXAMPLES examples and
-TILE_COLUMNS columns, takes register tiles instead (``kernels.tiles``, ``add_outer_takes_tiles``),
-before BLAS is considered: C stays in registers while the examples pass, and nothing is packed.
-Measured in bench/tiles-probe.md: 1.1-1.4x the loops and BLAS for 30 to 200 rows from 32 to 1000
-examples; below 32 examples (0.8x at 10 and 16) C's loads and stores are not paid back, above about
-200 rows BLAS's packing is, and in float64 (8 lanes a tile) they did not beat the others.
+add_outer with up to TILE_MAX_ROWS rows of C in float32 (TILE_MAX_ROWS_F64 in float64), from
+TILE_EXAMPLES examples and TILE_COLUMNS columns, takes register tiles instead (``kernels.tiles``,
+``add_outer_takes_tiles``), before BLAS is considered: C stays in registers while the examples
+pass, and nothing is packed. Measured in bench/tiles-probe.md: in float32 1.0-1.3x the better of
+the loops and BLAS for 30 to 128 rows from 32 to 1000 examples; below 32 examples (0.85-1.0x at 10
+and 16) C's loads and stores are not paid back, and above about 200 rows BLAS's packing is. In
+float64 (8 lanes a tile) the tiles beat both only on narrow products, up to about 32 rows (1.0-1.3x
+at 30 rows of 784 inputs, 1.4-1.9x at the 10 rows of an output layer); from 48 rows BLAS is faster.
 """
 import numpy as np
 from numba import njit, types
@@ -66,7 +68,8 @@ BLAS_LONG = 128  # ... when the examples or the rows number at least this many
 BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
 TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
-TILE_MAX_ROWS = 128  # ... up to this many rows of C ...
+TILE_MAX_ROWS = 128  # ... up to this many rows of C in float32 ...
+TILE_MAX_ROWS_F64 = 32  # ... and this many in float64 ...
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
 
@@ -96,11 +99,8 @@ def linear_takes_blas(m, n_out):
 
 @njit(cache=True)
 def add_outer_takes_tiles(m, n, K, itemsize):
-    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous).
-
-    float32 only: in float64 the tiles ran at 0.7-1.06x of the loops or BLAS (bench/tiles-probe.md).
-    """
-    return itemsize == 4 and m >= TILE_EXAMPLES and n <= TILE_MAX_ROWS and K >= TILE_COLUMNS
+    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous)."""
+    return m >= TILE_EXAMPLES and n <= (TILE_MAX_ROWS if itemsize == 4 else TILE_MAX_ROWS_F64) and K >= TILE_COLUMNS
 
 
 @njit(cache=True)

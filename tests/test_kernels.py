@@ -175,10 +175,10 @@ def test_float32_agrees_with_float64(batch_size):
     # Same initial weights (rounded to float32), 2 epochs of 300 examples at batch 10 on [20, 15, 5].
     # float32 carries ~7 significant digits; each of the 60 updates adds a relative round-off of about
     # 1e-7 per weight, and sigmoid nets of this size are not chaotic over so few steps, so the weights
-    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)). At batch 40 float32's updates
-    # take register tiles (kernels.tiles), float64's the loops.
-    assert gemm.add_outer_takes_tiles(batch_size, 15, 20, 4) == (batch_size == 40)
-    assert not gemm.add_outer_takes_tiles(batch_size, 15, 20, 8)
+    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)). At batch 40 the updates take
+    # register tiles (kernels.tiles) in both dtypes, at batch 10 the loops.
+    for itemsize in (4, 8):
+        assert gemm.add_outer_takes_tiles(batch_size, 15, 20, itemsize) == (batch_size == 40)
     X, y = make_data(300, 20, 5, seed=5)
     n64 = fastnn.Network([20, 15, 5], dtype="float64", seed=6)
     n32 = fastnn.Network([20, 15, 5], dtype="float32", seed=6)
@@ -219,17 +219,19 @@ def test_gemm_shapes_cover_every_path():
     tiles_only = ("loops", "tiles", "loops")
     assert gemm_paths("float32") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
         ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS")]
-    assert gemm_paths("float64") == [loops] * 8 + [
-        loops, ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "loops"), ("BLAS", "BLAS", "BLAS")]
+    assert gemm_paths("float64") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
+        ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "loops"), ("BLAS", "BLAS", "BLAS")]
     # the benchmark shapes, float32: the first layer's update takes tiles at width 30 and 100 from 32 examples,
     # BLAS at the wide layers; linear goes to BLAS only from 512 examples and 64 rows
     for width in (30, 100):
         assert not gemm.add_outer_takes_tiles(20, width, 784, 4) and gemm.add_outer_takes_tiles(32, width, 784, 4)
         assert gemm.add_outer_takes_tiles(1000, width, 784, 4) and not gemm.add_outer_takes_blas(1000, width, 784, 4)
     assert not gemm.add_outer_takes_tiles(100, 300, 784, 4) and gemm.add_outer_takes_blas(32, 300, 784, 4)
-    # float64 keeps the loops and BLAS: [784,100,10] goes to BLAS from 128 examples
+    # float64 takes tiles up to 32 rows (the first layer of [784,30,10] from 32 examples, output layers of 10),
+    # and [784,100,10]'s first layer goes to BLAS from 128 examples
+    assert gemm.add_outer_takes_tiles(32, 30, 784, 8) and gemm.add_outer_takes_tiles(1000, 10, 100, 8)
+    assert not gemm.add_outer_takes_tiles(20, 30, 784, 8) and not gemm.add_outer_takes_tiles(100, 48, 784, 8)
     assert not gemm.add_outer_takes_blas(100, 100, 784, 8) and gemm.add_outer_takes_blas(200, 100, 784, 8)
-    assert not gemm.add_outer_takes_tiles(1000, 30, 784, 8) and not gemm.add_outer_takes_blas(1000, 30, 784, 8)
     assert not gemm.linear_takes_blas(1000, 30) and not gemm.linear_takes_blas(200, 1000)
     assert gemm.linear_takes_blas(1000, 100)
 
@@ -242,7 +244,7 @@ def tiles_add_outer(C, alpha, D, A):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n,K", [(1, 1, 1), (3, 7, 16), (5, 6, 17), (33, 13, 270), (129, 101, 100), (300, 12, 48)])
 def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
-    # the tiles themselves (kernels.tiles), float64 included though add_outer sends them only float32: every
+    # the tiles themselves (kernels.tiles), float64 beyond the 32 rows add_outer sends them: every
     # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed
     rng = np.random.default_rng(m + n + K)
     C = rng.standard_normal((n, K)).astype(dtype)
