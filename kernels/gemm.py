@@ -46,11 +46,12 @@ unless two threads were asked for.
 add_outer with up to TILE_MAX_ROWS rows of C in float32 (TILE_MAX_ROWS_F64 in float64), from
 TILE_EXAMPLES examples and TILE_COLUMNS columns, takes register tiles instead (``kernels.tiles``,
 ``add_outer_takes_tiles``), before BLAS is considered: C stays in registers while the examples
-pass, and nothing is packed. Measured in bench/tiles-probe.md: in float32 1.0-1.3x the better of
-the loops and BLAS for 30 to 128 rows from 32 to 1000 examples; below 32 examples (0.85-1.0x at 10
-and 16) C's loads and stores are not paid back, and above about 200 rows BLAS's packing is. In
-float64 (8 lanes a tile) the tiles beat both only on narrow products, up to about 32 rows (1.0-1.3x
-at 30 rows of 784 inputs, 1.4-1.9x at the 10 rows of an output layer); from 48 rows BLAS is faster.
+pass, and nothing is packed. Measured in bench/tiles-probe.md: in float32 1.05-1.33x the better of
+the loops and BLAS for 30 to 100 rows from 32 to 1000 examples, level with BLAS at 128 rows
+(0.96-1.01x); below 32 examples (0.8-0.97x at 10 and 16) C's loads and stores are not paid back,
+and from about 200 rows BLAS's packing is. In float64 (8 lanes a tile) the tiles beat both only on
+narrow products, up to about 32 rows (1.14-1.32x at 30 rows of 784 inputs, 1.3-1.9x at the 10 rows
+of an output layer); from 48 rows BLAS is faster.
 """
 import numpy as np
 from numba import njit, types
