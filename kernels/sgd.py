@@ -141,11 +141,10 @@ def online_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X,
 
 @njit(cache=True)
 def gradient_scratch(sizes, rule, dtype_like):
-    """Scratch for update_rows: one layer's gradient (rows x (n_in + 1)), empty for plain SGD."""
+    """Scratch for update_rows: one layer's gradient (rows x (n_in + 1)), only the bias gradient (rows) for plain SGD."""
     size = 0
-    if rule != SGD:
-        for l in range(len(sizes) - 1):
-            size = max(size, sizes[l + 1] * (sizes[l] + 1))
+    for l in range(len(sizes) - 1):
+        size = max(size, sizes[l + 1] * (sizes[l] + 1) if rule != SGD else sizes[l + 1])
     return np.empty(size, dtype=dtype_like.dtype)
 
 

@@ -17,8 +17,8 @@ together in one array ``hyper`` (``hyper[ETA]``, ``hyper[DECAY]``, ``hyper[MU]``
 
 - ``update_rows``: one update from a block of m examples, given their deltas D (m, n_out) and
   the layer's inputs A (m, n_in), whose summed gradient is D^T A. SGD is linear in the gradient,
-  so there the matrix product adds straight into W and no gradient buffer is needed; the other
-  rules form G = D^T A in a scratch buffer and step every parameter.
+  so there the matrix product adds straight into W and only the bias gradient needs a buffer;
+  the other rules form G = D^T A in a scratch buffer and step every parameter.
 - ``online_update``: one example, fused with w^T delta for the layer below in the same pass over W.
 - ``sgd_block_*``: SGD's closed form over a block of examples, for online learning's first
   layer (see ``sgd.online_epoch``).
@@ -61,14 +61,46 @@ def check_rule(rule):
     step(rule, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
+SMALL_BLOCK = 32  # column_sums sums blocks of fewer examples down the columns
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def column_sums(D, out):
+    """out[j] = sum_i D[i, j], the bias gradient of a block; returns out.
+
+    Each column is summed over the examples in order. From SMALL_BLOCK examples the loop runs
+    along the rows, so it vectorises over the columns: down the columns it read one element per
+    row of D, 0.087 ms for 1000 x 100 float32 (2% of an epoch's batch of 1000 at [784, 100, 10]).
+    A block of fewer examples sums down the columns, as the update did before: on a few rows the
+    extra passes over out gain nothing.
+    """
+    m, n = D.shape
+    zero = D.dtype.type(0)
+    if m < SMALL_BLOCK:
+        for j in range(n):
+            t = zero
+            for i in range(m):
+                t += D[i, j]
+            out[j] = t
+        return out
+    for j in range(n):
+        out[j] = zero
+    for i in range(m):
+        d = D[i]
+        for j in range(n):
+            out[j] += d[j]
+    return out
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def update_rows(rule, hyper, W, b, V, vb, D, A, G):
     """One update of the rows W, b of a layer (V, vb their velocity) from a block of examples.
 
     D (m, rows) holds the block's deltas for these rows, A (m, n_in) the layer's inputs; the
     update uses the gradient summed over the block, D^T A and sum_i D[i], divided by m.
-    W and b may be a range of rows of a layer, with D the matching columns. G is scratch of at
-    least rows * (n_in + 1) entries for the rules that need the gradient itself (not SGD).
+    W and b may be a range of rows of a layer, with D the matching columns. G is scratch (see
+    ``sgd.gradient_scratch``): rows * (n_in + 1) entries for the rules that need the gradient
+    itself, rows for SGD; the last rows entries take the bias gradient.
     """
     m, n_out = D.shape
     n_in = W.shape[1]
@@ -82,37 +114,33 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
                 for k in range(n_in):
                     W[j, k] *= c
         add_outer(W, -s, D, A)
+        gb = column_sums(D, G[:n_out])
         for j in range(n_out):
-            t = dt(0)
-            for i in range(m):
-                t += D[i, j]
-            b[j] -= s * t
+            b[j] -= s * gb[j]
         return
     Gw = view2d(G, 0, n_out, n_in)
     Gw[:, :] = dt(0)
     add_outer(Gw, dt(1), D, A)
+    gb = column_sums(D, G[n_out * n_in:n_out * (n_in + 1)])
     if rule == MOMENTUM:
-        _gradient_rows(MOMENTUM, s, decay, hyper[MU], W, b, V, vb, D, Gw)
+        _gradient_rows(MOMENTUM, s, decay, hyper[MU], W, b, V, vb, gb, Gw)
     elif rule == NESTEROV:
-        _gradient_rows(NESTEROV, s, decay, hyper[MU], W, b, V, vb, D, Gw)
+        _gradient_rows(NESTEROV, s, decay, hyper[MU], W, b, V, vb, gb, Gw)
     else:
         raise ValueError("unknown update rule code")
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _gradient_rows(rule, s, decay, mu, W, b, V, vb, D, Gw):
-    """update_rows' loops for one rule (a constant, so ``step``'s switch folds away) from the summed gradient Gw."""
-    m, n_out = D.shape
-    n_in = W.shape[1]
+def _gradient_rows(rule, s, decay, mu, W, b, V, vb, gb, Gw):
+    """update_rows' loops for one rule (a constant, so ``step``'s switch folds away) from the summed
+    gradient Gw and the summed bias gradient gb."""
+    n_out, n_in = W.shape
     dt = W.dtype.type
     keep = dt(1) - decay
     for j in range(n_out):
         for k in range(n_in):
             W[j, k], V[j, k] = step(rule, W[j, k], V[j, k], s * Gw[j, k], decay, keep, mu)
-        t = dt(0)
-        for i in range(m):
-            t += D[i, j]
-        b[j], vb[j] = step(rule, b[j], vb[j], s * t, dt(0), dt(1), mu)
+        b[j], vb[j] = step(rule, b[j], vb[j], s * gb[j], dt(0), dt(1), mu)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

@@ -296,6 +296,27 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
     np.testing.assert_allclose(C2, D.astype(np.float64) @ B, rtol=0, atol=tol * np.sqrt(n) * 4)
 
 
+@njit
+def _column_sums(D, out):
+    return kernels.update.column_sums(D, out)  # inline="always": reachable only from compiled code
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m", [1, 2, kernels.update.SMALL_BLOCK - 1, kernels.update.SMALL_BLOCK, 1000])
+def test_column_sums_add_each_column_in_example_order(m, dtype):
+    """The bias gradient: down the columns below SMALL_BLOCK examples, along the rows from it; both
+    add a column's entries in example order, so each sum equals Python's left-to-right sum exactly."""
+    rng = np.random.default_rng(m)
+    D = (rng.standard_normal((m, 37)) * 10.0 ** rng.integers(-3, 4, (m, 37))).astype(dtype)
+    out = np.full(30, np.nan, dtype=dtype)
+    got = _column_sums(D[:, 5:35], out)  # a range of columns, as a thread's share of the neurons is passed
+    assert np.shares_memory(got, out)
+    want = np.array([sum(D[:, j], start=D.dtype.type(0)) for j in range(5, 35)], dtype=dtype)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_allclose(out, D[:, 5:35].astype(np.float64).sum(axis=0), rtol=0,
+                               atol=(1e-4 if dtype == "float32" else 1e-12) * np.abs(D).sum(axis=0).max())
+
+
 @pytest.mark.parametrize("batch_size", [1, 5, 9])
 def test_epoch_matches_reference_wide_input(batch_size):
     # 300 inputs: more than one k-chunk of the blocked update; 7 and 5 neurons: remainders of every blocking.
