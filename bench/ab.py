@@ -15,6 +15,10 @@ the pairs, so a slow spell that hits one pair does not decide the verdict.
 
 The base may use the signature before or after the update-rule module (eta, lmbda, mu, n
 as loose scalars, or rule and hyper); both are handled.
+
+``--kernel gradient`` times the gradient path instead of the epoch: the study's gradient-noise
+kernel (``noise.minibatch_gradient_spread``), the summed gradient of every mini-batch of the
+epoch's order through ``backprop.block_gradient``, with no update.
 """
 import argparse
 import importlib.util
@@ -76,6 +80,18 @@ def epoch_call(module, net, batch_size, eta, momentum, n):
     return lambda params, velocity, X, Y, order: fn(params, velocity, *layout, X, Y, order, *extra)
 
 
+def gradient_call(module, net, batch_size):
+    """A function (params, velocity, X, Y, order) -> None computing the gradient of every mini-batch of
+    order with module's kernels (velocity unused); returns the squared distances to a zero gradient."""
+    args = net.kernel_args()
+    g_zero = np.zeros(len(net.params))
+
+    def call(params, velocity, X, Y, order):
+        batches = np.ascontiguousarray(order[:len(order) // batch_size * batch_size].reshape(-1, batch_size))
+        return module.noise.minibatch_gradient_spread(params, *args[1:], X, Y, batches, g_zero)[0]
+    return call
+
+
 def data(n):
     root = os.environ.get("FASTNN_DATA")
     folder = Path(root) / "fashion-mnist" if root else None
@@ -87,30 +103,35 @@ def data(n):
 
 
 def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=3, cost="quadratic",
-            dtype="float32"):
-    """Per-pair (old seconds, new seconds) for one epoch over X, each the fastest of ``repeat``
-    interleaved runs."""
+            dtype="float32", kernel="epoch"):
+    """Per-pair (old seconds, new seconds) for one epoch (or gradient pass) over X, each the fastest of
+    ``repeat`` interleaved runs."""
     net = fastnn.Network(sizes, cost=cost, init="large", dtype=dtype, seed=0)
     d = net.check_data(X, y)
     order = np.random.default_rng(1).permutation(len(d.X))
     start = net.params.copy()
-    calls = {"old": epoch_call(base, net, batch_size, eta, momentum, len(d.X)),
-             "new": epoch_call(kernels, net, batch_size, eta, momentum, len(d.X))}
+    if kernel == "gradient":
+        calls = {"old": gradient_call(base, net, batch_size), "new": gradient_call(kernels, net, batch_size)}
+    else:
+        calls = {"old": epoch_call(base, net, batch_size, eta, momentum, len(d.X)),
+                 "new": epoch_call(kernels, net, batch_size, eta, momentum, len(d.X))}
+    out = {}
 
     def once(which, order=order):
         net.params[:] = start
         velocity = np.zeros_like(net.params)
         t0 = time.perf_counter()
-        calls[which](net.params, velocity, d.X, d.Y, order)
+        out[which] = calls[which](net.params, velocity, d.X, d.Y, order)
         return time.perf_counter() - t0
 
     # Compile both, and check they compute the same steps (on a short prefix: over a whole
-    # epoch at eta 3 float32 round-off grows until the two runs differ everywhere).
+    # epoch at eta 3 float32 round-off grows until the two runs differ everywhere), or the same gradients.
     after = {}
     for which in calls:
-        once(which, order[:64])
-        after[which] = net.params.copy()
-    np.testing.assert_allclose(after["new"], after["old"], rtol=0, atol=1e-4)
+        once(which, order[:64] if kernel == "epoch" else order[:batch_size])
+        after[which] = net.params.copy() if kernel == "epoch" else out[which]
+    np.testing.assert_allclose(after["new"], after["old"], rtol=1e-5 if kernel == "gradient" else 0,
+                               atol=0 if kernel == "gradient" else 1e-4)
     times = []
     for p in range(pairs):
         first, second = ("old", "new") if p % 2 == 0 else ("new", "old")
@@ -136,6 +157,8 @@ def main(argv=None):
     parser.add_argument("--shapes", nargs="+", metavar="SIZES:BATCH[:MOMENTUM]",
                         help="time these instead of the default shapes, e.g. 784,30,10:10 784,1000,10:100:0.9")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="the networks' dtype")
+    parser.add_argument("--kernel", default="epoch", choices=["epoch", "gradient"],
+                        help="time training epochs, or the gradient of every mini-batch (the study's noise kernel)")
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,14 +173,16 @@ def main(argv=None):
             shapes += [([784, 30, 10], 1, 0.9), ([784, 30, 10], 20, 0.9)]
         label = args.base_dir or args.base
         lines = [f"Paired A/B, `python bench/ab.py {' '.join(argv if argv is not None else sys.argv[1:])}`: "
-                 f"old = kernels of {label}, new = this checkout; one epoch of {args.n:,} {what}, {args.dtype}, "
+                 f"old = kernels of {label}, new = this checkout; "
+                 f"{'one epoch' if args.kernel == 'epoch' else 'the gradient of every mini-batch'} of {args.n:,} "
+                 f"{what}, {args.dtype}, "
                  f"{args.pairs} alternating pairs per shape, each side the fastest of {args.repeat} interleaved "
                  f"runs; cost {args.cost}.", "",
                  "| network | batch | momentum | old s (median) | new s (median) | new/old (median) | range |",
                  "|---|---|---|---|---|---|---|"]
         for sizes, b, mu in shapes:
             t = measure(base, sizes, b, X, y, args.pairs, momentum=mu, repeat=args.repeat, cost=args.cost,
-                        dtype=args.dtype)
+                        dtype=args.dtype, kernel=args.kernel)
             r = t[:, 1] / t[:, 0]
             lines.append(f"| {sizes} | {b} | {mu:g} | {np.median(t[:, 0]):.4f} | {np.median(t[:, 1]):.4f} | "
                          f"{np.median(r):.3f} | {r.min():.3f}-{r.max():.3f} |")

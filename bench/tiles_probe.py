@@ -27,16 +27,18 @@ from fastnn.kernels import gemm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import one_cpu  # noqa: E402
 
+# many rows and fewer columns than BLAS takes (a layer of 30 or 50 inputs, w^T delta down to it)
+NARROW = [(200, 30, 100), (300, 50, 100), (1000, 30, 1000)]
 # the first layer's update at every benchmark width, and the row counts around the thresholds (128 rows,
 # 32 examples, 64 columns); then layers above the first: 100 or 300 inputs (the last 4 or 12 columns
 # in masked tiles), and the output layer's 10 rows
 FLOAT32 = [(n, 784, m) for n in (30, 100, 128, 200, 300, 1000) for m in (10, 16, 32, 100, 1000)] + [
     (100, 100, 100), (100, 100, 1000), (100, 300, 100), (10, 100, 1000), (10, 300, 1000), (10, 30, 1000),
-    (30, 64, 100)]
-# float64: the first layer around the 32-row limit, and the narrow layers above it
-FLOAT64 = [(n, 784, m) for n in (30, 100, 300) for m in (32, 100, 1000)] + [
-    (30, 784, 20), (30, 784, 200), (10, 784, 100), (16, 784, 100), (48, 784, 100), (64, 784, 100),
-    (10, 30, 100), (10, 30, 1000), (30, 30, 100), (10, 100, 100)]
+    (30, 64, 100)] + NARROW
+# float64: the first layer around the 40-row limit, and the narrow layers above it
+FLOAT64 = [(n, 784, m) for n in (30, 40, 64, 100, 300) for m in (32, 100, 1000)] + [
+    (30, 784, 20), (30, 784, 200), (10, 784, 100), (16, 784, 100), (48, 784, 100), (100, 784, 64),
+    (100, 300, 100), (100, 100, 100), (10, 30, 100), (10, 30, 1000), (30, 30, 100), (10, 100, 100)] + NARROW
 
 
 @njit(cache=False)

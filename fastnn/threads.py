@@ -52,8 +52,9 @@ def run_threads(work, nthreads):
 
 def blas_splits(sizes, batch_size, n_examples, dtype):
     """True where both of the first layer's products go to BLAS (``kernels.gemm``: the forward product
-    from mini-batches of 512 examples into 64 neurons and more, ``linear_takes_blas``; the update given
-    64 inputs or more, and more than 128 neurons in float32, where fewer take register tiles). There
+    from mini-batches of 512 examples into 64 neurons and more, ``linear_takes_blas``; the update where
+    register tiles do not take it: more than 128 neurons of 64 inputs or more in float32, more than 40
+    in float64). There
     BLAS on two threads beat fastnn's own split (5,000 examples, float32, speed-up over one thread):
     batch 1000 at [784,300,10] 1.67x against 1.42x, at [784,1000,10] 1.78x against 1.48x. At batch
     100 the own split wins: 1.60x against 1.23x at [784,300,10]."""

@@ -15,7 +15,7 @@ from .codes import FASTMATH
 from .costs import output_delta
 from .forward import CHUNK, forward_layers
 from .gemm import add_outer
-from .layout import alloc_acts, biases, block, prefetch, weights
+from .layout import alloc_acts, biases, block, max_width, prefetch, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -49,28 +49,60 @@ def backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_o
         D = D_prev
 
 
+SMALL_BLOCK = 32  # column_sums sums blocks of fewer examples down the columns
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def column_sums(D, out):
+    """out[j] = sum_i D[i, j], the bias gradient summed over a block; returns out.
+
+    Each column is summed over the examples in order. From SMALL_BLOCK examples the loop runs
+    along the rows, so it vectorises over the columns: down the columns it read one element per
+    row of D, 0.087 ms for 1000 x 100 float32 (2% of an epoch's batch of 1000 at [784, 100, 10]).
+    A block of fewer examples sums down the columns, as the update and the gradient did before: on a
+    few rows the extra passes over out gain nothing.
+    """
+    m, n = D.shape
+    zero = D.dtype.type(0)
+    if m < SMALL_BLOCK:
+        for j in range(n):
+            t = zero
+            for i in range(m):
+                t += D[i, j]
+            out[j] = t
+        return out
+    for j in range(n):
+        out[j] = zero
+    for i in range(m):
+        d = D[i]
+        for j in range(n):
+            out[j] += d[j]
+    return out
+
+
 @njit(cache=True, fastmath=FASTMATH)
-def layer_gradient(G, gb, D, A_prev):
+def layer_gradient(G, gb, D, A_prev, sums):
     """G += D^T A_prev and gb += sum_i D[i]: a layer's gradient summed over a block,
-    dC/dw^l = delta^l (a^{l-1})^T and dC/db^l = delta^l for each example."""
-    m, n_out = D.shape
+    dC/dw^l = delta^l (a^{l-1})^T and dC/db^l = delta^l for each example. The block's bias
+    gradient is summed first, into the scratch ``sums`` (at least D.shape[1] entries), then
+    added: gb may hold earlier blocks."""
+    n_out = D.shape[1]
+    column_sums(D, sums[:n_out])
     add_outer(G, D.dtype.type(1), D, A_prev)
     for j in range(n_out):
-        s = D.dtype.type(0)
-        for i in range(m):
-            s += D[i, j]
-        gb[j] += s
+        gb[j] += sums[j]
 
 
 @njit(cache=True)
-def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, deltas):
-    """Add the gradient of the cost summed over the block A0 (targets Y) to grad (layout of params)."""
+def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, grad, acts, a_off, deltas, sums):
+    """Add the gradient of the cost summed over the block A0 (targets Y) to grad (layout of params).
+    sums is scratch of ``max_width(sizes)`` entries."""
     m = A0.shape[0]
     backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas)
     for l in range(len(sizes) - 1):
         A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
         layer_gradient(weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l),
-                       block(deltas, a_off, sizes, l + 1, m), A_prev)
+                       block(deltas, a_off, sizes, l + 1, m), A_prev, sums)
 
 
 @njit(cache=True)
@@ -115,8 +147,9 @@ def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y,
     deltas, _ = alloc_acts(sizes, chunk, X)
     Xb = np.empty((chunk, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((chunk, Y.shape[1]), dtype=Y.dtype)
+    sums = np.empty(max_width(sizes), dtype=X.dtype)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
                        gather_rows(X, idx, start, m, Xb), gather_rows(Y, idx, start, m, Yb),
-                       grad, acts, a_off, deltas)
+                       grad, acts, a_off, deltas, sums)

@@ -37,9 +37,9 @@ helper): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
 loops fall to 55-63 (add_outer with long blocks and wide layers), but its packing
 costs more than it saves on small blocks, where these loops run 2-3x faster. So
 each product takes BLAS only above a size threshold (bench/blas-probe.md):
-add_outer from BLAS_BLOCK examples and BLAS_ROWS rows when either reaches BLAS_LONG
-(``add_outer_takes_blas``), linear only from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows
-(``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-thread epoch's
+add_outer from BLAS_BLOCK examples and TILE_COLUMNS columns, where the register tiles below do not
+take it (``add_outer_takes_blas``), linear only from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS
+rows (``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-thread epoch's
 row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
 unless two threads were asked for.
 
@@ -50,8 +50,15 @@ pass, and nothing is packed. Measured in bench/tiles-probe.md: in float32 1.05-1
 the loops and BLAS for 30 to 100 rows from 32 to 1000 examples, level with BLAS at 128 rows
 (0.96-1.01x); below 32 examples (0.8-0.97x at 10 and 16) C's loads and stores are not paid back,
 and from about 200 rows BLAS's packing is. In float64 (8 lanes a tile) the tiles beat both only on
-narrow products, up to about 32 rows (1.14-1.32x at 30 rows of 784 inputs, 1.3-1.9x at the 10 rows
-of an output layer); from 48 rows BLAS is faster.
+narrow products, up to about 40 rows (1.14-1.32x at 30 rows of 784 inputs, 1.0-1.1x at 40, 1.3-1.9x
+at the 10 rows of an output layer); from 48 or 64 rows of 784 inputs BLAS is faster. With fewer columns
+than BLAS_COLUMNS the tiles take up to TILE_NARROW_ROWS rows: at 200 rows of 30 columns they ran 1.3-1.4x
+BLAS and 1.9-3.7x the loops; at 300 rows of 50 columns BLAS was 1.05x faster, and at 1000 rows of 30
+columns, where every strip of columns reads all of D again, level in float32 and 1.5x in float64.
+So from 32 examples and 16 columns an update takes tiles or BLAS, never the loops. In float64 the
+loops had kept 41-127 rows below 128 examples, at 27-37 GFLOP/s where BLAS ran 34-40 (784 columns),
+and the loops had kept every product of fewer than 64 columns, at 1.5-3.7x the time of the better
+route (bench/tiles-probe.md).
 """
 import numpy as np
 from numba import njit, types
@@ -64,13 +71,13 @@ from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, 
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples ...
-BLAS_ROWS = 64  # ... and this many rows and columns of C ...
-BLAS_LONG = 128  # ... when the examples or the rows number at least this many
+BLAS_COLUMNS = 64  # ... where the register tiles do not take it: with fewer columns of C than this
 BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
 TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
 TILE_MAX_ROWS = 128  # ... up to this many rows of C in float32 ...
-TILE_MAX_ROWS_F64 = 32  # ... and this many in float64 ...
+TILE_MAX_ROWS_F64 = 40  # ... and this many in float64 ...
+TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLUMNS columns of C ...
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
 
@@ -100,15 +107,17 @@ def linear_takes_blas(m, n_out):
 
 @njit(cache=True)
 def add_outer_takes_tiles(m, n, K, itemsize):
-    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous)."""
-    return m >= TILE_EXAMPLES and n <= (TILE_MAX_ROWS if itemsize == 4 else TILE_MAX_ROWS_F64) and K >= TILE_COLUMNS
+    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous):
+    up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than BLAS_COLUMNS columns."""
+    rows = TILE_MAX_ROWS if itemsize == 4 else TILE_MAX_ROWS_F64
+    return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))
 
 
 @njit(cache=True)
 def add_outer_takes_blas(m, n, K, itemsize):
-    """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous)."""
-    return (m >= BLAS_BLOCK and n >= BLAS_ROWS and K >= BLAS_ROWS and max(m, n) >= BLAS_LONG
-            and not add_outer_takes_tiles(m, n, K, itemsize))
+    """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous): from
+    BLAS_BLOCK examples and one tile's width of columns, what the tiles do not take."""
+    return m >= BLAS_BLOCK and K >= TILE_COLUMNS and not add_outer_takes_tiles(m, n, K, itemsize)
 
 
 @njit(cache=True, inline="always")

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from .backprop import block_gradient, gather_rows
-from .layout import alloc_acts
+from .layout import alloc_acts, max_width
 
 
 @njit(cache=True)
@@ -22,6 +22,7 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
     Xb = np.empty((m, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((m, Y.shape[1]), dtype=Y.dtype)
     grad = np.empty_like(params)
+    sums = np.empty(max_width(sizes), dtype=X.dtype)  # block_gradient's scratch
     sq_dist = np.empty(K)
     cosine = np.empty(K)
     g_norm = 0.0
@@ -32,7 +33,8 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
         grad[:] = 0
         row = batches[k]
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
-                       gather_rows(X, row, 0, m, Xb), gather_rows(Y, row, 0, m, Yb), grad, acts, a_off, deltas)
+                       gather_rows(X, row, 0, m, Xb), gather_rows(Y, row, 0, m, Yb), grad, acts, a_off, deltas,
+                       sums)
         dist = 0.0
         dot = 0.0
         norm = 0.0

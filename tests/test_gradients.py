@@ -4,6 +4,7 @@ import pytest
 
 import fastnn
 from conftest import make_data
+from fastnn.kernels import gemm
 from fastnn.registry import ACTIVATIONS, COSTS
 import reference as ref
 
@@ -44,3 +45,22 @@ def test_backprop_matches_reference_per_example(activation, cost):
         rb, rw = ref.backprop(net.weights, net.biases, x, target, activation, cost)
         for a, b in zip(nabla_b + nabla_w, rb + rw):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_gradient_over_many_blocks_matches_reference():
+    # 600 examples: the kernel sums the gradient over blocks of 256 (kernels.forward.CHUNK), the bias gradient
+    # along the rows of the deltas from 32 examples (backprop.column_sums), and adds each block to the ones before
+    # (the last one of 88 examples); 70 neurons of 20 inputs take register tiles, 70 of 70 BLAS in float64.
+    assert gemm.add_outer_takes_tiles(256, 70, 20, 8) and gemm.add_outer_takes_blas(256, 70, 70, 8)
+    net = fastnn.Network([20, 70, 70, 3], dtype="float64", seed=8)
+    X, y = make_data(600, 20, 3, seed=9)
+    nabla_b, nabla_w = net.gradient(X, y)
+    want_b = [np.zeros_like(b) for b in nabla_b]
+    want_w = [np.zeros_like(w) for w in nabla_w]
+    for x, label in zip(X, y):
+        rb, rw = ref.backprop(net.weights, net.biases, x, np.eye(3)[label], "sigmoid", "cross_entropy")
+        for acc, g in zip(want_b + want_w, rb + rw):
+            acc += g / len(X)
+    for got, want in zip(nabla_b + nabla_w, want_b + want_w):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert max(np.abs(b).max() for b in nabla_b) > 1e-3  # a real gradient, not zeros

@@ -196,10 +196,11 @@ def test_float32_agrees_with_float64(batch_size):
 # k-chunk (kernels.gemm.KC) and more examples than one block of linear (kernels.gemm.EB); the register tiles of
 # add_outer in float32 (kernels.tiles: from 32 examples, up to 128 rows), with rows not a multiple of 6 and
 # columns not a multiple of 16 (masked tiles), and more examples than one block of tiles (kernels.gemm.TILE_BLOCK);
-# and two above the BLAS thresholds: (40, 130, 80) takes BLAS in add_outer only, (520, 260, 70) in linear, in
-# add_outer and in add_outer with D transposed (test_gemm_shapes_cover_every_path checks which).
+# two above the BLAS thresholds: (40, 130, 80) takes BLAS in add_outer only, (520, 260, 70) in linear, in
+# add_outer and in add_outer with D transposed; and (40, 150, 30), more rows than the tiles' limit but fewer
+# columns than BLAS_COLUMNS: tiles both ways (test_gemm_shapes_cover_every_path checks which).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (6, 8, 33), (33, 13, 270), (150, 101, 100), (40, 130, 80), (520, 260, 70)]
+               (6, 8, 33), (33, 13, 270), (150, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30)]
 
 
 def gemm_paths(dtype):
@@ -217,21 +218,30 @@ def gemm_paths(dtype):
 def test_gemm_shapes_cover_every_path():
     loops = ("loops",) * 3
     tiles_only = ("loops", "tiles", "loops")
+    narrow = ("loops", "tiles", "tiles")
     assert gemm_paths("float32") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
-        ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS")]
+        ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
     assert gemm_paths("float64") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
-        ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "loops"), ("BLAS", "BLAS", "BLAS")]
+        ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
     # the benchmark shapes, float32: the first layer's update takes tiles at width 30 and 100 from 32 examples,
     # BLAS at the wide layers; linear goes to BLAS only from 512 examples and 64 rows
     for width in (30, 100):
         assert not gemm.add_outer_takes_tiles(20, width, 784, 4) and gemm.add_outer_takes_tiles(32, width, 784, 4)
         assert gemm.add_outer_takes_tiles(1000, width, 784, 4) and not gemm.add_outer_takes_blas(1000, width, 784, 4)
     assert not gemm.add_outer_takes_tiles(100, 300, 784, 4) and gemm.add_outer_takes_blas(32, 300, 784, 4)
-    # float64 takes tiles up to 32 rows (the first layer of [784,30,10] from 32 examples, output layers of 10),
-    # and [784,100,10]'s first layer goes to BLAS from 128 examples
+    # float64 takes tiles up to 40 rows (the first layer of [784,30,10] from 32 examples, output layers of 10),
+    # and [784,100,10]'s first layer goes to BLAS from 32 examples
     assert gemm.add_outer_takes_tiles(32, 30, 784, 8) and gemm.add_outer_takes_tiles(1000, 10, 100, 8)
-    assert not gemm.add_outer_takes_tiles(20, 30, 784, 8) and not gemm.add_outer_takes_tiles(100, 48, 784, 8)
-    assert not gemm.add_outer_takes_blas(100, 100, 784, 8) and gemm.add_outer_takes_blas(200, 100, 784, 8)
+    assert not gemm.add_outer_takes_tiles(20, 30, 784, 8) and gemm.add_outer_takes_tiles(100, 40, 784, 8)
+    assert not gemm.add_outer_takes_tiles(100, 41, 784, 8) and gemm.add_outer_takes_blas(100, 41, 784, 8)
+    assert not gemm.add_outer_takes_blas(31, 100, 784, 8) and gemm.add_outer_takes_blas(32, 100, 784, 8)
+    # fewer columns than BLAS_COLUMNS: tiles up to 200 rows in both dtypes, BLAS above
+    assert gemm.add_outer_takes_tiles(32, 200, 63, 8) and not gemm.add_outer_takes_tiles(32, 200, 64, 8)
+    assert gemm.add_outer_takes_blas(1000, 201, 30, 4) and not gemm.add_outer_takes_blas(1000, 201, 15, 4)
+    # from 32 examples and 16 columns one of the two takes the product, never both, never the loops
+    for m, n, K in [(32, 1, 16), (32, 49, 63), (100, 10_000, 16), (32, 129, 64), (1000, 300, 100), (32, 41, 784), (32, 201, 63)]:
+        for itemsize in (4, 8):
+            assert gemm.add_outer_takes_tiles(m, n, K, itemsize) != gemm.add_outer_takes_blas(m, n, K, itemsize)
     assert not gemm.linear_takes_blas(1000, 30) and not gemm.linear_takes_blas(200, 1000)
     assert gemm.linear_takes_blas(1000, 100)
 
@@ -244,7 +254,7 @@ def tiles_add_outer(C, alpha, D, A):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n,K", [(1, 1, 1), (3, 7, 16), (5, 6, 17), (33, 13, 270), (129, 101, 100), (300, 12, 48)])
 def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
-    # the tiles themselves (kernels.tiles), float64 beyond the 32 rows add_outer sends them: every
+    # the tiles themselves (kernels.tiles), float64 beyond the 40 rows add_outer sends them: every
     # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed
     rng = np.random.default_rng(m + n + K)
     C = rng.standard_normal((n, K)).astype(dtype)
@@ -298,11 +308,11 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
 
 @njit
 def _column_sums(D, out):
-    return kernels.update.column_sums(D, out)  # inline="always": reachable only from compiled code
+    return kernels.backprop.column_sums(D, out)  # inline="always": reachable only from compiled code
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("m", [1, 2, kernels.update.SMALL_BLOCK - 1, kernels.update.SMALL_BLOCK, 1000])
+@pytest.mark.parametrize("m", [1, 2, kernels.backprop.SMALL_BLOCK - 1, kernels.backprop.SMALL_BLOCK, 1000])
 def test_column_sums_add_each_column_in_example_order(m, dtype):
     """The bias gradient: down the columns below SMALL_BLOCK examples, along the rows from it; both
     add a column's entries in example order, so each sum equals Python's left-to-right sum exactly."""
