@@ -516,14 +516,18 @@ def replace_sklearn_section(text, lines):
     return "\n".join(rows[:start] + lines + rows[end:])
 
 
+def write_sklearn_md(results, command="python bench/report.py"):
+    """bench/SKLEARN.md from the scikit-learn comparison's results (``sklearn_results``)."""
+    import sklearn_speed
+    atomic_write(HERE / "SKLEARN.md", lambda f: f.write(sklearn_speed.document(results, command).encode()))
+
+
 def sklearn_only():
     """Step 4 alone: time the scikit-learn comparison, store it in RESULTS.json, replace its section in RESULTS.md
     and write bench/SKLEARN.md from the same run."""
     with tempfile.TemporaryDirectory() as tmp:
         results, command = sklearn_results(tmp)  # puts bench/ on sys.path
-    import sklearn_speed
-    atomic_write(HERE / "SKLEARN.md", lambda f: f.write(
-        sklearn_speed.document(results, "python bench/report.py --sklearn-only").encode()))
+    write_sklearn_md(results, "python bench/report.py --sklearn-only")
     stored = json.loads((HERE / "RESULTS.json").read_text())
     stored["sklearn"] = results
     atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(stored, indent=2).encode()))
@@ -575,6 +579,7 @@ def main():
         results = merge_passes(runs)
         sklearn, sklearn_command = sklearn_results(tmp)
         results["sklearn"] = sklearn
+        write_sklearn_md(sklearn)  # so that SKLEARN.md and RESULTS.md's section come from one run
         # the machine-readable report of this run, written whole or not at all
         atomic_write(HERE / "RESULTS.json", lambda f: f.write(json.dumps(results, indent=2).encode()))
         cache = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cache")}
