@@ -396,7 +396,7 @@ def why_missed(groups, rates, threads, scaling):
         "serial.",
         "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "
         "register tiles below do not take it, the forward product from 512 examples into 64 neurons) fastnn calls "
-        "OpenBLAS's sgemm through SciPy, as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
+        "OpenBLAS's sgemm (the scipy-openblas32 wheel's), as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
         "are faster, because BLAS packs both operands on every call. The update of up to 128 neurons in float32 "
         "(40 in float64) from 32 examples takes register tiles instead (`kernels/tiles.py`: 6 rows x 16 columns "
         "of the weights held in registers while the examples pass, bench/tiles-probe.md), which beat both at "

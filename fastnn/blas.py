@@ -1,6 +1,7 @@
 """How many threads the BLAS library may use while fastnn's kernels run.
 
-The kernels send their large products to SciPy's BLAS (``kernels.gemm``), and OpenBLAS
+The kernels send their large products to OpenBLAS (the scipy-openblas32 wheel's, which
+``kernels.gemm`` loads when it is imported), and OpenBLAS
 starts as many threads as the machine has cores unless told otherwise. fastnn's
 ``threads`` argument decides instead: one thread means one core, so that a single-thread
 epoch, the study's clock and the benchmarks' one-thread comparisons mean what they say, and
@@ -25,9 +26,9 @@ _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
 
 
 def _controller():
-    """threadpoolctl's view of the loaded BLAS libraries (SciPy's included), made once."""
+    """threadpoolctl's view of the loaded BLAS libraries, made once: the kernels' OpenBLAS (loaded with
+    ``kernels.gemm``, before any scan) and any other that NumPy or SciPy loaded."""
     if _state["controller"] is None:
-        import scipy.linalg.cython_blas  # noqa: F401  the BLAS that the kernels call, loaded before the scan
         from threadpoolctl import ThreadpoolController
         _state["controller"] = ThreadpoolController()
     return _state["controller"]

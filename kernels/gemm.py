@@ -32,8 +32,8 @@ Index through row-slice views (``c = C[j, k0:k1]; c[k]``): ``C[j, k0 + k]``
 keeps Python's negative-index wraparound in the inner loop and stops
 vectorisation.
 
-Large products go to BLAS (SciPy's, which Numba calls through its ``numba_xxgemm``
-helper): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
+Large products go to BLAS (OpenBLAS from the scipy-openblas32 wheel, called through its
+CBLAS interface: ``_load_openblas``): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
 loops fall to 55-63 (add_outer with long blocks and wide layers), but its packing
 costs more than it saves on small blocks, where these loops run 2-3x faster. So
 each product takes BLAS only above a size threshold (bench/blas-probe.md):
@@ -60,6 +60,10 @@ loops had kept 41-127 rows below 128 examples, at 27-37 GFLOP/s where BLAS ran 3
 and the loops had kept every product of fewer than 64 columns, at 1.5-3.7x the time of the better
 route (bench/tiles-probe.md).
 """
+import ctypes
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -82,21 +86,48 @@ TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
 
 
-def _xxgemm_type(dtype):
-    """Numba's C helper numba_xxgemm (numba/_helperlib.c, typed as in numba.np.linalg._BLAS):
-    Fortran xGEMM, C := alpha op(A) op(B) + beta C on column-major matrices, the precision
-    chosen by ``kind`` ('s' or 'd'). An external symbol, so kernels calling it still cache.
-    It imports scipy.linalg.cython_blas at its first call, taking the GIL for it (numba/_lapack.c),
-    so ``import fastnn`` does not pay SciPy's import (0.5 s here) unless a product goes to BLAS; it
-    returns -1 if SciPy's BLAS cannot be loaded, and the callers below raise."""
+def _load_openblas():
+    """Load the OpenBLAS of the ``scipy-openblas32`` wheel and give its CBLAS products (``scipy_cblas_sgemm``,
+    ``scipy_cblas_dgemm``) to LLVM's symbol table, so that compiled kernels, fresh or from Numba's cache,
+    call them. The library is loaded locally (ctypes' default): its symbols stay out of the process's
+    global scope, where they would take the place of SciPy's own OpenBLAS (the same symbol names) for
+    SciPy's extension modules loaded after fastnn. So the package is found, not imported: its
+    ``__init__`` loads the library into the global scope.
+
+    That wheel is the OpenBLAS build that SciPy's and NumPy's own wheels bundle, packaged on its own. It is
+    called directly rather than through SciPy (Numba's ``numba_xxgemm`` helper) because SciPy's bundled copy
+    lags: SciPy 1.17.1 ships OpenBLAS 0.3.30, and 0.3.34 ran the update's product (C += alpha D^T A, 784
+    columns) 1.01-1.19x as fast on the benchmark shapes, the forward product 0.96-1.14x
+    (bench/openblas-probe.md). Loading it costs only the library's own start-up
+    (no SciPy import)."""
+    spec = importlib.util.find_spec("scipy_openblas32")
+    found = sorted(Path(spec.origin).parent.joinpath("lib").glob("libscipy_openblas*")) if spec else []
+    found = [p for p in found if p.suffix in (".so", ".dylib", ".dll")]
+    if not found:  # a declared dependency: only a broken environment gets here
+        raise ImportError("fastnn's kernels need the OpenBLAS of the scipy-openblas32 package "
+                          "(pip install scipy-openblas32), which does the large matrix products")
+    from llvmlite import binding
+    path = str(found[0])
+    library = ctypes.CDLL(path)  # RTLD_LOCAL
+    for name in ("scipy_cblas_sgemm", "scipy_cblas_dgemm"):
+        binding.add_symbol(name, ctypes.cast(getattr(library, name), ctypes.c_void_p).value)
+    return path, library
+
+
+OPENBLAS, _OPENBLAS_LIBRARY = _load_openblas()  # the path, and the handle that keeps the library loaded
+COL_MAJOR, NO_TRANS, TRANS = 102, 111, 112  # CBLAS_ORDER and CBLAS_TRANSPOSE values
+
+
+def _cblas_gemm_type(dtype, name):
+    """cblas_xgemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc):
+    C := alpha op(A) op(B) + beta C, every scalar by value (32-bit integers: the LP64 build)."""
     p = types.CPointer(dtype)
-    return types.ExternalFunction("numba_xxgemm", types.intc(
-        types.char, types.char, types.char, types.intp, types.intp, types.intp,
-        p, p, types.intp, p, types.intp, p, p, types.intp))
+    i = types.intc
+    return types.ExternalFunction(name, types.void(i, i, i, i, i, i, dtype, p, i, p, i, dtype, p, i))
 
 
-_XXGEMM = {types.float32: (_xxgemm_type(types.float32), ord("s")),
-           types.float64: (_xxgemm_type(types.float64), ord("d"))}
+_GEMM = {types.float32: _cblas_gemm_type(types.float32, "scipy_cblas_sgemm"),
+         types.float64: _cblas_gemm_type(types.float64, "scipy_cblas_dgemm")}
 
 
 @njit(cache=True)
@@ -136,7 +167,7 @@ def blas_add_outer(C, alpha, D, A):
 
 @overload(blas_add_outer)
 def _blas_add_outer_compiled(C, alpha, D, A):
-    gemm, kind = _XXGEMM[C.dtype]
+    gemm = _GEMM[C.dtype]
 
     def impl(C, alpha, D, A):
         # Row-major C (n, K) is column-major C^T (K, n) = alpha A^T D + C^T, A^T being A's buffer as it is.
@@ -144,16 +175,11 @@ def _blas_add_outer_compiled(C, alpha, D, A):
         n = C.shape[0]
         size = C.itemsize
         if D.strides[0] == size:  # D = X.T: column-major (m, n) already
-            trans, ldd = ord("N"), D.strides[1] // size
+            trans, ldd = NO_TRANS, D.strides[1] // size
         else:
-            trans, ldd = ord("T"), D.strides[0] // size
-        ab = np.empty(2, C.dtype)
-        ab[0] = alpha
-        ab[1] = 1
-        status = gemm(kind, ord("N"), trans, K, n, m, ab[0:].ctypes, A.ctypes, A.strides[0] // size,
-                      D.ctypes, ldd, ab[1:].ctypes, C.ctypes, C.strides[0] // size)
-        if status < 0:
-            raise RuntimeError("BLAS xgemm unavailable (fastnn needs SciPy's BLAS)")
+            trans, ldd = TRANS, D.strides[0] // size
+        gemm(COL_MAJOR, NO_TRANS, trans, K, n, m, C.dtype.type(alpha), A.ctypes, A.strides[0] // size,
+             D.ctypes, ldd, C.dtype.type(1), C.ctypes, C.strides[0] // size)
 
     return impl
 
@@ -168,7 +194,7 @@ def blas_linear(W, b, A, Z):
 
 @overload(blas_linear)
 def _blas_linear_compiled(W, b, A, Z):
-    gemm, kind = _XXGEMM[Z.dtype]
+    gemm = _GEMM[Z.dtype]
 
     def impl(W, b, A, Z):
         # Z^T (n_out, m) = W A^T + Z^T in column-major terms, Z holding the biases first.
@@ -179,11 +205,9 @@ def _blas_linear_compiled(W, b, A, Z):
             z = Z[i]
             for j in range(n_out):
                 z[j] = b[j]
-        one = np.ones(1, Z.dtype)
-        status = gemm(kind, ord("T"), ord("N"), n_out, m, n_in, one.ctypes, W.ctypes, W.strides[0] // size,
-                      A.ctypes, A.strides[0] // size, one.ctypes, Z.ctypes, Z.strides[0] // size)
-        if status < 0:
-            raise RuntimeError("BLAS xgemm unavailable (fastnn needs SciPy's BLAS)")
+        one = Z.dtype.type(1)
+        gemm(COL_MAJOR, TRANS, NO_TRANS, n_out, m, n_in, one, W.ctypes, W.strides[0] // size,
+             A.ctypes, A.strides[0] // size, one, Z.ctypes, Z.strides[0] // size)
 
     return impl
 

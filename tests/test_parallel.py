@@ -1,4 +1,5 @@
 """Threads: synchronous mini-batch SGD against the serial kernel, Hogwild, the barrier, and the checks."""
+import os
 import subprocess
 import sys
 import threading
@@ -73,8 +74,8 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
 
 
 def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_limit():
-    # import fastnn does not import scipy.linalg (0.45 s here; the kernels' BLAS helper loads it at its
-    # first call, or Numba when it first compiles array code). A fresh process, so nothing imported it.
+    # import fastnn does not import scipy.linalg (0.45 s here): the kernels call the OpenBLAS that
+    # kernels.gemm loads itself (scipy-openblas32). A fresh process, so nothing imported it.
     code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
     # epochs none of whose products go to BLAS leave the BLAS setting alone: below 32 examples, or
@@ -131,7 +132,10 @@ def test_overlapping_calls_in_two_threads_share_the_blas_limit():
 
 def test_blas_follows_the_threads_argument_and_comes_back():
     before = current_blas_threads()
-    assert before and all(n >= 1 for n in before)  # SciPy's OpenBLAS at least is loaded
+    assert before and all(n >= 1 for n in before)
+    # the OpenBLAS the kernels call is among the libraries whose threads are set
+    loaded = [info["filepath"] for info in fastnn.blas._controller().info() if info["user_api"] == "blas"]
+    assert any(os.path.samefile(path, gemm.OPENBLAS) for path in loaded)
     with fastnn_blas_threads(1):
         assert set(current_blas_threads()) == {1}
         with fastnn_blas_threads(2):  # an overlapping call with another count: the newest count holds
