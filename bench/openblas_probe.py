@@ -11,7 +11,6 @@ alternate round by round, so a slow spell on the shared host hits both; each cel
 """
 import argparse
 import ctypes
-import glob
 import os
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ def libraries():
     scipy_dir = Path(scipy.__file__).resolve().parent.parent / "scipy.libs"
     versions = {Path(lib.filepath).resolve(): lib.version for lib in ThreadpoolController().lib_controllers}
     found = {}
-    for label, path in [(f"SciPy {scipy.__version__}'s", next(iter(glob.glob(str(scipy_dir / "libscipy_openblas*")))),),
+    for label, path in [(f"SciPy {scipy.__version__}'s", str(sorted(scipy_dir.glob("libscipy_openblas*"))[0])),
                         ("scipy-openblas32's (the kernels')", gemm.OPENBLAS)]:
         fn = ctypes.CDLL(path).scipy_cblas_sgemm
         fn.restype = None

@@ -74,8 +74,8 @@ from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, 
 
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
-BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples ...
-BLAS_COLUMNS = 64  # ... where the register tiles do not take it: with fewer columns of C than this
+BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples, where the register tiles do not take it
+BLAS_COLUMNS = 64  # below this many columns of C BLAS's packing is not paid back: the tiles take more rows
 BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
 TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
