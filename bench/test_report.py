@@ -100,6 +100,32 @@ def test_merge_passes_keeps_each_benchmarks_fastest_pass_and_pools_serial_times(
     assert passes[0]["benchmarks"][2]["extra_info"]["serial_s"] == [0.011]  # the passes are left as they were
 
 
+def test_the_pairs_of_independent_epochs_give_each_shape_its_own_ceiling():
+    def one_pass(two_threads_s, serial_s, pair_s):
+        return dict(machine_info={}, benchmarks=[
+            dict(bench("threads", "fastnn 2 threads, synchronous", two_threads_s, 100, (784, 300, 10),
+                       mode="synchronous", serial_s=serial_s, pair_s=pair_s), fullname="t::wide"),
+            dict(bench("threads", "fastnn 2 threads, synchronous", 0.008, 20, mode="synchronous",
+                       serial_s=[0.01]), fullname="t::narrow")])
+    # serial at best 0.06 s, two at once at best 0.08 s (pooled over both passes): a ceiling of 1.5x;
+    # the split at best 0.04 s: 1.5x, at the ceiling and below the 1.6x target
+    merged = report.merge_passes([one_pass(0.05, [0.07, 0.06], [0.09]), one_pass(0.04, [0.065], [0.08, 0.1])])
+    groups, rates, _, threads = report.collect(merged)
+    wide, narrow = threads
+    assert abs(wide["ceiling"] - 1.5) < 1e-12 and abs(wide["speedup"] - 1.5) < 1e-12
+    assert "ceiling" not in narrow
+    rows = rows_by_target(groups, rates, threads)
+    assert rows["2 threads at least 1.6x faster than 1: [784, 300, 10] batch 100"] == (
+        "1.50x (two independent epochs of this shape: 1.50x)", False)
+    table = report.threads_table(threads)
+    assert table[2].endswith("| 1.50x | 1.50x |") and table[3].endswith("| 1.25x |  |")
+    why = "\n".join(report.threads_why(threads))
+    assert "timed in the same rounds as the split): [784, 300, 10] batch 100: 1.50x as fast" in why
+    assert "Where the split is at least as fast as that ([784, 300, 10] batch 100)" in why
+    wide["speedup"] = 1.4
+    assert "The split is below that ceiling at every one of these shapes." in "\n".join(report.threads_why(threads))
+
+
 def test_sklearn_only_replaces_its_section_or_adds_it_before_compile_time():
     new = [report.SKLEARN_HEADING, "", "new table", ""]
     without = "\n".join(["# fastnn speed", "", "## Scaling", "rows", "", report.NEXT_AFTER_SKLEARN, "cold", ""])
