@@ -18,7 +18,9 @@ as loose scalars, or rule and hyper); both are handled.
 
 ``--kernel gradient`` times the gradient path instead of the epoch: the study's gradient-noise
 kernel (``noise.minibatch_gradient_spread``), the summed gradient of every mini-batch of the
-epoch's order through ``backprop.block_gradient``, with no update.
+epoch's order through ``backprop.block_gradient``, with no update. ``--kernel threads`` times the
+two-thread synchronous epoch (``parallel.minibatch_part`` on two threads, ``fastnn.threads.run_threads``),
+the split itself even where ``fastnn.threads`` would hand the epoch to BLAS on two threads.
 """
 import argparse
 import importlib.util
@@ -41,6 +43,7 @@ import fastnn  # noqa: E402
 from fastnn import kernels  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+WHAT = {"epoch": "one epoch", "gradient": "the gradient of every mini-batch", "threads": "one two-thread epoch"}
 SHAPES = [([784, 30, 10], 1), ([784, 30, 10], 20), ([784, 30, 10], 100), ([784, 100, 10], 20)]
 
 
@@ -92,6 +95,30 @@ def gradient_call(module, net, batch_size):
     return call
 
 
+def threads_call(module, net, batch_size, eta, n):
+    """A function (params, velocity, X, Y, order) -> None running one two-thread epoch of module's
+    ``parallel.minibatch_part``, with the shared buffers that module's version asks for."""
+    from fastnn.kernels.layout import aligned_empty
+    from fastnn.threads import run_threads
+    args = net.kernel_args()
+    optimizer = fastnn.Optimizer(eta)
+    rule, hyper = optimizer.rule, optimizer.hyper(n, net.dtype)
+    parallel = importlib.import_module(module.__name__ + ".parallel")  # not imported by the package
+    sizes, dtype = net.sizes, net.dtype
+
+    def call(params, velocity, X, Y, order):
+        m_max = min(batch_size, len(order))
+        Xs = aligned_empty((2, m_max, X.shape[1]), dtype)
+        if hasattr(parallel, "forward_blocks"):  # a block per claim of the forward pass
+            H = aligned_empty(parallel.forward_blocks(sizes[1], m_max, dtype.itemsize), dtype)
+        else:  # the transpose of the first hidden layer, one row per neuron
+            line = 64 // dtype.itemsize
+            H = aligned_empty((sizes[1], -(-m_max // line) * line), dtype)
+        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, H, params, velocity, *args[1:], X, Y,
+                                                              order, batch_size, rule, hyper), 2)
+    return call
+
+
 def data(n):
     root = os.environ.get("FASTNN_DATA")
     folder = Path(root) / "fashion-mnist" if root else None
@@ -115,6 +142,10 @@ def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=
     if kernel == "gradient":
         calls = {"old": gradient_call(base, net, batch_size), "new": gradient_call(kernels, net, batch_size)}
         prefix, tolerance = order[:batch_size], {"rtol": 1e-5, "atol": 0}
+    elif kernel == "threads":
+        calls = {"old": threads_call(base, net, batch_size, eta, len(d.X)),
+                 "new": threads_call(kernels, net, batch_size, eta, len(d.X))}
+        prefix, tolerance = order[:64], {"rtol": 0, "atol": 1e-4}
     else:
         calls = {"old": epoch_call(base, net, batch_size, eta, momentum, len(d.X)),
                  "new": epoch_call(kernels, net, batch_size, eta, momentum, len(d.X))}
@@ -131,7 +162,7 @@ def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=
     after = {}
     for which in calls:  # compile both, then the check above
         once(which, prefix)
-        after[which] = net.params.copy() if kernel == "epoch" else out[which]
+        after[which] = out[which] if kernel == "gradient" else net.params.copy()
     np.testing.assert_allclose(after["new"], after["old"], **tolerance)
     times = []
     for p in range(pairs):
@@ -158,8 +189,9 @@ def main(argv=None):
     parser.add_argument("--shapes", nargs="+", metavar="SIZES:BATCH[:MOMENTUM]",
                         help="time these instead of the default shapes, e.g. 784,30,10:10 784,1000,10:100:0.9")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="the networks' dtype")
-    parser.add_argument("--kernel", default="epoch", choices=["epoch", "gradient"],
-                        help="time training epochs, or the gradient of every mini-batch (the study's noise kernel)")
+    parser.add_argument("--kernel", default="epoch", choices=["epoch", "gradient", "threads"],
+                        help="time training epochs, the gradient of every mini-batch (the study's noise kernel), "
+                             "or two-thread synchronous epochs")
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,7 +207,7 @@ def main(argv=None):
         label = args.base_dir or args.base
         lines = [f"Paired A/B, `python bench/ab.py {' '.join(argv if argv is not None else sys.argv[1:])}`: "
                  f"old = kernels of {label}, new = this checkout; "
-                 f"{'one epoch' if args.kernel == 'epoch' else 'the gradient of every mini-batch'} of {args.n:,} "
+                 f"{WHAT[args.kernel]} of {args.n:,} "
                  f"{what}, {args.dtype}, "
                  f"{args.pairs} alternating pairs per shape, each side the fastest of {args.repeat} interleaved "
                  f"runs; cost {args.cost}.", "",

@@ -18,7 +18,7 @@ import numpy as np
 from .blas import blas_threads, may_use_blas
 from .kernels.gemm import add_outer_takes_blas, linear_takes_blas
 from .kernels.layout import aligned_empty
-from .kernels.parallel import ABORT, SYNC_SIZE, minibatch_part
+from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
 
 
@@ -79,12 +79,11 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
             return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
-    line = 64 // X.dtype.itemsize  # numbers per cache line
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
-    HT = aligned_empty((sizes[1], -(-m_max // line) * line), X.dtype)
+    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize), X.dtype)
     # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
     with blas_threads(1, needed):
-        losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HT, params, velocity, w_off,
+        losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off,
                                                               b_off, sizes, hidden, output, cost, X, Y, order,
                                                               batch_size, rule, hyper), nthreads)
     return losses[0]

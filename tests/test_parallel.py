@@ -42,6 +42,7 @@ PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum, nesterov
     ([20, 17, 9], 10, "sigmoid", "quadratic", 1.0, 0.9, True),  # Nesterov
     ([13, 1, 4], 6, "sigmoid", "cross_entropy", 0.0, 0.0, False),  # one hidden neuron: one thread owns none
     ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3, False),  # deep; the last batch is partial
+    ([40, 500, 5], 30, "sigmoid", "quadratic", 0.0, 0.0, False),  # forward claims of 48 neurons, the last of 20
 ]
 
 
@@ -252,6 +253,15 @@ def test_online_learning_on_two_threads_needs_hogwild():
     X, y = make_data(20, 4, 2)
     with pytest.raises(ValueError, match="hogwild=True"):
         fastnn.Network([4, 3, 2], seed=0).fit(X, y, 1, 1, 0.1, threads=2)
+
+
+def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
+    assert [parallel.forward_chunk(n) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36, 48, 48]
+    for n1, m, itemsize in [(30, 20, 4), (500, 30, 8), (1000, 100, 4), (1, 1, 8)]:
+        claims, length = parallel.forward_blocks(n1, m, itemsize)
+        chunk = parallel.forward_chunk(n1)
+        assert (claims - 1) * chunk < n1 <= claims * chunk  # every neuron in exactly one claim
+        assert length >= m * chunk and length * itemsize % 64 == 0  # every block starts on a cache line
 
 
 def test_aligned_buffers_start_on_a_cache_line():
