@@ -49,9 +49,10 @@ def test_two_threads(benchmark, epoch_data, sizes, batch_size, hogwild):
     if pair:
         benchmark.extra_info["pair_s"] = []
     # Where the 2-thread epoch is the serial one with OpenBLAS on both cores, OpenBLAS's worker keeps
-    # spinning for about 0.1 s after it (its THREAD_TIMEOUT, 2^28 cycles) and takes a core from the
-    # pair timed next: two epochs of [784,300,10] at batch 1000 took 120 ms right after such an epoch,
-    # 89 ms after 0.3 s of rest (medians of 12, a throwaway probe). So the pair waits for it.
+    # spinning for about 0.1 s after it (its THREAD_TIMEOUT, 2^28 cycles) and takes a core from
+    # whatever needs two: two epochs of [784,300,10] at batch 1000 at once took 120 ms right after
+    # such an epoch, 89 ms after 0.3 s of rest (medians of 12, a throwaway probe). The 1-thread epoch
+    # that follows it here was not slowed (84 against 85 ms); the pair after that waits out the worker.
     rest = 0.3 if blas_splits(sizes, batch_size, len(X), X.dtype) else 0.0
 
     def serial_first():

@@ -19,7 +19,10 @@ Chunks are claimed from an atomic counter, thread 0 from the front and thread 1
 from the back, so each keeps the same rows while the cores run at the same
 speed, and a core slowed by other work hands part of its share to the other.
 No thread writes what another reads in the same phase, and every row is
-computed by the same loops as in the serial kernel. The batch buffer is
+computed by the same loops as in the serial kernel, except the first layer's forward pass where
+the serial kernel sends it to BLAS (512 examples and more into 64 neurons and more, ``linear``)
+and the update does not go to BLAS too: the claims stay on linear's loops, so the two agree up to
+round-off there. The batch buffer is
 double-buffered (even and odd batches): a thread may gather the next batch
 while the other still updates from this one, but cannot get two batches ahead.
 
@@ -56,7 +59,9 @@ GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared pha
 SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
-FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass
+FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass;
+# below gemm.BLAS_LINEAR_ROWS, so a claim never goes to BLAS (where it would, fastnn.threads hands the
+# epoch to BLAS on two threads: blas_splits)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
 # share per thread where that share's product goes to register tiles or BLAS
 
@@ -203,13 +208,16 @@ def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo
 
 @njit(cache=True)
 def forward_chunk(n1):
-    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons: about eight claims
-    per batch, so that a core slowed by other work can hand some to the other, in multiples of 6
-    (``linear``'s blocks of 3 rows, twice), from FORWARD_CHUNK_MIN to FORWARD_CHUNK_MAX.
+    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons: an eighth of the
+    layer, so that a core slowed by other work can hand some claims to the other, in multiples of 6
+    (``linear``'s blocks of 3 rows, twice), at least FORWARD_CHUNK_MIN and at most FORWARD_CHUNK_MAX
+    (so wider layers get more claims than eight: 21 at 1000 neurons).
 
-    Speed-up of two threads over one, medians of 12 paired epochs (5,000 examples, float32): 24 and
-    48 neurons gave 1.71x at [784,300,10] batch 100, 24 gave 1.76x and 48 1.73x at [784,1000,10];
-    at [784,100,10] batch 20, 6, 12 and 24 gave 1.52x, 1.58x, 1.57x."""
+    Measured: speed-up of two threads over one, medians of 12 paired epochs (5,000 examples,
+    float32). At [784,300,10] batch 100, claims of 24 and 48 neurons both gave 1.71x (this rule
+    picks 36, between them); at [784,1000,10] batch 100, 24 gave 1.76x and 48 1.73x, inside each
+    other's interquartile range (1.63-1.82 and 1.68-1.81); at [784,100,10] batch 20, claims of 6,
+    12 and 24 gave 1.52x, 1.58x and 1.57x (the rule: 12)."""
     return min(FORWARD_CHUNK_MAX, max(FORWARD_CHUNK_MIN, n1 // 8 // 6 * 6))
 
 

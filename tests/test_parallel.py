@@ -257,6 +257,7 @@ def test_online_learning_on_two_threads_needs_hogwild():
 
 def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
     assert [parallel.forward_chunk(n) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36, 48, 48]
+    assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim stays on linear's loops
     for n1, m, itemsize in [(30, 20, 4), (500, 30, 8), (1000, 100, 4), (1, 1, 8)]:
         claims, length = parallel.forward_blocks(n1, m, itemsize)
         chunk = parallel.forward_chunk(n1)
