@@ -363,13 +363,9 @@ def targets(groups, rates, compile_warm, memory, threads, hogwild_acc, scaling):
                      (f" ({', '.join(f'{r:.2f}x' for r in full)} on full epochs)" if full else ""), worst <= 2))
     else:
         rows.append(("float64 at most 2x the float32 time (every case)", "not in this run", None))
-    ceiling = {r["batch"]: r["speedup"] for r in threads if r["mode"].startswith("ceiling")}
     for r in threads:
         if r["mode"] == "synchronous":
-            if "ceiling" in r:
-                note = f" (two independent epochs of this shape: {r['ceiling']:.2f}x)"
-            else:
-                note = f" (two independent epochs: {ceiling[20]:.2f}x)" if 20 in ceiling else ""
+            note = f" (two independent epochs of this shape: {r['ceiling']:.2f}x)" if "ceiling" in r else ""
             goal = thread_goal(r)
             rows.append((f"2 threads at least {goal}x faster than 1: {r['sizes']} batch {r['batch']}",
                          f"{r['speedup']:.2f}x" + note, r["speedup"] >= goal))
