@@ -402,10 +402,10 @@ def why_missed(groups, rates, threads, scaling):
         "matrix-vector bound; the rest of each example (the small layers, their updates, the sigmoids) stays "
         "serial.",
         "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "
-        "register tiles below do not take it, the forward product from 512 examples into 64 neurons) fastnn calls "
+        "register tiles below do not take it, the forward product from 200 examples into 64 neurons) fastnn calls "
         "OpenBLAS's sgemm (the scipy-openblas32 wheel's), as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
-        "are faster, because BLAS packs both operands on every call. The update of up to 128 neurons in float32 "
-        "(40 in float64) from 32 examples takes register tiles instead (`kernels/tiles.py`: 6 rows x 16 columns "
+        "are faster, because BLAS packs both operands on every call. The update of up to 64 neurons in float32 "
+        "(128 below 100 examples; 40 in float64) from 32 examples takes register tiles instead (`kernels/tiles.py`: 6 rows x 16 columns "
         "of the weights held in registers while the examples pass, bench/tiles-probe.md), which beat both at "
         "those shapes. "
         "Where a peer still leads at large batches: these products run at 65-85 GFLOP/s "
@@ -481,8 +481,9 @@ def threads_why(threads):
         "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
         "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
         "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
-        "of the first layer's products go to BLAS (batch 512 and more, 64 neurons and more, more than 128 in "
-        "float32: batch 1000 at the wide layers here), "
+        "of the first layer's products go to BLAS (batch 200 and more into 64 neurons and more, "
+        "the update in BLAS too) and the batch has 512 examples or the layer more than 128 neurons (batch "
+        "1000 at the wide layers here), "
         "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
         "then the products are split, and everything between them runs on one core."]
     if ceiling:

@@ -32,7 +32,8 @@ NARROW = [(200, 30, 100), (300, 50, 100), (1000, 30, 1000)]
 # the first layer's update at every benchmark width, and the row counts around the thresholds (128 rows,
 # 32 examples, 64 columns); then layers above the first: 100 or 300 inputs (the last 4 or 12 columns
 # in masked tiles), and the output layer's 10 rows
-FLOAT32 = [(n, 784, m) for n in (30, 100, 128, 200, 300, 1000) for m in (10, 16, 32, 100, 1000)] + [
+# float32: the first layer of the benchmark widths and around the row limits (64, and 128 below 100 examples)
+FLOAT32 = [(n, 784, m) for n in (30, 40, 64, 100, 128, 200, 300, 1000) for m in (10, 16, 32, 100, 1000)] + [
     (100, 100, 100), (100, 100, 1000), (100, 300, 100), (10, 100, 1000), (10, 300, 1000), (10, 30, 1000),
     (30, 64, 100)] + NARROW
 # float64: the first layer around the 40-row limit, and the narrow layers above it

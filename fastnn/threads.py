@@ -21,6 +21,9 @@ from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
 
+BLAS_SPLIT_EXAMPLES = 512  # blas_splits: BLAS on two threads from this many examples ...
+BLAS_SPLIT_ROWS = 128  # ... or, below, from more than this many neurons in the first hidden layer
+
 
 def run_threads(work, nthreads):
     """Run work(tid, sync) for tid = 0 .. nthreads-1, tid 0 in the calling thread; re-raise the first error.
@@ -51,16 +54,17 @@ def run_threads(work, nthreads):
 
 
 def blas_splits(sizes, batch_size, n_examples, dtype):
-    """True where both of the first layer's products go to BLAS (``kernels.gemm``: the forward product
-    from mini-batches of 512 examples into 64 neurons and more, ``linear_takes_blas``; the update where
-    register tiles do not take it: more than 128 neurons of 64 inputs or more in float32, more than 40
-    in float64). There
-    BLAS on two threads beat fastnn's own split (5,000 examples, float32, speed-up over one thread):
-    batch 1000 at [784,300,10] 1.67x against 1.42x, at [784,1000,10] 1.78x against 1.48x. At batch
-    100 the own split wins: 1.60x against 1.23x at [784,300,10]."""
+    """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
+    and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch or the
+    layer is large enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES
+    examples, or more than BLAS_SPLIT_ROWS neurons. Measured, 5,000 examples, float32, time of BLAS on
+    two threads over the own split's: batch 1000 at [784,300,10] 0.92, at [784,100,10] 0.97, at
+    [784,100,100,10] 0.77; batch 200 at [784,1000,10] 0.92, at [784,300,10] 0.98, but at [784,100,10]
+    1.08. At batch 100 the own split wins: 1.60x against 1.23x over one thread at [784,300,10]."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
-    return bool(linear_takes_blas(m, n_out) and add_outer_takes_blas(m, n_out, n_in, np.dtype(dtype).itemsize))
+    both = linear_takes_blas(m, n_out) and add_outer_takes_blas(m, n_out, n_in, np.dtype(dtype).itemsize)
+    return bool(both and (m >= BLAS_SPLIT_EXAMPLES or n_out > BLAS_SPLIT_ROWS))
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,

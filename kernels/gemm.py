@@ -43,22 +43,30 @@ rows (``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-t
 row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
 unless two threads were asked for.
 
-add_outer with up to TILE_MAX_ROWS rows of C in float32 (TILE_MAX_ROWS_F64 in float64), from
-TILE_EXAMPLES examples and TILE_COLUMNS columns, takes register tiles instead (``kernels.tiles``,
-``add_outer_takes_tiles``), before BLAS is considered: C stays in registers while the examples
-pass, and nothing is packed. Measured in bench/tiles-probe.md: in float32 1.05-1.33x the better of
-the loops and BLAS for 30 to 100 rows from 32 to 1000 examples, level with BLAS at 128 rows
-(0.96-1.01x); below 32 examples (0.8-0.97x at 10 and 16) C's loads and stores are not paid back,
-and from about 200 rows BLAS's packing is. In float64 (8 lanes a tile) the tiles beat both only on
-narrow products, up to about 40 rows (1.14-1.32x at 30 rows of 784 inputs, 1.0-1.1x at 40, 1.3-1.9x
-at the 10 rows of an output layer); from 48 or 64 rows of 784 inputs BLAS is faster. With fewer columns
-than BLAS_COLUMNS the tiles take up to TILE_NARROW_ROWS rows: at 200 rows of 30 columns they ran 1.3-1.4x
-BLAS and 1.9-3.7x the loops; at 300 rows of 50 columns BLAS was 1.05x faster, and at 1000 rows of 30
-columns, where every strip of columns reads all of D again, level in float32 and 1.5x in float64.
-So from 32 examples and 16 columns an update takes tiles or BLAS, never the loops. In float64 the
-loops had kept 41-127 rows below 128 examples, at 27-37 GFLOP/s where BLAS ran 34-40 (784 columns),
-and the loops had kept every product of fewer than 64 columns, at 1.5-3.7x the time of the better
-route (bench/tiles-probe.md).
+add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
+row limit (``kernels.tiles``, ``add_outer_takes_tiles``), before BLAS is considered: C stays in
+registers while the examples pass, and nothing is packed. Below 32 examples (0.8-0.97x the better
+route at 10 and 16) C's loads and stores are not paid back. The float32 row limits come from paired
+epochs (bench/ab-routes-openblas.md), as isolated products misjudge both ends: TILE_MAX_ROWS rows at
+any batch, TILE_SHORT_ROWS below TILE_SHORT_EXAMPLES examples. The limit was 128 rows at every batch
+when the kernels called SciPy's OpenBLAS 0.3.30; the wheel's 0.3.34 runs the update of 100 rows 14-19%
+faster (bench/openblas-probe.md), and with it the first layer of [784, 100, 10] in BLAS made whole
+epochs level or faster from batch 100, by up to 11% at batch 1000 while the host was slow. In isolation
+BLAS now leads from 64 rows from 32 examples, by 1-13% (bench/tiles-probe.md; at 40 rows the two trade
+places), but in an epoch, where the batch's rows are in cache from the forward pass, the tiles stayed
+2-3% ahead at 40-64 rows and, below 100 examples, at 100 rows. In
+float64 (8 lanes a tile) the tiles take up to TILE_MAX_ROWS_F64 rows (1.1-1.2x the better route at 30
+rows of 784 inputs from 32 to 1000 examples). With fewer columns than BLAS_COLUMNS the tiles take up to
+TILE_NARROW_ROWS rows: at 200 rows of 30 columns they ran 1.0-1.4x BLAS and 1.9-3.8x the loops; at
+300 rows of 50 columns BLAS was faster, and at 1000 rows of 30 columns, where every strip of columns
+reads all of D again, level or faster. So from 32 examples and 16 columns an update takes tiles or BLAS, never
+the loops. In float64 the loops had kept 41-127 rows below 128 examples, at 27-37 GFLOP/s where BLAS
+ran 34-40 (784 columns), and the loops had kept every product of fewer than 64 columns, at 1.5-3.7x
+the time of the better route (bench/tiles-probe.md).
+
+linear goes to BLAS from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. From 200 examples
+paired epochs of 300 neurons and more, and of [784, 100, 100, 10], were 2-5% faster with BLAS, and
+level at 64 and 100 neurons; at batch 100 they were level or slower (bench/ab-routes-openblas.md).
 """
 import ctypes
 import importlib.util
@@ -76,10 +84,12 @@ KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples, where the register tiles do not take it
 BLAS_COLUMNS = 64  # below this many columns of C BLAS's packing is not paid back: the tiles take more rows
-BLAS_LINEAR_BLOCK = 512  # linear goes to BLAS from this many examples ...
+BLAS_LINEAR_BLOCK = 200  # linear goes to BLAS from this many examples ...
 BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
 TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
-TILE_MAX_ROWS = 128  # ... up to this many rows of C in float32 ...
+TILE_MAX_ROWS = 64  # ... up to this many rows of C in float32 ...
+TILE_SHORT_ROWS = 128  # ... or this many in float32 below TILE_SHORT_EXAMPLES examples ...
+TILE_SHORT_EXAMPLES = 100  # ... (OpenBLAS's packing pays from there) ...
 TILE_MAX_ROWS_F64 = 40  # ... and this many in float64 ...
 TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLUMNS columns of C ...
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
@@ -140,7 +150,10 @@ def linear_takes_blas(m, n_out):
 def add_outer_takes_tiles(m, n, K, itemsize):
     """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous):
     up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than BLAS_COLUMNS columns."""
-    rows = TILE_MAX_ROWS if itemsize == 4 else TILE_MAX_ROWS_F64
+    if itemsize == 4:
+        rows = TILE_SHORT_ROWS if m < TILE_SHORT_EXAMPLES else TILE_MAX_ROWS
+    else:
+        rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))
 
 

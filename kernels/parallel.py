@@ -20,9 +20,9 @@ from the back, so each keeps the same rows while the cores run at the same
 speed, and a core slowed by other work hands part of its share to the other.
 No thread writes what another reads in the same phase, and every row is
 computed by the same loops as in the serial kernel, except the first layer's forward pass where
-the serial kernel sends it to BLAS (512 examples and more into 64 neurons and more, ``linear``)
-and the update does not go to BLAS too: the claims stay on linear's loops, so the two agree up to
-round-off there. The batch buffer is
+the serial kernel sends it to BLAS (200 examples and more into 64 neurons and more, ``linear``)
+and two threads do not hand the epoch to BLAS (``fastnn.threads.blas_splits``): the claims stay on
+linear's loops, so the two agree up to round-off there. The batch buffer is
 double-buffered (even and odd batches): a thread may gather the next batch
 while the other still updates from this one, but cannot get two batches ahead.
 

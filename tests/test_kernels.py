@@ -200,7 +200,7 @@ def test_float32_agrees_with_float64(batch_size):
 # add_outer and in add_outer with D transposed; and (40, 150, 30), more rows than the tiles' limit but fewer
 # columns than BLAS_COLUMNS: tiles both ways (test_gemm_shapes_cover_every_path checks which).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (6, 8, 33), (33, 13, 270), (150, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30)]
+               (6, 8, 33), (33, 13, 270), (90, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30)]
 
 
 def gemm_paths(dtype):
@@ -223,11 +223,14 @@ def test_gemm_shapes_cover_every_path():
         ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
     assert gemm_paths("float64") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
         ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
-    # the benchmark shapes, float32: the first layer's update takes tiles at width 30 and 100 from 32 examples,
-    # BLAS at the wide layers; linear goes to BLAS only from 512 examples and 64 rows
-    for width in (30, 100):
+    # the benchmark shapes, float32: the first layer's update takes tiles from 32 examples up to 64 rows,
+    # up to 128 rows below 100 examples, and BLAS above; linear goes to BLAS from 200 examples and 64 rows
+    for width in (30, 64):
         assert not gemm.add_outer_takes_tiles(20, width, 784, 4) and gemm.add_outer_takes_tiles(32, width, 784, 4)
         assert gemm.add_outer_takes_tiles(1000, width, 784, 4) and not gemm.add_outer_takes_blas(1000, width, 784, 4)
+    assert gemm.add_outer_takes_tiles(32, 100, 784, 4) and gemm.add_outer_takes_tiles(99, 128, 784, 4)
+    assert not gemm.add_outer_takes_tiles(99, 129, 784, 4) and gemm.add_outer_takes_blas(99, 129, 784, 4)
+    assert gemm.add_outer_takes_blas(100, 65, 784, 4) and gemm.add_outer_takes_blas(1000, 100, 784, 4)
     assert not gemm.add_outer_takes_tiles(100, 300, 784, 4) and gemm.add_outer_takes_blas(32, 300, 784, 4)
     # float64 takes tiles up to 40 rows (the first layer of [784,30,10] from 32 examples, output layers of 10),
     # and [784,100,10]'s first layer goes to BLAS from 32 examples
@@ -242,8 +245,8 @@ def test_gemm_shapes_cover_every_path():
     for m, n, K in [(32, 1, 16), (32, 49, 63), (100, 10_000, 16), (32, 129, 64), (1000, 300, 100), (32, 41, 784), (32, 201, 63)]:
         for itemsize in (4, 8):
             assert gemm.add_outer_takes_tiles(m, n, K, itemsize) != gemm.add_outer_takes_blas(m, n, K, itemsize)
-    assert not gemm.linear_takes_blas(1000, 30) and not gemm.linear_takes_blas(200, 1000)
-    assert gemm.linear_takes_blas(1000, 100)
+    assert not gemm.linear_takes_blas(1000, 63) and not gemm.linear_takes_blas(199, 1000)
+    assert gemm.linear_takes_blas(200, 64) and gemm.linear_takes_blas(1000, 100)
 
 
 @njit(cache=False)

@@ -80,24 +80,30 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
     # epochs none of whose products go to BLAS leave the BLAS setting alone: below 32 examples, or
-    # narrow layers ([784,30,10] at any batch, [784,100,10] in float32, where register tiles take the
-    # update), or a short data set
+    # narrow layers ([784,30,10] at any batch, [784,100,10] in float32 below 100 examples, where register
+    # tiles take the update), or a short data set
     may = fastnn_may_use_blas
     assert not may([784, 1000, 10], 31, 1000, "float32") and may([784, 1000, 10], 32, 1000, "float32")
     assert not may([784, 1000, 10], 40, 31, "float32")
     assert not may([784, 30, 10], 1000, 10_000, "float32") and not may([784, 30, 10], 1000, 10_000, "float64")
     assert not may([784, 100, 10], 31, 10_000, "float64") and may([784, 100, 10], 32, 10_000, "float64")
-    assert not may([784, 100, 10], 200, 10_000, "float32")  # register tiles, not BLAS (kernels.tiles)
+    assert not may([784, 100, 10], 99, 10_000, "float32")  # register tiles, not BLAS (kernels.tiles)
+    assert not may([784, 63, 10], 1000, 10_000, "float32") and may([784, 64, 10], 200, 10_000, "float32")
+    assert may([784, 100, 10], 100, 10_000, "float32")  # the update in BLAS
     assert may([784, 30, 30, 10], 1000, 10_000, "float64") is False  # 30 rows: w^T delta stays on loops
     # only w^T delta (40 rows of W, 200 examples, 100 columns) goes to BLAS here
     assert not gemm.add_outer_takes_blas(200, 100, 50, 8) and not gemm.add_outer_takes_blas(200, 40, 100, 8)
     assert gemm.add_outer_takes_blas(40, 200, 100, 8) and may([50, 100, 40], 200, 10_000, "float64")
     assert not gemm.add_outer_takes_blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas(31, 10_000)
     assert not gemm.add_outer_takes_blas(10_000, 40, 10_000, 8)  # w^T delta: 40 examples, any width
-    # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS
+    # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS,
+    # from 512 examples or above 128 neurons
     assert blas_splits([784, 300, 10], 1000, 5000, "float32") and blas_splits([784, 100, 10], 1000, 5000, "float64")
-    assert not blas_splits([784, 100, 10], 1000, 5000, "float32")  # its update takes register tiles
-    assert not blas_splits([784, 300, 10], 100, 5000, "float32")  # the forward product stays on the loops
+    assert blas_splits([784, 100, 10], 1000, 5000, "float32") and blas_splits([784, 129, 10], 200, 5000, "float32")
+    assert not blas_splits([784, 128, 10], 511, 5000, "float32")  # both in BLAS, but the own split is faster
+    assert not blas_splits([784, 64, 10], 1000, 5000, "float32")  # its update takes register tiles
+    assert not blas_splits([784, 300, 10], 199, 5000, "float32")  # the forward product stays on the loops
+    assert not blas_splits([784, 300, 10], 1000, 199, "float32")  # a batch no larger than the data
     before = current_blas_threads()
     with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
         assert current_blas_threads() == before
