@@ -51,7 +51,9 @@ def run_benchmarks(json_path):
     return f"pytest {' '.join('bench/' + f for f in files)} --benchmark-only"
 
 
-TIMED_ALONGSIDE = ("serial_s", "pair_s")  # extra_info lists of times that the thread benchmarks record
+# extra_info lists of times recorded alongside a benchmark: the thread benchmarks' 1-thread epochs and
+# independent pairs, the paired scaling benchmarks' fastnn and JAX epochs
+TIMED_ALONGSIDE = ("serial_s", "pair_s", "fastnn_s", "jax_s")
 
 
 def merge_passes(runs):
@@ -91,12 +93,19 @@ def probe(what, env=None):
 
 
 def collect(results):
-    """{group: {implementation: seconds per 50,000}}, the roofline rates, the scaling rows and the thread rows."""
-    groups, rates, scaling, threads = defaultdict(dict), {}, [], []
+    """{group: {implementation: seconds per 50,000}}, the roofline rates, the scaling rows and the thread rows.
+
+    The scaling rows of group "scaling-paired" are not in the scaling table: each carries "paired", the
+    interval of JAX's time over fastnn's (``paired_ratio``), and the scaling rows of its cell are given it.
+    """
+    groups, rates, scaling, threads, paired = defaultdict(dict), {}, [], [], {}
     for b in results["benchmarks"]:
         info = b["extra_info"]
         if b["group"] == "roofline":
             rates[b["name"].replace("test_", "").replace("_rate", "")] = info["gflops"]
+            continue
+        if b["group"] == "scaling-paired":
+            paired[str(info["sizes"]), info["batch_size"]] = paired_ratio(info["fastnn_s"], info["jax_s"])
             continue
         per_epoch = b["stats"]["min"] * PER_EPOCH / info["n_examples"]
         row = dict(sizes=info["sizes"], batch=info["batch_size"], seconds=per_epoch, n_examples=info["n_examples"],
@@ -110,7 +119,42 @@ def collect(results):
                 threads[-1]["ceiling"] = 2 * min(info["serial_s"]) / min(info["pair_s"])
         else:
             groups[(str(info["sizes"]), info["batch_size"])][info["implementation"]] = row
+    for row in scaling:
+        if row["implementation"] == FASTNN and (str(row["sizes"]), row["batch"]) in paired:
+            row["paired"] = paired[str(row["sizes"]), row["batch"]]
     return groups, rates, scaling, threads
+
+
+def paired_ratio(fastnn_s, jax_s):
+    """JAX's epoch time over fastnn's, round by round: (median with a 95% bootstrap interval, rounds,
+    fastnn's median seconds, JAX's median seconds). Above 1, fastnn is faster."""
+    import numpy as np
+    from fastnn.study.stats import bootstrap
+    fastnn_s, jax_s = np.asarray(fastnn_s, dtype=float), np.asarray(jax_s, dtype=float)
+    if len(fastnn_s) != len(jax_s) or not len(fastnn_s):
+        raise ValueError(f"paired times differ in length or are empty: {len(fastnn_s)} and {len(jax_s)}")
+    return dict(ratio=bootstrap(jax_s / fastnn_s), rounds=len(fastnn_s), fastnn_s=float(np.median(fastnn_s)),
+                jax_s=float(np.median(jax_s)))
+
+
+def paired_verdict(p):
+    """'fastnn faster', 'JAX faster' or 'no measurable difference', from the interval of a paired ratio."""
+    r = p["ratio"]
+    return "fastnn faster" if r.lo > 1 else "JAX faster" if r.hi < 1 else "no measurable difference"
+
+
+def paired_table(scaling):
+    """The cells timed in pairs: median seconds of each (the data of one round, unscaled), and the ratio."""
+    rows = [r for r in scaling if "paired" in r]
+    if not rows:
+        return []
+    lines = ["| network | batch | rounds | fastnn s (median) | JAX s (median) | JAX / fastnn (median) | "
+             "95% interval | verdict |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (len(r["sizes"]), r["sizes"], r["batch"])):
+        p = r["paired"]
+        lines.append(f"| {r['sizes']} | {r['batch']} | {p['rounds']} | {p['fastnn_s']:.4f} | {p['jax_s']:.4f} | "
+                     f"{p['ratio'].value:.3f} | {p['ratio'].lo:.3f}-{p['ratio'].hi:.3f} | {paired_verdict(p)} |")
+    return lines
 
 
 def limit(sizes, batch, rates):
@@ -197,6 +241,16 @@ def scaling_ratios(scaling, peer):
             for cell, impls in scaling_cells(scaling).items() if peer in impls and FASTNN in impls}
 
 
+def scaling_paired(scaling):
+    """{(sizes, batch): paired ratio} of the cells timed in pairs with JAX."""
+    return {(str(r["sizes"]), r["batch"]): r["paired"] for r in scaling if "paired" in r}
+
+
+def paired_text(p):
+    r = p["ratio"]
+    return f"{r.value:.3f}x [{r.lo:.3f}, {r.hi:.3f}] in {p['rounds']} paired rounds"
+
+
 def wide_cell(sizes, batch):
     """True for a network with a hidden layer of at least WIDE neurons, at batch >= WIDE_BATCH."""
     return len(sizes) > 2 and max(sizes[1:-1]) >= WIDE and batch >= WIDE_BATCH
@@ -223,13 +277,23 @@ def scaling_targets(scaling, rates):
         if not ratios:
             rows.append((target, "peer not installed" if has_fastnn else "not in this run", None))
             continue
-        missed = {c: r for c, r in ratios.items() if (r <= 1 if strict else r < 1)}
+        paired = {} if strict else scaling_paired(scaling)
+        missed = {c: r for c, r in ratios.items()
+                  if (paired_verdict(paired[c]) == "JAX faster" if c in paired else (r <= 1 if strict else r < 1))}
+        ties = [c for c in paired if paired_verdict(paired[c]) == "no measurable difference"]
         if missed:
             measured = f"missed at {len(missed)} of {len(ratios)} cells: " + "; ".join(
-                f"{sizes} batch {batch}: {r:.2f}x" for (sizes, batch), r in missed.items())
+                f"{sizes} batch {batch}: " + (paired_text(paired[sizes, batch]) if (sizes, batch) in paired
+                                              else f"{r:.2f}x") for (sizes, batch), r in missed.items())
         else:
             (sizes, batch), r = min(ratios.items(), key=lambda kv: kv[1])
             measured = f"all {len(ratios)} cells; closest {r:.2f}x at {sizes} batch {batch}"
+            if ties:
+                measured = f"no cell where JAX is measurably faster, of {len(ratios)}"
+        if ties:
+            measured += (f"; no measurable difference at {len(ties)} of the {len(paired)} cells timed in pairs: " +
+                         "; ".join(f"{sizes} batch {batch}: {paired_text(paired[sizes, batch])}"
+                                   for sizes, batch in ties))
         rows.append((target, measured, not missed))
     target = (f"wide layers (width >= {WIDE}) at batch >= {WIDE_BATCH}: at least {SGEMM_SHARE:.0%} of the sgemm "
               f"rate measured in the same run")
@@ -254,6 +318,9 @@ def scaling_why(scaling, rates):
     behind = []
     for (sizes, batch), impls in cells.items():
         best = best_peer(impls)
+        paired = impls.get(FASTNN, {}).get("paired")
+        if paired and best and best[0] == JAX and paired_verdict(paired) != "JAX faster":
+            continue  # timed in pairs, and JAX is not measurably faster
         if FASTNN in impls and best and best[1]["seconds"] <= impls[FASTNN]["seconds"]:
             behind.append(f"{sizes} batch {batch}: {SHORT.get(best[0], best[0])} {best[1]['gflops']:.0f} against "
                           f"fastnn {impls[FASTNN]['gflops']:.0f}")
@@ -649,6 +716,16 @@ def main():
              f"fastest peer's time over fastnn's: above 1, fastnn is faster; in bold, a peer is faster. The last "
              f"column is fastnn's rate and its share of the sgemm rate of this run.", ""]
     text += scaling_table(scaling, rates)
+    if any("paired" in r for r in scaling):
+        text += ["", "### fastnn against JAX, epoch by epoch", "",
+                 "Where the two come close (batch 100 and above), the times above, each the minimum of its own "
+                 "benchmark, cannot say which is faster on a shared host. `bench/test_scaling.py::"
+                 "test_paired_with_jax` runs fastnn's epoch and then JAX's, from the same start, round after "
+                 "round, over all passes; the ratio is JAX's time over fastnn's in each round (above 1, fastnn is "
+                 "faster), its median with a 95% percentile-bootstrap interval (`fastnn.study.stats.bootstrap`). "
+                 "A verdict names a faster side only where the interval excludes 1. Times are of one epoch of "
+                 f"{N_EXAMPLES:,} examples, not scaled.", ""]
+        text += paired_table(scaling)
     text += [""] + sklearn_lines(sklearn, f"python bench/report.py` (which runs `{sklearn_command}")
     text += [NEXT_AFTER_SKLEARN, "",
              f"- Cold (empty Numba cache): `import fastnn` plus the first `fit` epoch cost "

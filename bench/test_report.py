@@ -136,8 +136,8 @@ def test_sklearn_only_replaces_its_section_or_adds_it_before_compile_time():
     assert replaced == added and "old table" not in replaced
 
 
-def scaling_run(jax_factor=None, numpy_batch1_n=1000):
-    """A scaling group (seconds per 5,000 examples; JAX's times are fastnn's times jax_factor, None: no JAX).
+def scaling_benchmarks(jax_factor=None, numpy_batch1_n=1000):
+    """The benchmarks of a scaling group (seconds per 5,000 examples; JAX's times are fastnn's times jax_factor, None: no JAX).
 
     [784, 30, 10] batch 100: fastnn at 8 GFLOP/s; JAX at 0.8x its time (faster), NumPy 2x, PyTorch 1.5x.
     [784, 300, 10] batch 100: fastnn at 85 GFLOP/s (85% of sgemm); NumPy 2x.
@@ -159,7 +159,12 @@ def scaling_run(jax_factor=None, numpy_batch1_n=1000):
             benchmarks.append(bench("scaling", peer, seconds * factor, batch, sizes, flops=flops))
     n = numpy_batch1_n
     benchmarks.append(bench("scaling", report.NUMPY, 0.02 * 50 * n / 5000, 1, (784, 100, 10), n_examples=n))
-    return report.collect(dict(benchmarks=benchmarks))
+    return benchmarks
+
+
+def scaling_run(jax_factor=None, numpy_batch1_n=1000):
+    """report.collect of scaling_benchmarks."""
+    return report.collect(dict(benchmarks=scaling_benchmarks(jax_factor, numpy_batch1_n)))
 
 
 def test_scaling_targets_list_the_cells_missed_with_the_measured_ratio():
@@ -214,3 +219,49 @@ def test_scaling_table_gives_every_time_the_best_peer_and_its_ratio():
                                              "20 (20%) |")
     assert rows["| [784, 300, 10]", "100"].endswith("| JAX | 1.20x | 85 (85%) |")
     assert report.scaling_examples(scaling) == "5,000 examples a round; vectorised NumPy (float32) at batch 1: 1,000"
+
+
+def paired_bench(sizes, batch, fastnn_s, jax_s):
+    """One entry of bench/test_scaling.py::test_paired_with_jax's JSON."""
+    return bench("scaling-paired", report.JAX, min(jax_s), batch, sizes, fastnn_s=list(fastnn_s), jax_s=list(jax_s))
+
+
+def test_paired_cells_decide_the_jax_target_by_their_interval():
+    rounds = 15  # by minima alone JAX is 0.80x at [784,30,10] batch 100
+    # [784, 30, 10] batch 100: JAX 0.9x fastnn's time in every round, give or take 1%: measurably faster.
+    # [784, 300, 10] batch 100: ratios spread 0.95 to 1.05 around 1: no measurable difference.
+    jitter = [1 + 0.01 * ((i % 3) - 1) for i in range(rounds)]
+    spread = [0.95 + 0.1 * i / (rounds - 1) for i in range(rounds)]
+    results = dict(benchmarks=scaling_benchmarks(jax_factor=1.0) + [
+        paired_bench((784, 30, 10), 100, [0.01] * rounds, [0.009 * j for j in jitter]),
+        paired_bench((784, 300, 10), 100, [0.05] * rounds, [0.05 * x for x in spread])])
+    groups, rates, scaling, threads = report.collect(results)
+    paired = report.scaling_paired(scaling)
+    assert set(paired) == {("[784, 30, 10]", 100), ("[784, 300, 10]", 100)}
+    fast, tie = paired["[784, 30, 10]", 100], paired["[784, 300, 10]", 100]
+    assert abs(fast["ratio"].value - 0.9) < 1e-9 and fast["ratio"].hi < 1 and fast["rounds"] == rounds
+    assert report.paired_verdict(fast) == "JAX faster"
+    assert tie["ratio"].lo < 1 < tie["ratio"].hi and report.paired_verdict(tie) == "no measurable difference"
+    rows = rows_by_target(groups, rates, threads, scaling)
+    measured, met = rows["scaling grid, every cell: at least as fast as JAX"]
+    assert not met and measured.startswith("missed at 1 of 4 cells: [784, 30, 10] batch 100: 0.900x [")
+    assert "no measurable difference at 1 of the 2 cells timed in pairs: [784, 300, 10] batch 100: 1.000x [" in measured
+    table = report.paired_table(scaling)
+    assert table[2].startswith("| [784, 30, 10] | 100 | 15 | 0.0100 | 0.0090 | 0.900 |")
+    assert table[2].endswith("| JAX faster |") and table[3].endswith("| no measurable difference |")
+    # without the measurably faster cell, the target is met, and the tie is named
+    results["benchmarks"] = [b for b in results["benchmarks"] if not (b["group"] == "scaling-paired"
+                                                                       and b["extra_info"]["sizes"][1] == 30)]
+    results["benchmarks"] = [dict(b, stats=dict(min=b["stats"]["min"] * 1.5)) if b["group"] == "scaling" and
+                             b["extra_info"]["implementation"] == report.JAX else b for b in results["benchmarks"]]
+    groups, rates, scaling, threads = report.collect(results)
+    measured, met = rows_by_target(groups, rates, threads, scaling)["scaling grid, every cell: at least as fast as JAX"]
+    assert met and measured.startswith("no cell where JAX is measurably faster, of 4; no measurable difference at 1")
+    # a cell timed in pairs where JAX is not measurably faster is not explained as a loss
+    assert "[784, 300, 10] batch 100: JAX" not in "\n".join(report.why_missed(groups, rates, threads, scaling))
+
+
+def test_paired_ratio_refuses_unmatched_rounds():
+    import pytest
+    with pytest.raises(ValueError, match="differ in length"):
+        report.paired_ratio([0.1, 0.1], [0.1])

@@ -16,10 +16,12 @@ N_SCALING (and N_SLOW with it) for a quick try; under --benchmark-disable each t
 at most N_SMOKE examples.
 """
 import os
+import time
 
 import numpy as np
 import pytest
 
+import fastnn
 from conftest import N_EXAMPLES
 from test_epoch import annotate, start, time_fastnn
 
@@ -97,3 +99,43 @@ def test_scaling(benchmark, epoch_data, sizes, batch_size, implementation):
     run = peer_epoch(implementation, sizes, batch_size, data)
     weights = benchmark.pedantic(run, rounds=rounds, iterations=1)
     assert all(np.isfinite(w).all() for w in weights)
+
+
+# The cells where fastnn and JAX come within a few percent of each other: batch 100 and above. There the
+# minimum times above, taken in separate benchmarks, cannot say which is faster on a shared host; these
+# pair the two epoch by epoch, so that bench/report.py can put an interval on the ratio.
+PAIRED_CELLS = [(s, b) for s, b in CELLS if b >= 100]
+PAIRED_IDS = [f"{'-'.join(map(str, s))}-b{b}" for s, b in PAIRED_CELLS]
+PAIRED_ROUNDS = 15
+
+
+@pytest.mark.parametrize("sizes,batch_size", PAIRED_CELLS, ids=PAIRED_IDS)
+def test_paired_with_jax(benchmark, epoch_data, sizes, batch_size):
+    """Group "scaling-paired": JAX's epoch, each round right after fastnn's on the same data, from the same
+    start. The benchmark runs JAX's epoch; its setup, which pytest-benchmark does not time, runs fastnn's, and
+    both times go to extra_info ("fastnn_s", "jax_s"), so round i of one and round i of the other ran back
+    to back."""
+    n = min(N_SCALING, N_SMOKE) if benchmark.disabled else N_SCALING
+    X, y = epoch_data
+    data = (X[:n], y[:n])
+    annotate(benchmark, sizes, batch_size, NAMES["jax"], n_examples=n)
+    benchmark.group = "scaling-paired"
+    benchmark.extra_info.update(fastnn_s=[], jax_s=[])
+    run = peer_epoch("jax", sizes, batch_size, data)  # skips without JAX
+    net = fastnn.Network(sizes, cost="quadratic", init="large", dtype="float32", seed=0)
+    w0, b0, Xs, Ys, order = start(sizes, "float32", data)
+    net.train_epoch(Xs[:2], Ys[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
+
+    def fastnn_first():
+        net.initialize("large", 0)  # the same start as JAX's, every round
+        t0 = time.perf_counter()
+        net.train_epoch(Xs, Ys, order, batch_size, 3.0)
+        benchmark.extra_info["fastnn_s"].append(time.perf_counter() - t0)
+    def jax_second():
+        t0 = time.perf_counter()
+        weights = run()
+        benchmark.extra_info["jax_s"].append(time.perf_counter() - t0)
+        return weights
+    weights = benchmark.pedantic(jax_second, setup=fastnn_first, rounds=1 if benchmark.disabled else PAIRED_ROUNDS,
+                                 iterations=1)
+    np.testing.assert_allclose(weights[0], net.weights[0], rtol=0, atol=1e-3)  # the same work, float32
