@@ -111,31 +111,49 @@ PAIRED_ROUNDS = 15
 
 @pytest.mark.parametrize("sizes,batch_size", PAIRED_CELLS, ids=PAIRED_IDS)
 def test_paired_with_jax(benchmark, epoch_data, sizes, batch_size):
-    """Group "scaling-paired": JAX's epoch, each round right after fastnn's on the same data, from the same
-    start. The benchmark runs JAX's epoch; its setup, which pytest-benchmark does not time, runs fastnn's, and
-    both times go to extra_info ("fastnn_s", "jax_s"), so round i of one and round i of the other ran back
-    to back."""
+    """Group "scaling-paired": fastnn's epoch and JAX's back to back in every round, from the same start on
+    the same data, fastnn first in even rounds and JAX first in odd ones, so that neither always runs
+    second. Each side's time goes to extra_info ("fastnn_s", "jax_s", round by round), with a mark of this
+    pass per round ("pass_mark"); pytest-benchmark's own time is of the pair and is not used."""
     n = min(N_SCALING, N_SMOKE) if benchmark.disabled else N_SCALING
     X, y = epoch_data
     data = (X[:n], y[:n])
     annotate(benchmark, sizes, batch_size, NAMES["jax"], n_examples=n)
     benchmark.group = "scaling-paired"
-    benchmark.extra_info.update(fastnn_s=[], jax_s=[])
+    benchmark.extra_info.update(fastnn_s=[], jax_s=[], pass_mark=[])
+    mark = time.time_ns()  # the same for every round of this pass, different in the next pass
     run = peer_epoch("jax", sizes, batch_size, data)  # skips without JAX
     net = fastnn.Network(sizes, cost="quadratic", init="large", dtype="float32", seed=0)
     w0, b0, Xs, Ys, order = start(sizes, "float32", data)
     net.train_epoch(Xs[:2], Ys[:2], np.arange(2), batch_size, 3.0)  # compile / load from cache first
+    info = benchmark.extra_info
 
-    def fastnn_first():
+    def fastnn_epoch():
         net.initialize("large", 0)  # the same start as JAX's, every round
         t0 = time.perf_counter()
         net.train_epoch(Xs, Ys, order, batch_size, 3.0)
-        benchmark.extra_info["fastnn_s"].append(time.perf_counter() - t0)
-    def jax_second():
+        info["fastnn_s"].append(time.perf_counter() - t0)
+
+    def jax_epoch():
         t0 = time.perf_counter()
         weights = run()
-        benchmark.extra_info["jax_s"].append(time.perf_counter() - t0)
+        info["jax_s"].append(time.perf_counter() - t0)
         return weights
-    weights = benchmark.pedantic(jax_second, setup=fastnn_first, rounds=1 if benchmark.disabled else PAIRED_ROUNDS,
-                                 iterations=1)
-    np.testing.assert_allclose(weights[0], net.weights[0], rtol=0, atol=1e-3)  # the same work, float32
+
+    def pair():
+        if len(info["pass_mark"]) % 2:
+            weights = jax_epoch()
+            fastnn_epoch()
+        else:
+            fastnn_epoch()
+            weights = jax_epoch()
+        info["pass_mark"].append(mark)
+        return weights
+    weights = benchmark.pedantic(pair, rounds=1 if benchmark.disabled else PAIRED_ROUNDS, iterations=1)
+    # the same work: every layer trained, and the two differ by float32 round-off grown over the epoch,
+    # under 5% of how far the weights moved (1.7% at most seen; 'large' init saturates many sigmoids,
+    # so the first layer moves little); another order or learning rate differs by about the move itself
+    for got, ours, start_w in zip(weights, net.weights, w0):
+        moved = np.abs(ours - start_w).max()
+        assert moved > 1e-3
+        assert np.abs(got - ours).max() < 0.05 * moved

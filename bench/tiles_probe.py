@@ -29,10 +29,9 @@ from conftest import one_cpu  # noqa: E402
 
 # many rows and fewer columns than BLAS takes (a layer of 30 or 50 inputs, w^T delta down to it)
 NARROW = [(200, 30, 100), (300, 50, 100), (1000, 30, 1000)]
-# the first layer's update at every benchmark width, and the row counts around the thresholds (128 rows,
-# 32 examples, 64 columns); then layers above the first: 100 or 300 inputs (the last 4 or 12 columns
-# in masked tiles), and the output layer's 10 rows
-# float32: the first layer of the benchmark widths and around the row limits (64, and 128 below 100 examples)
+# float32: the first layer's update at every benchmark width, and the row counts around the limits (64
+# rows, 128 below 100 examples, 32 examples, 64 columns); then layers above the first: 100 or 300 inputs
+# (the last 4 or 12 columns in masked tiles), and the output layer's 10 rows
 FLOAT32 = [(n, 784, m) for n in (30, 40, 64, 100, 128, 200, 300, 1000) for m in (10, 16, 32, 100, 1000)] + [
     (100, 100, 100), (100, 100, 1000), (100, 300, 100), (10, 100, 1000), (10, 300, 1000), (10, 30, 1000),
     (30, 64, 100)] + NARROW

@@ -57,10 +57,10 @@ def blas_splits(sizes, batch_size, n_examples, dtype):
     """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
     and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch or the
     layer is large enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES
-    examples, or more than BLAS_SPLIT_ROWS neurons. Measured, 5,000 examples, float32, time of BLAS on
-    two threads over the own split's: batch 1000 at [784,300,10] 0.92, at [784,100,10] 0.97, at
-    [784,100,100,10] 0.77; batch 200 at [784,1000,10] 0.92, at [784,300,10] 0.98, but at [784,100,10]
-    1.08. At batch 100 the own split wins: 1.60x against 1.23x over one thread at [784,300,10]."""
+    examples, or more than BLAS_SPLIT_ROWS neurons. Measured (bench/ab-routes-openblas.md), 5,000
+    examples, float32, time of BLAS on two threads over the own split's: batch 1000 at [784,300,10] 0.92,
+    at [784,100,10] 0.97, at [784,100,100,10] 0.77; batch 200 at [784,1000,10] 0.92, at [784,300,10]
+    0.98, but at [784,100,10] 1.08. The limits lie between those shapes."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
     both = linear_takes_blas(m, n_out) and add_outer_takes_blas(m, n_out, n_in, np.dtype(dtype).itemsize)
@@ -73,9 +73,9 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     same return value, the epoch's summed cost.
 
     Needs at least one hidden layer (the split is by hidden neurons); with none,
-    or with one thread, it runs the serial kernel. So it does where the first layer's products
-    go to BLAS (``blas_splits``): there the serial kernel with BLAS on nthreads threads is the
-    faster split.
+    or with one thread, it runs the serial kernel. So it does where both of the first layer's
+    products go to BLAS and the batch or the layer is large (``blas_splits``): there the serial kernel
+    with BLAS on nthreads threads is the faster split.
     """
     needed = may_use_blas(sizes, batch_size, len(order), X.dtype)
     if nthreads == 1 or len(sizes) < 3 or blas_splits(sizes, batch_size, len(order), X.dtype):

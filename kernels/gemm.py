@@ -45,28 +45,28 @@ unless two threads were asked for.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
 row limit (``kernels.tiles``, ``add_outer_takes_tiles``), before BLAS is considered: C stays in
-registers while the examples pass, and nothing is packed. Below 32 examples (0.8-0.97x the better
-route at 10 and 16) C's loads and stores are not paid back. The float32 row limits come from paired
-epochs (bench/ab-routes-openblas.md), as isolated products misjudge both ends: TILE_MAX_ROWS rows at
-any batch, TILE_SHORT_ROWS below TILE_SHORT_EXAMPLES examples. The limit was 128 rows at every batch
+registers while the examples pass, and nothing is packed. Below 32 examples C's loads and stores are
+not paid back from 64 rows (0.68-0.96x the better route at 10 and 16 examples, bench/tiles-probe.md).
+The float32 row limits come from paired epochs (bench/ab-routes-openblas.md, with the runs that chose
+them), as isolated products misjudge both ends: TILE_MAX_ROWS rows at any batch, TILE_SHORT_ROWS below
+TILE_SHORT_EXAMPLES examples. The limit was 128 rows at every batch
 when the kernels called SciPy's OpenBLAS 0.3.30; the wheel's 0.3.34 runs the update of 100 rows 14-19%
 faster (bench/openblas-probe.md), and with it the first layer of [784, 100, 10] in BLAS made whole
 epochs level or faster from batch 100, by up to 11% at batch 1000 while the host was slow. In isolation
 BLAS now leads from 64 rows from 32 examples, by 1-13% (bench/tiles-probe.md; at 40 rows the two trade
 places), but in an epoch, where the batch's rows are in cache from the forward pass, the tiles stayed
-2-3% ahead at 40-64 rows and, below 100 examples, at 100 rows. In
-float64 (8 lanes a tile) the tiles take up to TILE_MAX_ROWS_F64 rows (1.1-1.2x the better route at 30
+2-3% ahead at 40-64 rows and, below 100 examples, at 100 rows. In float64 (8 lanes a tile) the tiles take up to TILE_MAX_ROWS_F64 rows (1.1-1.2x the better route at 30
 rows of 784 inputs from 32 to 1000 examples). With fewer columns than BLAS_COLUMNS the tiles take up to
-TILE_NARROW_ROWS rows: at 200 rows of 30 columns they ran 1.0-1.4x BLAS and 1.9-3.8x the loops; at
+TILE_NARROW_ROWS rows: at 200 rows of 30 columns they ran 1.06-1.09x BLAS and 1.96-3.7x the loops; at
 300 rows of 50 columns BLAS was faster, and at 1000 rows of 30 columns, where every strip of columns
 reads all of D again, level or faster. So from 32 examples and 16 columns an update takes tiles or BLAS, never
-the loops. In float64 the loops had kept 41-127 rows below 128 examples, at 27-37 GFLOP/s where BLAS
-ran 34-40 (784 columns), and the loops had kept every product of fewer than 64 columns, at 1.5-3.7x
-the time of the better route (bench/tiles-probe.md).
+the loops. In float64 the loops had kept 41-127 rows below 128 examples, where BLAS is faster from 64
+rows of 784 columns (bench/tiles-probe.md), and every product of fewer than 64 columns.
 
-linear goes to BLAS from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. From 200 examples
-paired epochs of 300 neurons and more, and of [784, 100, 100, 10], were 2-5% faster with BLAS, and
-level at 64 and 100 neurons; at batch 100 they were level or slower (bench/ab-routes-openblas.md).
+linear goes to BLAS from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. At batch 200 paired
+epochs of 300 and 1000 neurons were 2-4% faster with it (the deep [784, 100, 100, 10] 4%, its updates of
+100 rows in BLAS too), 64 and 100 neurons level; with BLAS from batch 100, [784, 64, 10] and [784, 100, 10]
+at batch 100 were 1-3% slower (bench/ab-routes-openblas.md).
 """
 import ctypes
 import importlib.util

@@ -60,8 +60,8 @@ SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
 FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass;
-# below gemm.BLAS_LINEAR_ROWS, so a claim never goes to BLAS (where it would, fastnn.threads hands the
-# epoch to BLAS on two threads: blas_splits)
+# below gemm.BLAS_LINEAR_ROWS, so a claim never goes to BLAS, though the serial kernel's forward product
+# may (where the batch or layer is large, fastnn.threads hands the epoch to BLAS on two threads: blas_splits)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
 # share per thread where that share's product goes to register tiles or BLAS
 

@@ -194,7 +194,7 @@ def test_float32_agrees_with_float64(batch_size):
 # Shapes that hit every remainder of the blocking: rows not a multiple of 4 (linear) or 3 (add_outer),
 # an odd number of examples, fewer than 4 examples, 1, 2 or 3 examples after the groups of 4, more inputs than one
 # k-chunk (kernels.gemm.KC) and more examples than one block of linear (kernels.gemm.EB); the register tiles of
-# add_outer in float32 (kernels.tiles: from 32 examples, up to 128 rows), with rows not a multiple of 6 and
+# add_outer in float32 (kernels.tiles: from 32 examples, up to 128 rows below 100 examples, 64 from there), with rows not a multiple of 6 and
 # columns not a multiple of 16 (masked tiles), and more examples than one block of tiles (kernels.gemm.TILE_BLOCK);
 # two above the BLAS thresholds: (40, 130, 80) takes BLAS in add_outer only, (520, 260, 70) in linear, in
 # add_outer and in add_outer with D transposed; and (40, 150, 30), more rows than the tiles' limit but fewer

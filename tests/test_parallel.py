@@ -101,6 +101,8 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     assert blas_splits([784, 300, 10], 1000, 5000, "float32") and blas_splits([784, 100, 10], 1000, 5000, "float64")
     assert blas_splits([784, 100, 10], 1000, 5000, "float32") and blas_splits([784, 129, 10], 200, 5000, "float32")
     assert not blas_splits([784, 128, 10], 511, 5000, "float32")  # both in BLAS, but the own split is faster
+    assert blas_splits([784, 100, 10], 512, 5000, "float32") and not blas_splits([784, 100, 10], 511, 5000, "float32")
+    assert blas_splits([784, 129, 10], 511, 5000, "float32") and not blas_splits([784, 128, 10], 200, 5000, "float32")
     assert not blas_splits([784, 64, 10], 1000, 5000, "float32")  # its update takes register tiles
     assert not blas_splits([784, 300, 10], 199, 5000, "float32")  # the forward product stays on the loops
     assert not blas_splits([784, 300, 10], 1000, 199, "float32")  # a batch no larger than the data
