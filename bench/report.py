@@ -737,10 +737,12 @@ def main():
         text += ["", "### fastnn against JAX, epoch by epoch", "",
                  "Where the two come close (batch 100 and above), the times above, each the minimum of its own "
                  "benchmark, cannot say which is faster on a shared host. `bench/test_scaling.py::"
-                 "test_paired_with_jax` runs fastnn's epoch and then JAX's, from the same start, round after "
-                 "round, over all passes; the ratio is JAX's time over fastnn's in each round (above 1, fastnn is "
-                 "faster), its median with a 95% percentile-bootstrap interval (`fastnn.study.stats.bootstrap`). "
-                 "A verdict names a faster side only where the interval excludes 1. Times are of one epoch of "
+                 "test_paired_with_jax` runs fastnn's epoch and JAX's back to back, from the same start, round "
+                 "after round (fastnn first in even rounds, JAX first in odd ones), over all passes; the ratio is "
+                 "JAX's time over fastnn's in each round (above 1, fastnn is faster), its median with a 95% "
+                 "percentile-bootstrap interval (`fastnn.study.stats.bootstrap`), and the median of each pass. "
+                 "A verdict names a faster side only where the interval excludes 1; a cell with no measurable "
+                 "difference counts as at least as fast for the target. Times are of one epoch of "
                  f"{N_EXAMPLES:,} examples, not scaled.", ""]
         text += paired_table(scaling)
     text += [""] + sklearn_lines(sklearn, f"python bench/report.py` (which runs `{sklearn_command}")
