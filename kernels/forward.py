@@ -9,7 +9,7 @@ from numba import njit
 
 from .activations import activate
 from .codes import FASTMATH
-from .gemm import linear
+from .gemm import GROUP, linear
 from .layout import alloc_acts, biases, block, weights
 
 CHUNK = 256
@@ -34,48 +34,56 @@ def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off,
 
 @njit(cache=True)
 def inference_buffers(sizes, n, X):
-    """(acts, a_off, pair): work buffers for ``forward_rows`` over up to CHUNK of n rows of X."""
-    acts, a_off = alloc_acts(sizes, max(2, min(CHUNK, n)), X)
-    return acts, a_off, np.empty((2, X.shape[1]), dtype=X.dtype)
+    """(acts, a_off, pad): work buffers for ``forward_rows`` over up to CHUNK of n rows of X."""
+    rows = min(CHUNK, max(GROUP, -(-n // GROUP) * GROUP))
+    acts, a_off = alloc_acts(sizes, rows, X)
+    return acts, a_off, np.empty((rows, X.shape[1]), dtype=X.dtype)
 
 
 @njit(cache=True)
-def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair):
+def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad):
     """The output block (m, sizes[-1]) for the rows X[start:start + m], m <= CHUNK.
 
-    A single row goes through as two copies of itself: ``gemm.linear`` computes one row
-    with a matrix-vector loop whose float32 sums round differently from the blocked
-    product's, and a row's output must not depend on the rows it is computed with
-    (scikit-learn's check_methods_subset_invariance predicts row by row).
+    A row's output must not depend on the rows it is computed with (scikit-learn's
+    check_methods_subset_invariance predicts row by row), and ``gemm.linear``'s loops sum a
+    row's products in an order that depends on the code path: one row takes a matrix-vector
+    loop, the last one or two rows of a block a pass of two, the rest passes of GROUP rows,
+    and the compiler vectorises each of these differently (bits apart in float32 on an
+    AVX-512 machine, though not on the AVX2 one where this was first written). So a block whose
+    length is not a multiple of GROUP is copied into ``pad`` with its last row repeated, and
+    every row takes a pass of GROUP.
     """
     A0 = X[start:start + m]
-    if m == 1:
-        for k in range(X.shape[1]):
-            pair[0, k] = X[start, k]
-            pair[1, k] = X[start, k]
-        A0 = pair
+    rows = -(-m // GROUP) * GROUP
+    if rows != m:
+        for i in range(rows):
+            x = X[start + min(i, m - 1)]
+            p = pad[i]
+            for k in range(X.shape[1]):
+                p[k] = x[k]
+        A0 = pad[:rows]
     forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
-    return block(acts, a_off, sizes, len(sizes) - 1, A0.shape[0])[:m]
+    return block(acts, a_off, sizes, len(sizes) - 1, rows)[:m]
 
 
 @njit(cache=True, nogil=True)
 def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
     n = X.shape[0]
-    acts, a_off, pair = inference_buffers(sizes, n, X)
+    acts, a_off, pad = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
+        out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
 
 
 @njit(cache=True, nogil=True)
 def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
     n = X.shape[0]
-    acts, a_off, pair = inference_buffers(sizes, n, X)
+    acts, a_off, pad = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
+        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
         for i in range(m):
             labels[start + i] = np.argmax(A[i])
 
@@ -84,11 +92,11 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
 def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
     n = X.shape[0]
-    acts, a_off, pair = inference_buffers(sizes, n, X)
+    acts, a_off, pad = inference_buffers(sizes, n, X)
     correct = 0
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pair)
+        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
         for i in range(m):
             if np.argmax(A[i]) == labels[start + i]:
                 correct += 1

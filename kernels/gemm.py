@@ -80,6 +80,7 @@ from .codes import FASTMATH
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
 
+GROUP = 4  # examples per pass of linear's loops (one or two left over at a block's end take a pass of two)
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
 BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples, where the register tiles do not take it
@@ -245,7 +246,7 @@ def linear(W, b, A, Z):
             w0 = W[j]
             w1 = W[j1]
             w2 = W[j2]
-            for i in range(e0, e1, 4):
+            for i in range(e0, e1, GROUP):
                 if e1 - i <= 2:  # one or two examples left: 3 rows x 2 examples, not 4 with copies
                     _rows_by_two(w0, w1, w2, A[i], A[min(i + 1, e1 - 1)], b, j, j1, j2, Z[i], Z[min(i + 1, e1 - 1)])
                     continue

@@ -159,13 +159,14 @@ def test_inference_matches_reference(activation, cost):
 
 @pytest.mark.parametrize("activation,cost", [("relu", "quadratic_identity"), ("sigmoid", "log_likelihood")])
 def test_a_rows_output_does_not_depend_on_the_rows_computed_with_it(activation, cost):
-    # float32, where a different summation order shows: one row at a time, in blocks of 7, and in
-    # 256-row chunks with a single row left over (n = 257) give the same bits.
+    # float32, where a different summation order shows: one row at a time, in blocks of 6 and of 7, and
+    # in 256-row chunks with a single row left over (n = 257) give the same bits.
     net = fastnn.Network([20, 30, 3], activation=activation, cost=cost, dtype="float32", seed=1)
     X = np.random.default_rng(2).standard_normal((257, 20)).astype(np.float32)
     full = net.feedforward(X)
     np.testing.assert_array_equal(np.concatenate([net.feedforward(X[i:i + 1]) for i in range(257)]), full)
     np.testing.assert_array_equal(np.concatenate([net.feedforward(X[i:i + 7]) for i in range(0, 257, 7)]), full)
+    np.testing.assert_array_equal(np.concatenate([net.feedforward(X[i:i + 6]) for i in range(0, 257, 6)]), full)
     np.testing.assert_array_equal([net.predict(X[i:i + 1])[0] for i in range(257)], full.argmax(axis=1))
     np.testing.assert_array_equal(net.predict(X), full.argmax(axis=1))
 
