@@ -3,7 +3,7 @@
     python bench/tiles_probe.py --out bench/tiles-probe.md
 
 C (n, K) += alpha D^T A over m examples, the update's product (n neurons, K inputs), timed
-through each route add_outer can take: the register-blocked loops (``gemm._add_outer_loops``),
+through each route add_outer can take: the register-blocked loops (``gemm.add_outer_loops``),
 the register tiles (``gemm.tile_add_outer``, ``kernels.tiles``) and BLAS (``gemm.blas_add_outer``,
 SciPy's OpenBLAS, one thread). The rows of A are drawn from a larger array in random order, as
 an epoch's gathered batch. The routes alternate round by round, so a slow spell on the shared
@@ -51,7 +51,7 @@ def blas(C, alpha, D, A):
     gemm.blas_add_outer(C, alpha, D, A)
 
 
-ROUTES = {"loops": gemm._add_outer_loops, "tiles": tiles, "BLAS": blas}
+ROUTES = {"loops": gemm.add_outer_loops, "tiles": tiles, "BLAS": blas}
 
 
 def route(n, K, m, itemsize):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .kernels.gemm import add_outer_takes_blas, linear_takes_blas
+from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 
 _lock = threading.Lock()
 _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
@@ -34,17 +34,18 @@ def _controller():
     return _state["controller"]
 
 
-def may_use_blas(sizes, batch_size: int, n_examples: int, dtype) -> bool:
+def may_use_blas(sizes, batch_size: int, n_examples: int, dtype, routes=ROUTES) -> bool:
     """True when some product of an epoch over n_examples in mini-batches of batch_size, in dtype, can go
-    to BLAS (``kernels.gemm``'s rules for the forward product, the update or gradient, and w^T delta).
-    Other epochs skip the limit, and with it threadpoolctl's scan of the loaded libraries."""
+    to BLAS (``kernels.gemm``'s rules for the forward product, the update or gradient, and w^T delta,
+    under routes: this machine's by default). Other epochs skip the limit, and with it threadpoolctl's
+    scan of the loaded libraries."""
     m = min(batch_size, n_examples)
     itemsize = np.dtype(dtype).itemsize
     for l in range(len(sizes) - 1):
         n_in, n_out = int(sizes[l]), int(sizes[l + 1])
-        if linear_takes_blas(m, n_out) or add_outer_takes_blas(m, n_out, n_in, itemsize):
+        if linear_takes_blas_on(routes, m, n_out) or add_outer_takes_blas_on(routes, m, n_out, n_in, itemsize):
             return True
-        if l > 0 and add_outer_takes_blas(n_out, m, n_in, itemsize):  # w^T delta down to layer l
+        if l > 0 and add_outer_takes_blas_on(routes, n_out, m, n_in, itemsize):  # w^T delta down to layer l
             return True
     return False
 

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .blas import blas_threads, may_use_blas
-from .kernels.gemm import add_outer_takes_blas, linear_takes_blas
+from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
@@ -53,17 +53,18 @@ def run_threads(work, nthreads):
     return results
 
 
-def blas_splits(sizes, batch_size, n_examples, dtype):
+def blas_splits(sizes, batch_size, n_examples, dtype, routes=ROUTES):
     """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
     and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch or the
     layer is large enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES
     examples, or more than BLAS_SPLIT_ROWS neurons. Measured (bench/ab-routes-openblas.md), 5,000
     examples, float32, time of BLAS on two threads over the own split's: batch 1000 at [784,300,10] 0.92,
     at [784,100,10] 0.97, at [784,100,100,10] 0.77; batch 200 at [784,1000,10] 0.92, at [784,300,10]
-    0.98, but at [784,100,10] 1.08. The limits lie between those shapes."""
+    0.98, but at [784,100,10] 1.08. The limits lie between those shapes. routes: this machine's by default."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
-    both = linear_takes_blas(m, n_out) and add_outer_takes_blas(m, n_out, n_in, np.dtype(dtype).itemsize)
+    both = (linear_takes_blas_on(routes, m, n_out)
+            and add_outer_takes_blas_on(routes, m, n_out, n_in, np.dtype(dtype).itemsize))
     return bool(both and (m >= BLAS_SPLIT_EXAMPLES or n_out > BLAS_SPLIT_ROWS))
 
 

@@ -36,12 +36,23 @@ Large products go to BLAS (OpenBLAS from the scipy-openblas32 wheel, called thro
 CBLAS interface: ``_load_openblas``): OpenBLAS's packed, cache-blocked kernels keep 77-89 GFLOP/s where these
 loops fall to 55-63 (add_outer with long blocks and wide layers), but its packing
 costs more than it saves on small blocks, where these loops run 2-3x faster. So
-each product takes BLAS only above a size threshold (bench/blas-probe.md):
-add_outer from BLAS_BLOCK examples and TILE_COLUMNS columns, where the register tiles below do not
-take it (``add_outer_takes_blas``), linear only from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS
-rows (``linear_takes_blas``). Batch 1, 10 and 20, the online epoch and the two-thread epoch's
-row chunks stay on the loops. BLAS runs on as many threads as ``fastnn.blas`` allows: one,
-unless two threads were asked for.
+each product takes BLAS only above a size threshold, which depends on the CPU (``Routes``; ``ROUTES`` is
+this machine's): add_outer from ``Routes.blas_block`` examples and TILE_COLUMNS columns, where the register
+tiles below do not take it (``add_outer_takes_blas``), linear only from ``Routes.blas_linear_block``
+examples and BLAS_LINEAR_ROWS rows (``linear_takes_blas``). BLAS runs on as many threads as
+``fastnn.blas`` allows: one, unless two threads were asked for.
+
+On an AVX2 CPU (``AVX2_ROUTES``, measured on AMD EPYC, Zen 3; bench/blas-probe.md and the files named
+below) add_outer goes to BLAS from 32 examples and linear from 200: batch 1, 10 and 20, the online epoch
+and the two-thread epoch's row chunks stay on the loops. On a CPU with AVX-512 (``AVX512_ROUTES``,
+measured on Intel Xeon, Emerald Rapids) these loops and tiles still use 32-byte vectors, since LLVM
+prefers them there and Numba leaves that preference alone, while OpenBLAS's SkylakeX kernels use 64-byte
+ones. There BLAS ran the update's product 1.3-2.6x as fast as the better of the loops and the tiles
+from 6 to 1000 examples at every width, and the forward product 1.2-2x as fast from 50 examples into
+64 neurons or more; below 50 examples the forward product's two routes traded places with the width
+(bench/routes-avx512.md). So on such a CPU add_outer goes to BLAS from 6 examples and the tiles are not
+used, and linear from 50 examples; the row chunks of two threads' forward pass stay on the loops.
+The rest of this docstring describes the AVX2 routes.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
 row limit (``kernels.tiles``, ``add_outer_takes_tiles``), before BLAS is considered: C stays in
@@ -71,9 +82,12 @@ at batch 100 were 1-3% slower (bench/ab-routes-openblas.md).
 import ctypes
 import importlib.util
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+from llvmlite import binding as llvm
 from numba import njit, types
+from numba.core import config as numba_config
 from numba.extending import overload
 
 from .codes import FASTMATH
@@ -83,10 +97,8 @@ from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, 
 GROUP = 4  # examples per pass of linear's loops (one or two left over at a block's end take a pass of two)
 KC = 2048  # at most this many columns per pass in add_outer
 EB = 32  # examples per block in linear: a block of rows of A stays in L2 while every row of W passes
-BLAS_BLOCK = 32  # add_outer goes to BLAS from this many examples, where the register tiles do not take it
 BLAS_COLUMNS = 64  # below this many columns of C BLAS's packing is not paid back: the tiles take more rows
-BLAS_LINEAR_BLOCK = 200  # linear goes to BLAS from this many examples ...
-BLAS_LINEAR_ROWS = 64  # ... and this many rows of W
+BLAS_LINEAR_ROWS = 64  # linear goes to BLAS only from this many rows of W (with Routes.blas_linear_block examples)
 TILE_EXAMPLES = 32  # add_outer takes register tiles (float32) from this many examples ...
 TILE_MAX_ROWS = 64  # ... up to this many rows of C in float32 ...
 TILE_SHORT_ROWS = 128  # ... or this many in float32 below TILE_SHORT_EXAMPLES examples ...
@@ -95,6 +107,36 @@ TILE_MAX_ROWS_F64 = 40  # ... and this many in float64 ...
 TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLUMNS columns of C ...
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
+
+
+class Routes(NamedTuple):
+    """Which products go to BLAS, for one kind of CPU (``ROUTES`` is this machine's).
+
+    The loops and the tiles here are compiled for 32-byte vectors even on a CPU with AVX-512 (LLVM
+    prefers 256-bit vectors there, as Numba leaves it), while OpenBLAS's kernels for such a CPU
+    (SkylakeX and later) use 64-byte ones. So where the CPU has AVX-512, BLAS wins at far smaller
+    products than on an AVX2 CPU, and the tiles nowhere (bench/routes-avx512.md).
+    """
+    blas_block: int  # add_outer goes to BLAS from this many examples, where the tiles do not take it
+    blas_linear_block: int  # linear goes to BLAS from this many examples (and BLAS_LINEAR_ROWS rows)
+    tiles: bool  # add_outer takes the register tiles within their limits
+
+
+# AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
+AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True)
+# AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md.
+AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=False)
+
+
+def host_has_avx512():
+    """True where the CPU that Numba compiles for has AVX-512 (its feature string, as Numba reads it:
+    $NUMBA_CPU_FEATURES, else the host's). Numba's on-disk cache is keyed by the same string, so a
+    kernel cached on one kind of CPU never runs with the other's routes."""
+    features = numba_config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
+ROUTES = AVX512_ROUTES if host_has_avx512() else AVX2_ROUTES
 
 
 def _load_openblas():
@@ -142,15 +184,18 @@ _GEMM = {types.float32: _cblas_gemm_type(types.float32, "scipy_cblas_sgemm"),
 
 
 @njit(cache=True)
-def linear_takes_blas(m, n_out):
-    """True when ``linear`` sends a block of m examples into n_out neurons to BLAS (rows contiguous)."""
-    return m >= BLAS_LINEAR_BLOCK and n_out >= BLAS_LINEAR_ROWS
+def linear_takes_blas_on(routes, m, n_out):
+    """True when ``linear`` sends a block of m examples into n_out neurons to BLAS (rows contiguous) under routes."""
+    return m >= routes.blas_linear_block and n_out >= BLAS_LINEAR_ROWS
 
 
 @njit(cache=True)
-def add_outer_takes_tiles(m, n, K, itemsize):
-    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous):
-    up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than BLAS_COLUMNS columns."""
+def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
+    """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous)
+    under routes: up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than
+    BLAS_COLUMNS columns."""
+    if not routes.tiles:
+        return False
     if itemsize == 4:
         rows = TILE_SHORT_ROWS if m < TILE_SHORT_EXAMPLES else TILE_MAX_ROWS
     else:
@@ -159,10 +204,28 @@ def add_outer_takes_tiles(m, n, K, itemsize):
 
 
 @njit(cache=True)
+def add_outer_takes_blas_on(routes, m, n, K, itemsize):
+    """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous) under routes:
+    from routes.blas_block examples and one tile's width of columns, what the tiles do not take."""
+    return m >= routes.blas_block and K >= TILE_COLUMNS and not add_outer_takes_tiles_on(routes, m, n, K, itemsize)
+
+
+@njit(cache=True)
+def linear_takes_blas(m, n_out):
+    """``linear_takes_blas_on`` with this machine's ROUTES."""
+    return linear_takes_blas_on(ROUTES, m, n_out)
+
+
+@njit(cache=True)
+def add_outer_takes_tiles(m, n, K, itemsize):
+    """``add_outer_takes_tiles_on`` with this machine's ROUTES."""
+    return add_outer_takes_tiles_on(ROUTES, m, n, K, itemsize)
+
+
+@njit(cache=True)
 def add_outer_takes_blas(m, n, K, itemsize):
-    """True when ``add_outer`` sends C (n, K) += D^T A over m examples to BLAS (rows contiguous): from
-    BLAS_BLOCK examples and one tile's width of columns, what the tiles do not take."""
-    return m >= BLAS_BLOCK and K >= TILE_COLUMNS and not add_outer_takes_tiles(m, n, K, itemsize)
+    """``add_outer_takes_blas_on`` with this machine's ROUTES."""
+    return add_outer_takes_blas_on(ROUTES, m, n, K, itemsize)
 
 
 @njit(cache=True, inline="always")
@@ -189,7 +252,9 @@ def _blas_add_outer_compiled(C, alpha, D, A):
         n = C.shape[0]
         size = C.itemsize
         if D.strides[0] == size:  # D = X.T: column-major (m, n) already
-            trans, ldd = NO_TRANS, D.strides[1] // size
+            # a single column (n = 1, the output layer of a regression) may have any stride; BLAS asks for
+            # a leading dimension of at least m ("parameter number 10 had an illegal value", and no product)
+            trans, ldd = NO_TRANS, max(D.strides[1] // size, m)
         else:
             trans, ldd = TRANS, D.strides[0] // size
         gemm(COL_MAJOR, NO_TRANS, trans, K, n, m, C.dtype.type(alpha), A.ctypes, A.strides[0] // size,
@@ -233,10 +298,18 @@ def linear(W, b, A, Z):
     if m == 1:
         _matvec(W, b, A[0], Z[0])
         return
-    n_out, n_in = W.shape
+    n_out = W.shape[0]
     if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
         blas_linear(W, b, A, Z)
         return
+    linear_loops(W, b, A, Z)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def linear_loops(W, b, A, Z):
+    """linear in the register-blocked loops: 3 rows of W against GROUP examples per pass (two or more examples)."""
+    m = A.shape[0]
+    n_out, n_in = W.shape
     zero = Z.dtype.type(0)
     for e0 in range(0, m, EB):
         e1 = min(m, e0 + EB)
@@ -448,11 +521,11 @@ def add_outer(C, alpha, D, A):
         if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or _rows_contiguous(D)):
             blas_add_outer(C, alpha, D, A)
             return
-    _add_outer_loops(C, alpha, D, A)
+    add_outer_loops(C, alpha, D, A)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _add_outer_loops(C, alpha, D, A):
+def add_outer_loops(C, alpha, D, A):
     """add_outer in the register-blocked loops: 3 rows of C from 4 examples per pass."""
     m = A.shape[0]
     n, K = C.shape

@@ -176,10 +176,10 @@ def test_float32_agrees_with_float64(batch_size):
     # Same initial weights (rounded to float32), 2 epochs of 300 examples at batch 10 on [20, 15, 5].
     # float32 carries ~7 significant digits; each of the 60 updates adds a relative round-off of about
     # 1e-7 per weight, and sigmoid nets of this size are not chaotic over so few steps, so the weights
-    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)). At batch 40 the updates take
-    # register tiles (kernels.tiles) in both dtypes, at batch 10 the loops.
+    # should agree to ~1e-5; we allow 1e-4 (absolute, weights are O(1)). On an AVX2 machine the updates take
+    # register tiles (kernels.tiles) in both dtypes at batch 40, the loops at batch 10; BLAS on an AVX-512 one.
     for itemsize in (4, 8):
-        assert gemm.add_outer_takes_tiles(batch_size, 15, 20, itemsize) == (batch_size == 40)
+        assert gemm.add_outer_takes_tiles_on(gemm.AVX2_ROUTES, batch_size, 15, 20, itemsize) == (batch_size == 40)
     X, y = make_data(300, 20, 5, seed=5)
     n64 = fastnn.Network([20, 15, 5], dtype="float64", seed=6)
     n32 = fastnn.Network([20, 15, 5], dtype="float32", seed=6)
@@ -204,50 +204,80 @@ GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13
                (6, 8, 33), (33, 13, 270), (90, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30)]
 
 
-def gemm_paths(dtype):
-    """For each of GEMM_SHAPES: the routes of linear, add_outer and add_outer with D transposed."""
+def gemm_paths(dtype, routes):
+    """For each of GEMM_SHAPES: the routes of linear, add_outer and add_outer with D transposed, under routes."""
     size = np.dtype(dtype).itemsize
 
     def route(m, n, K):
-        if gemm.add_outer_takes_tiles(m, n, K, size):
+        if gemm.add_outer_takes_tiles_on(routes, m, n, K, size):
             return "tiles"
-        return "BLAS" if gemm.add_outer_takes_blas(m, n, K, size) else "loops"
-    return [("BLAS" if gemm.linear_takes_blas(m, n) else "loops", route(m, n, K), route(n, m, K))
+        return "BLAS" if gemm.add_outer_takes_blas_on(routes, m, n, K, size) else "loops"
+    return [("BLAS" if gemm.linear_takes_blas_on(routes, m, n) else "loops", route(m, n, K), route(n, m, K))
             for m, n, K in GEMM_SHAPES]
 
 
-def test_gemm_shapes_cover_every_path():
+def test_this_machine_takes_the_routes_of_its_vector_width():
+    avx512 = gemm.host_has_avx512()
+    assert gemm.ROUTES == (gemm.AVX512_ROUTES if avx512 else gemm.AVX2_ROUTES)
+    assert gemm.add_outer_takes_blas(10, 30, 784, 4) == avx512  # batch 10's update: BLAS only with AVX-512
+    assert gemm.linear_takes_blas(100, 1000) == avx512
+    assert gemm.add_outer_takes_tiles(100, 30, 784, 4) != avx512
+
+
+def test_gemm_shapes_cover_every_path_on_avx2():
+    on = gemm.AVX2_ROUTES
     loops = ("loops",) * 3
     tiles_only = ("loops", "tiles", "loops")
     narrow = ("loops", "tiles", "tiles")
-    assert gemm_paths("float32") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
+    assert gemm_paths("float32", on) == [loops] * 6 + [tiles_only, loops, tiles_only] + [
         ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
-    assert gemm_paths("float64") == [loops] * 6 + [tiles_only, loops, tiles_only] + [
+    assert gemm_paths("float64", on) == [loops] * 6 + [tiles_only, loops, tiles_only] + [
         ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
+    tiles, blas, linear_blas = (gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on,
+                                gemm.linear_takes_blas_on)
     # the benchmark shapes, float32: the first layer's update takes tiles from 32 examples up to 64 rows,
     # up to 128 rows below 100 examples, and BLAS above; linear goes to BLAS from 200 examples and 64 rows
     for width in (30, 64):
-        assert not gemm.add_outer_takes_tiles(20, width, 784, 4) and gemm.add_outer_takes_tiles(32, width, 784, 4)
-        assert gemm.add_outer_takes_tiles(1000, width, 784, 4) and not gemm.add_outer_takes_blas(1000, width, 784, 4)
-    assert gemm.add_outer_takes_tiles(32, 100, 784, 4) and gemm.add_outer_takes_tiles(99, 128, 784, 4)
-    assert not gemm.add_outer_takes_tiles(99, 129, 784, 4) and gemm.add_outer_takes_blas(99, 129, 784, 4)
-    assert gemm.add_outer_takes_blas(100, 65, 784, 4) and gemm.add_outer_takes_blas(1000, 100, 784, 4)
-    assert not gemm.add_outer_takes_tiles(100, 300, 784, 4) and gemm.add_outer_takes_blas(32, 300, 784, 4)
+        assert not tiles(on, 20, width, 784, 4) and tiles(on, 32, width, 784, 4)
+        assert tiles(on, 1000, width, 784, 4) and not blas(on, 1000, width, 784, 4)
+    assert tiles(on, 32, 100, 784, 4) and tiles(on, 99, 128, 784, 4)
+    assert not tiles(on, 99, 129, 784, 4) and blas(on, 99, 129, 784, 4)
+    assert blas(on, 100, 65, 784, 4) and blas(on, 1000, 100, 784, 4)
+    assert not tiles(on, 100, 300, 784, 4) and blas(on, 32, 300, 784, 4)
     # float64 takes tiles up to 40 rows (the first layer of [784,30,10] from 32 examples, output layers of 10),
     # and [784,100,10]'s first layer goes to BLAS from 32 examples
-    assert gemm.add_outer_takes_tiles(32, 30, 784, 8) and gemm.add_outer_takes_tiles(1000, 10, 100, 8)
-    assert not gemm.add_outer_takes_tiles(20, 30, 784, 8) and gemm.add_outer_takes_tiles(100, 40, 784, 8)
-    assert not gemm.add_outer_takes_tiles(100, 41, 784, 8) and gemm.add_outer_takes_blas(100, 41, 784, 8)
-    assert not gemm.add_outer_takes_blas(31, 100, 784, 8) and gemm.add_outer_takes_blas(32, 100, 784, 8)
+    assert tiles(on, 32, 30, 784, 8) and tiles(on, 1000, 10, 100, 8)
+    assert not tiles(on, 20, 30, 784, 8) and tiles(on, 100, 40, 784, 8)
+    assert not tiles(on, 100, 41, 784, 8) and blas(on, 100, 41, 784, 8)
+    assert not blas(on, 31, 100, 784, 8) and blas(on, 32, 100, 784, 8)
     # fewer columns than BLAS_COLUMNS: tiles up to 200 rows in both dtypes, BLAS above
-    assert gemm.add_outer_takes_tiles(32, 200, 63, 8) and not gemm.add_outer_takes_tiles(32, 200, 64, 8)
-    assert gemm.add_outer_takes_blas(1000, 201, 30, 4) and not gemm.add_outer_takes_blas(1000, 201, 15, 4)
+    assert tiles(on, 32, 200, 63, 8) and not tiles(on, 32, 200, 64, 8)
+    assert blas(on, 1000, 201, 30, 4) and not blas(on, 1000, 201, 15, 4)
     # from 32 examples and 16 columns one of the two takes the product, never both, never the loops
     for m, n, K in [(32, 1, 16), (32, 49, 63), (100, 10_000, 16), (32, 129, 64), (1000, 300, 100), (32, 41, 784), (32, 201, 63)]:
         for itemsize in (4, 8):
-            assert gemm.add_outer_takes_tiles(m, n, K, itemsize) != gemm.add_outer_takes_blas(m, n, K, itemsize)
-    assert not gemm.linear_takes_blas(1000, 63) and not gemm.linear_takes_blas(199, 1000)
-    assert gemm.linear_takes_blas(200, 64) and gemm.linear_takes_blas(1000, 100)
+            assert tiles(on, m, n, K, itemsize) != blas(on, m, n, K, itemsize)
+    assert not linear_blas(on, 1000, 63) and not linear_blas(on, 199, 1000)
+    assert linear_blas(on, 200, 64) and linear_blas(on, 1000, 100)
+
+
+def test_gemm_shapes_cover_every_path_on_avx512():
+    # no tiles; every update or w^T delta from 6 examples and 16 columns in BLAS, the forward product
+    # from 50 examples into 64 neurons (bench/routes-avx512.md)
+    on = gemm.AVX512_ROUTES
+    for dtype in ("float32", "float64"):
+        # fewer than 6 examples, or fewer than 16 columns: the loops
+        assert gemm_paths(dtype, on) == [("loops",) * 3] * 3 + [("loops", "BLAS", "BLAS"), ("loops",) * 3] + [
+            ("loops", "BLAS", "BLAS")] * 4 + [("BLAS",) * 3, ("loops", "BLAS", "BLAS"), ("BLAS",) * 3,
+                                              ("loops", "BLAS", "BLAS")]
+    blas, linear_blas = gemm.add_outer_takes_blas_on, gemm.linear_takes_blas_on
+    for itemsize in (4, 8):
+        assert not blas(on, 5, 1000, 784, itemsize) and blas(on, 6, 1000, 784, itemsize)
+        assert not blas(on, 1000, 1000, 15, itemsize) and blas(on, 1000, 1000, 16, itemsize)
+        assert not any(gemm.add_outer_takes_tiles_on(on, m, n, K, itemsize)
+                       for m in (32, 100, 1000) for n in (10, 30, 100, 200) for K in (16, 30, 784))
+    assert not linear_blas(on, 49, 1000) and not linear_blas(on, 1000, 63)
+    assert linear_blas(on, 50, 64) and linear_blas(on, 100, 1000)
 
 
 @njit(cache=False)
@@ -308,6 +338,44 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
     B = rng.standard_normal((n, K)).astype(dtype)
     gemm.add_outer(C2, C.dtype.type(1), D.T, B)
     np.testing.assert_allclose(C2, D.astype(np.float64) @ B, rtol=0, atol=tol * np.sqrt(n) * 4)
+
+
+@njit(cache=False)
+def blas_add_outer(C, alpha, D, A):
+    gemm.blas_add_outer(C, alpha, D, A)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n,K", [(40, 1, 30), (1, 40, 30), (40, 30, 1), (6, 2, 16), (33, 13, 270)])
+def test_blas_add_outer_matches_numpy_with_a_single_row_or_column(m, n, K, dtype):
+    # the BLAS route itself, whichever route add_outer takes here: one neuron (a regression's output layer,
+    # whose deltas (m, 1) are both C- and F-contiguous), one example, one input; D as given and transposed
+    rng = np.random.default_rng(m + 10 * n + 100 * K)
+    C = rng.standard_normal((n, K)).astype(dtype)
+    D = rng.standard_normal((m, n)).astype(dtype)
+    A = rng.standard_normal((m, K)).astype(dtype)
+    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for d in (D, np.asfortranarray(D), D.T.copy().T):
+        got = C.copy()
+        blas_add_outer(got, got.dtype.type(-0.25), d, A)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n,K", GEMM_SHAPES)
+def test_add_outer_loops_match_numpy(m, n, K, dtype):
+    # the register-blocked loops themselves, at every shape, whichever route add_outer takes on this machine
+    rng = np.random.default_rng(m * 1000 + n + 1)
+    C = rng.standard_normal((n, K)).astype(dtype)
+    D = rng.standard_normal((m, n)).astype(dtype)
+    A = rng.standard_normal((m, K)).astype(dtype)
+    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for d in (D, np.asfortranarray(D)):
+        got = C.copy()
+        gemm.add_outer_loops(got, got.dtype.type(-0.25), d, A)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
 
 
 @njit

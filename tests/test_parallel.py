@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -79,10 +80,13 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     # kernels.gemm loads itself (scipy-openblas32). A fresh process, so nothing imported it.
     code = "import sys, fastnn\nassert 'scipy.linalg' not in sys.modules, 'import fastnn loaded scipy.linalg'\n"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
-    # epochs none of whose products go to BLAS leave the BLAS setting alone: below 32 examples, or
-    # narrow layers ([784,30,10] at any batch, [784,100,10] in float32 below 100 examples, where register
-    # tiles take the update), or a short data set
-    may = fastnn_may_use_blas
+    # epochs none of whose products go to BLAS leave the BLAS setting alone. On an AVX2 machine: below 32
+    # examples, or narrow layers ([784,30,10] at any batch, [784,100,10] in float32 below 100 examples,
+    # where register tiles take the update), or a short data set
+    on = gemm.AVX2_ROUTES
+    may = partial(fastnn_may_use_blas, routes=on)
+    splits = partial(blas_splits, routes=on)
+    blas = partial(gemm.add_outer_takes_blas_on, on)
     assert not may([784, 1000, 10], 31, 1000, "float32") and may([784, 1000, 10], 32, 1000, "float32")
     assert not may([784, 1000, 10], 40, 31, "float32")
     assert not may([784, 30, 10], 1000, 10_000, "float32") and not may([784, 30, 10], 1000, 10_000, "float64")
@@ -92,20 +96,30 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     assert may([784, 100, 10], 100, 10_000, "float32")  # the update in BLAS
     assert may([784, 30, 30, 10], 1000, 10_000, "float64") is False  # 30 rows: w^T delta stays on loops
     # only w^T delta (40 rows of W, 200 examples, 100 columns) goes to BLAS here
-    assert not gemm.add_outer_takes_blas(200, 100, 50, 8) and not gemm.add_outer_takes_blas(200, 40, 100, 8)
-    assert gemm.add_outer_takes_blas(40, 200, 100, 8) and may([50, 100, 40], 200, 10_000, "float64")
-    assert not gemm.add_outer_takes_blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas(31, 10_000)
-    assert not gemm.add_outer_takes_blas(10_000, 40, 10_000, 8)  # w^T delta: 40 examples, any width
+    assert not blas(200, 100, 50, 8) and not blas(200, 40, 100, 8)
+    assert blas(40, 200, 100, 8) and may([50, 100, 40], 200, 10_000, "float64")
+    assert not blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas_on(on, 31, 10_000)
+    assert not blas(10_000, 40, 10_000, 8)  # w^T delta: 40 examples, any width
     # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS,
     # from 512 examples or above 128 neurons
-    assert blas_splits([784, 300, 10], 1000, 5000, "float32") and blas_splits([784, 100, 10], 1000, 5000, "float64")
-    assert blas_splits([784, 100, 10], 1000, 5000, "float32") and blas_splits([784, 129, 10], 200, 5000, "float32")
-    assert not blas_splits([784, 128, 10], 511, 5000, "float32")  # both in BLAS, but the own split is faster
-    assert blas_splits([784, 100, 10], 512, 5000, "float32") and not blas_splits([784, 100, 10], 511, 5000, "float32")
-    assert blas_splits([784, 129, 10], 511, 5000, "float32") and not blas_splits([784, 128, 10], 200, 5000, "float32")
-    assert not blas_splits([784, 64, 10], 1000, 5000, "float32")  # its update takes register tiles
-    assert not blas_splits([784, 300, 10], 199, 5000, "float32")  # the forward product stays on the loops
-    assert not blas_splits([784, 300, 10], 1000, 199, "float32")  # a batch no larger than the data
+    assert splits([784, 300, 10], 1000, 5000, "float32") and splits([784, 100, 10], 1000, 5000, "float64")
+    assert splits([784, 100, 10], 1000, 5000, "float32") and splits([784, 129, 10], 200, 5000, "float32")
+    assert not splits([784, 128, 10], 511, 5000, "float32")  # both in BLAS, but the own split is faster
+    assert splits([784, 100, 10], 512, 5000, "float32") and not splits([784, 100, 10], 511, 5000, "float32")
+    assert splits([784, 129, 10], 511, 5000, "float32") and not splits([784, 128, 10], 200, 5000, "float32")
+    assert not splits([784, 64, 10], 1000, 5000, "float32")  # its update takes register tiles
+    assert not splits([784, 300, 10], 199, 5000, "float32")  # the forward product stays on the loops
+    assert not splits([784, 300, 10], 1000, 199, "float32")  # a batch no larger than the data
+    # on an AVX-512 machine BLAS takes every update from 6 examples, and w^T delta from 6 neurons in the layer
+    # above, so only tiny batches into narrow layers skip the limit; two threads hand the epoch to BLAS from
+    # 50 examples into more than 128 neurons
+    on512 = gemm.AVX512_ROUTES
+    assert not fastnn_may_use_blas([784, 30, 5], 5, 10_000, "float32", routes=on512)
+    assert fastnn_may_use_blas([784, 30, 5], 6, 10_000, "float32", routes=on512)
+    assert fastnn_may_use_blas([784, 30, 10], 5, 10_000, "float32", routes=on512)  # w^T delta: 10 neurons
+    assert blas_splits([784, 300, 10], 50, 5000, "float32", routes=on512)
+    assert not blas_splits([784, 300, 10], 49, 5000, "float32", routes=on512)
+    assert not blas_splits([784, 128, 10], 511, 5000, "float32", routes=on512)
     before = current_blas_threads()
     with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
         assert current_blas_threads() == before
@@ -160,8 +174,9 @@ def test_blas_follows_the_threads_argument_and_comes_back():
 @two_cores
 @pytest.mark.parametrize("batch_size", [20, 100])
 def test_two_threads_in_float32_agree_to_round_off(batch_size):
-    # batch 100: each thread updates its half of the first layer (15 rows) in one call of register tiles
-    assert gemm.add_outer_takes_tiles(batch_size, 15, 784, 4) == (batch_size == 100)
+    # batch 100: each thread updates its half of the first layer (15 rows) in one call of register tiles on
+    # an AVX2 machine (of BLAS on an AVX-512 one, and at batch 20 too)
+    assert gemm.add_outer_takes_tiles_on(gemm.AVX2_ROUTES, batch_size, 15, 784, 4) == (batch_size == 100)
     X, y = make_data(400, 784, 10)
     serial, _ = epochs([784, 30, 10], X, y, batch_size, 1, dtype="float32")
     threaded, _ = epochs([784, 30, 10], X, y, batch_size, 2, dtype="float32")

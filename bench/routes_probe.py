@@ -1,0 +1,132 @@
+"""Probe for ``kernels.gemm``'s routes on this machine's CPU: each product through every route it can take.
+
+    python bench/routes_probe.py --out bench/routes-avx512.md
+
+The forward product Z = A W^T + b of m examples into n neurons of K = 784 inputs (``gemm.linear_loops``
+against ``gemm.blas_linear``) and the update's product C (n, K) += alpha D^T A over m examples
+(``gemm.add_outer_loops``, ``gemm.tile_add_outer``, ``gemm.blas_add_outer``) for K = 784 (the first
+layer), 100 and 30 (the layers above, and w^T delta, whose "examples" are the next layer's neurons).
+The routes alternate within each round, so a slow spell on the shared host hits all of them; a cell is
+the median GFLOP/s over the rounds, and the ratio the median of the rounds' time ratios. The last column
+is the route that ``ROUTES`` gives on this machine (``gemm.host_has_avx512``: which of ``AVX2_ROUTES``
+and ``AVX512_ROUTES``). Every thread runs on one CPU (``conftest.one_cpu``); OpenBLAS on one thread.
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from fastnn.kernels import gemm  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import one_cpu  # noqa: E402
+
+EXAMPLES = [2, 4, 6, 8, 10, 16, 20, 32, 50, 100, 200, 1000]
+WIDTHS = [10, 30, 64, 100, 300, 1000]
+
+
+@njit(cache=False)
+def blas_linear(W, b, A, Z):
+    gemm.blas_linear(W, b, A, Z)
+
+
+@njit(cache=False)
+def tiles(C, alpha, D, A):
+    gemm.tile_add_outer(C, alpha, D, A)
+
+
+@njit(cache=False)
+def blas(C, alpha, D, A):
+    gemm.blas_add_outer(C, alpha, D, A)
+
+
+def race(calls, rounds):
+    """(rounds, len(calls)) times: each call the fastest of 3 runs, the calls alternating within a round."""
+    for call in calls:
+        call()
+    times = np.empty((rounds, len(calls)))
+    for r in range(rounds):
+        for c, call in enumerate(calls):
+            best = np.inf
+            for _ in range(3):
+                t0 = time.perf_counter()
+                call()
+                best = min(best, time.perf_counter() - t0)
+            times[r, c] = best
+    return times
+
+
+def forward_rows(dtype, rounds, rng):
+    lines = ["| examples m | neurons n | loops GFLOP/s | BLAS GFLOP/s | BLAS / loops time | linear takes |",
+             "|---|---|---|---|---|---|"]
+    for m in EXAMPLES:
+        for n in WIDTHS[1:]:
+            W = rng.standard_normal((n, 784)).astype(dtype)
+            b = rng.standard_normal(n).astype(dtype)
+            A = rng.random((m, 784)).astype(dtype)
+            Z = np.empty((m, n), dtype=dtype)
+            t = race([lambda: gemm.linear_loops(W, b, A, Z), lambda: blas_linear(W, b, A, Z)], rounds)
+            rate = 2.0 * m * n * 784 / np.median(t, axis=0) / 1e9
+            takes = "BLAS" if m > 1 and gemm.linear_takes_blas(m, n) else "loops"
+            lines.append(f"| {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {np.median(t[:, 1] / t[:, 0]):.2f} | {takes} |")
+    return lines
+
+
+def update_rows(dtype, rounds, rng):
+    itemsize = np.dtype(dtype).itemsize
+    lines = ["| columns K | examples m | rows n | loops | tiles | BLAS | BLAS / best other time | add_outer takes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for K in (784, 100, 30):
+        for m in EXAMPLES:
+            for n in WIDTHS if K == 784 else (10, 100, 1000):
+                C = rng.standard_normal((n, K)).astype(dtype)
+                D = rng.standard_normal((m, n)).astype(dtype)
+                A = rng.random((m, K)).astype(dtype)
+                alpha = C.dtype.type(-1e-6)
+                t = race([lambda: gemm.add_outer_loops(C, alpha, D, A), lambda: tiles(C, alpha, D, A),
+                          lambda: blas(C, alpha, D, A)], rounds)
+                rate = 2.0 * m * n * K / np.median(t, axis=0) / 1e9
+                ratio = np.median(t[:, 2] / np.minimum(t[:, 0], t[:, 1]))
+                if gemm.add_outer_takes_tiles(m, n, K, itemsize):
+                    takes = "tiles"
+                else:
+                    takes = "BLAS" if gemm.add_outer_takes_blas(m, n, K, itemsize) else "loops"
+                lines.append(f"| {K} | {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {rate[2]:.1f} | {ratio:.2f} | "
+                             f"{takes} |")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    lines = ["# kernels.gemm's routes on this CPU", "",
+             f"Made by `python bench/routes_probe.py --rounds {args.rounds}` on {cpu} "
+             f"(AVX-512: {gemm.host_has_avx512()}, so `ROUTES` = {gemm.ROUTES}). "
+             "Median GFLOP/s over the rounds, the routes alternating; a time ratio below 1 means BLAS is faster.",
+             ""]
+    with one_cpu():
+        for dtype in args.dtypes:
+            lines += [f"## {dtype}: the forward product, 784 inputs", ""] + forward_rows(dtype, args.rounds, rng)
+            lines += ["", f"## {dtype}: the update's product", ""] + update_rows(dtype, args.rounds, rng) + [""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
