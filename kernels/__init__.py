@@ -2,7 +2,8 @@
 
 Installed as ``fastnn.kernels``. See ``layout`` for the parameter buffer, ``forward``,
 ``backprop``, ``update`` (the update rules) and ``sgd`` (one epoch per call) for the
-algorithms, ``gemm`` for the blocked matrix products they spend their time in, ``parallel``
+algorithms, ``gemm`` for the blocked matrix products they spend their time in (and the routes that send the large
+ones to BLAS, per kind of CPU), ``denormals`` for the flush to zero every kernel sets while it runs, ``parallel``
 for one thread's share of a multi-threaded epoch, ``codes`` for the activation, cost and
 update-rule codes.
 """

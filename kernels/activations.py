@@ -44,6 +44,14 @@ def _sigmoid_row(z):
         z[j] = s if x >= zero else e * s
 
 
+@njit(cache=True)
+def check_activation(code):
+    """Raise for a code ``activate`` does not know: the kernels check first, before any work (see
+    ``kernels.denormals`` for why an error must not come midway)."""
+    if code != SIGMOID and code != TANH and code != RELU and code != SOFTMAX and code != IDENTITY:
+        raise ValueError("unknown activation code")
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def activate(Z, code):
     """Replace the block of weighted inputs Z by sigma(Z), row by row."""

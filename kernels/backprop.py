@@ -12,7 +12,8 @@ from numba import njit
 
 from .activations import scale_by_derivative
 from .codes import FASTMATH
-from .costs import output_delta
+from .costs import check_training_codes, output_delta
+from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
 from .gemm import add_outer
 from .layout import alloc_acts, biases, block, max_width, prefetch, weights
@@ -141,6 +142,8 @@ def prefetch_rows(X, idx, start, m):
 @njit(cache=True)
 def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y, idx, grad):
     """Add sum over the examples idx of the cost gradient (no L2 term) to grad."""
+    check_training_codes(hidden, output, cost)
+    state = flush_denormals()
     n = len(idx)
     chunk = min(CHUNK, max(n, 1))
     acts, a_off = alloc_acts(sizes, chunk, X)
@@ -153,3 +156,4 @@ def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y,
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,
                        gather_rows(X, idx, start, m, Xb), gather_rows(Y, idx, start, m, Yb),
                        grad, acts, a_off, deltas, sums)
+    restore_denormals(state)

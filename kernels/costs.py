@@ -11,11 +11,32 @@ pass has anyway; ``total_cost`` is the separate pass over a data set.
 import numpy as np
 from numba import njit
 
-from .activations import scale_by_derivative
-from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC
+from .activations import check_activation, scale_by_derivative
+from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC, SOFTMAX
+from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
 from .gemm import linear
 from .layout import alloc_acts, biases, block, weights
+
+
+@njit(cache=True)
+def check_cost(code):
+    """Raise for a cost code the kernels do not know (checked before any work, as ``check_activation``)."""
+    if code != QUADRATIC and code != CROSS_ENTROPY and code != LOG_LIKELIHOOD:
+        raise ValueError("unknown cost code")
+
+
+@njit(cache=True)
+def check_training_codes(hidden, output, cost):
+    """Raise, before a kernel that computes deltas does any work, for every code its switches would reject
+    midway: an unknown activation or cost, or softmax where an elementwise derivative is needed (the
+    hidden layers, and the output layer under the quadratic cost). An error raised midway would leave the
+    calling thread with denormals flushed (``kernels.denormals``)."""
+    check_activation(hidden)
+    check_activation(output)
+    check_cost(cost)
+    if hidden == SOFTMAX or (cost == QUADRATIC and output == SOFTMAX):
+        raise ValueError("no elementwise derivative for this activation code")
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -157,6 +178,10 @@ def block_cost(Z, A, Y, cost):
 @njit(cache=True, nogil=True)
 def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     """(1/n) sum_x C(a(x), y(x)) + 0.5 (lmbda/n) sum_w w^2, in float64."""
+    check_activation(hidden)
+    check_activation(output)
+    check_cost(cost)
+    state = flush_denormals()
     n = X.shape[0]
     L = len(sizes) - 1
     chunk = min(CHUNK, max(n, 1))
@@ -171,6 +196,7 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
         A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
         linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m])
         total += block_cost(Z[:m], block(acts, a_off, sizes, L, m), Y[start:start + m], cost)
+    restore_denormals(state)
     return total / n + 0.5 * (lmbda / n) * squared_weights(params, w_off, sizes)
 
 

@@ -7,8 +7,9 @@ epochs do: under joblib's threading backend, one search's fits score while other
 import numpy as np
 from numba import njit
 
-from .activations import activate
+from .activations import activate, check_activation
 from .codes import FASTMATH
+from .denormals import flush_denormals, restore_denormals
 from .gemm import GROUP, linear
 from .layout import alloc_acts, biases, block, weights
 
@@ -69,16 +70,23 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
 @njit(cache=True, nogil=True)
 def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
+    check_activation(hidden)
+    check_activation(output)
+    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
+    restore_denormals(state)
 
 
 @njit(cache=True, nogil=True)
 def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
+    check_activation(hidden)
+    check_activation(output)
+    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     for start in range(0, n, CHUNK):
@@ -86,11 +94,15 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
         A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
         for i in range(m):
             labels[start + i] = np.argmax(A[i])
+    restore_denormals(state)
 
 
 @njit(cache=True, nogil=True)
 def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
+    check_activation(hidden)
+    check_activation(output)
+    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     correct = 0
@@ -100,4 +112,5 @@ def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
         for i in range(m):
             if np.argmax(A[i]) == labels[start + i]:
                 correct += 1
+    restore_denormals(state)
     return correct

@@ -10,12 +10,16 @@ import numpy as np
 from numba import njit
 
 from .backprop import block_gradient, gather_rows
+from .costs import check_training_codes
+from .denormals import flush_denormals, restore_denormals
 from .layout import alloc_acts, max_width
 
 
 @njit(cache=True)
 def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost, X, Y, batches, g_full):
     """(sq_dist, cosine): for each row of batches, ||g_k - g_full||^2 and cos(g_k, g_full), in float64."""
+    check_training_codes(hidden, output, cost)
+    state = flush_denormals()
     K, m = batches.shape
     acts, a_off = alloc_acts(sizes, m, X)
     deltas, _ = alloc_acts(sizes, m, X)
@@ -46,4 +50,5 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
             norm += gk * gk
         sq_dist[k] = dist
         cosine[k] = dot / (np.sqrt(norm) * g_norm) if norm > 0.0 and g_norm > 0.0 else 0.0
+    restore_denormals(state)
     return sq_dist, cosine
