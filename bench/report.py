@@ -25,6 +25,7 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from fastnn.kernels import gemm
 from fastnn.serialization import atomic_write
 
 HERE = Path(__file__).parent
@@ -485,18 +486,35 @@ def why_missed(groups, rates, threads, scaling):
         "inputs and a rank-16 update, `kernels/sgd.py`), which is exact up to round-off and removes the "
         "matrix-vector bound; the rest of each example (the small layers, their updates, the sigmoids) stays "
         "serial.",
-        "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "
-        "register tiles below do not take it, the forward product from 200 examples into 64 neurons) fastnn calls "
-        "OpenBLAS's sgemm (the scipy-openblas32 wheel's), as JAX calls XLA's gemm and NumPy OpenBLAS; below them its own loops "
-        "are faster, because BLAS packs both operands on every call. The update of up to 64 neurons in float32 "
-        "(128 below 100 examples; 40 in float64) from 32 examples takes register tiles instead (`kernels/tiles.py`: 6 rows x 16 columns "
-        "of the weights held in registers while the examples pass), which ran level or ahead of both in whole "
-        "epochs at those shapes (bench/ab-routes-openblas.md). "
-        "Where a peer still leads at large batches: these products run at 65-85 GFLOP/s "
-        "(bench/tiles-probe.md), below the rate of a square sgemm; every mini-batch copies its rows out of X in "
-        "example order before the products (JAX's gather does too); and the sigmoids, deltas and bias sums "
-        "are passes of their own over the batch, which XLA can fuse into one.",
+        large_products_why(),
     ] + book_why(groups, rates) + scaling_why(scaling, rates) + float64_why(groups) + threads_why(threads)
+
+
+def large_products_why():
+    """Which products go to BLAS on this CPU (kernels.gemm.ROUTES), and what keeps fastnn behind where a peer leads."""
+    if gemm.ROUTES == gemm.AVX512_ROUTES:
+        routes = (
+            "- Large products. This CPU has AVX-512: OpenBLAS's kernels for it use 64-byte vectors, where Numba's "
+            "loops and fastnn's register tiles use 32-byte ones (LLVM prefers them there). So `kernels/gemm.py` "
+            "sends the update's product to OpenBLAS's sgemm (the scipy-openblas32 wheel's) from 6 examples, and the "
+            "forward product from 50 examples into 64 neurons or more; the tiles are not used "
+            "(bench/routes-avx512.md has the rates of every route). JAX calls XLA's gemm, NumPy OpenBLAS. "
+            "Every kernel flushes denormal numbers to zero while it runs, as XLA does: on this Intel CPU they cost "
+            "microcode assists (bench/ab-denormals.md). ")
+    else:
+        routes = (
+            "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "
+            "register tiles below do not take it, the forward product from 200 examples into 64 neurons) fastnn calls "
+            "OpenBLAS's sgemm (the scipy-openblas32 wheel's), as JAX calls XLA's gemm and NumPy OpenBLAS; below them "
+            "its own loops are faster, because BLAS packs both operands on every call. The update of up to 64 neurons "
+            "in float32 (128 below 100 examples; 40 in float64) from 32 examples takes register tiles instead "
+            "(`kernels/tiles.py`: 6 rows x 16 columns of the weights held in registers while the examples pass), which "
+            "ran level or ahead of both in whole epochs at those shapes (bench/ab-routes-openblas.md). ")
+    return routes + (
+        "Where a peer still leads at large batches: the products run below the rate of a square sgemm (a forward "
+        "product reads 784 inputs for few neurons or examples); every mini-batch copies its rows out of X in "
+        "example order before the products (JAX's gather does too); and the sigmoids, deltas and bias sums are "
+        "passes of their own over the batch, which XLA can fuse into one.")
 
 
 def book_why(groups, rates):
@@ -548,9 +566,8 @@ def float64_why(groups):
                                   for (sizes, batch, n), r in slow.items()) +
         "). A float64 number fills twice the bytes of a float32 one, so a vector register holds half as many and "
         "every array takes twice the cache. Once the float32 kernels are bound by arithmetic (vectorised sigmoid, "
-        "register-blocked products), float64 needs about twice the time; more where its weights leave a cache: "
-        "the first layer of [784, 100, 10] is 627 KB in float64, more than the 512 KB L2 cache of a core, and 314 KB "
-        "in float32."]
+        "register-blocked products), float64 needs about twice the time; more where its weights leave a cache "
+        "that holds them in float32: the first layer of [784, 100, 10] is 627 KB in float64 and 314 KB in float32."]
 
 
 def threads_why(threads):
@@ -565,9 +582,9 @@ def threads_why(threads):
         "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
         "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
         "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
-        "of the first layer's products go to BLAS (batch 200 and more into 64 neurons and more, "
-        "the update in BLAS too) and the batch has 512 examples or the layer more than 128 neurons (batch "
-        "1000 at the wide layers here), "
+        f"of the first layer's products go to BLAS (batch {gemm.ROUTES.blas_linear_block} and more into "
+        f"{gemm.BLAS_LINEAR_ROWS} neurons and more, the update in BLAS too) and the batch has 512 examples or the "
+        "layer more than 128 neurons, "
         "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
         "then the products are split, and everything between them runs on one core."]
     if ceiling:
