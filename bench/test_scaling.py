@@ -151,9 +151,11 @@ def test_paired_with_jax(benchmark, epoch_data, sizes, batch_size):
         return weights
     weights = benchmark.pedantic(pair, rounds=1 if benchmark.disabled else PAIRED_ROUNDS, iterations=1)
     # the same work: every layer trained, and the two differ by float32 round-off grown over the epoch,
-    # under 5% of how far the weights moved (1.7% at most seen; 'large' init saturates many sigmoids,
-    # so the first layer moves little); another order or learning rate differs by about the move itself
+    # under 10% of how far the weights moved ('large' init saturates many sigmoids, so the first layer moves
+    # little); another order or learning rate differs by about the move itself. 1.7% at most was seen on
+    # an AVX2 CPU; on an AVX-512 one [784,1000,10] at batch 100 gave 5.5%, where against float64 fastnn's
+    # first layer was 1.0% of the move off and JAX's 4.5%
     for got, ours, start_w in zip(weights, net.weights, w0):
         moved = np.abs(ours - start_w).max()
         assert moved > 1e-3
-        assert np.abs(got - ours).max() < 0.05 * moved
+        assert np.abs(got - ours).max() < 0.1 * moved

@@ -47,11 +47,14 @@ below) add_outer goes to BLAS from 32 examples and linear from 200: batch 1, 10 
 and the two-thread epoch's row chunks stay on the loops. On a CPU with AVX-512 (``AVX512_ROUTES``,
 measured on Intel Xeon, Emerald Rapids) these loops and tiles still use 32-byte vectors, since LLVM
 prefers them there and Numba leaves that preference alone, while OpenBLAS's SkylakeX kernels use 64-byte
-ones. There BLAS ran the update's product 1.3-2.6x as fast as the better of the loops and the tiles
-from 6 to 1000 examples at every width, and the forward product 1.2-2x as fast from 50 examples into
-64 neurons or more; below 50 examples the forward product's two routes traded places with the width
-(bench/routes-avx512.md). So on such a CPU add_outer goes to BLAS from 6 examples and the tiles are not
-used, and linear from 50 examples; the row chunks of two threads' forward pass stay on the loops.
+ones. There (bench/routes-avx512.md) BLAS took a median 0.64 of the time of the better of the loops and
+the tiles for the first layer's update from 6 to 1000 examples (0.42 to 1.16; above 1 only for 10 rows
+from 200 examples), 0.65 and 0.79 for layers of 100 and 30 inputs; and 0.57 to 0.80 of the loops' time
+for the forward product from 50 examples into 64 neurons or more, where 30 neurons stayed level or
+faster on the loops. So on such a CPU add_outer goes to BLAS from 6 examples and the tiles are not used,
+and linear from 50 examples (paired epochs: bench/ab-routes-avx512.md); the row chunks of two threads'
+forward pass stay on the loops. Below 50 examples BLAS also led the forward product at most shapes
+(0.72 to 0.89 at 4 to 20 examples into 64 to 100 neurons), not yet tried in whole epochs.
 The rest of this docstring describes the AVX2 routes.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
