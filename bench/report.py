@@ -476,9 +476,9 @@ def why_missed(groups, rates, threads, scaling):
     rate = ", ".join(f"{r['gflops']:.0f} at batch {b}" for b, r in sorted(main.items()))
     return [
         f"- Arithmetic rate. fastnn float32 on {MAIN} reaches {rate} GFLOP/s, against {rates['sgemm']:.0f} for "
-        f"a 1024^3 sgemm. Its products (`kernels/gemm.py`) are register-blocked loops that Numba/LLVM "
+        f"a 1024^3 sgemm. Its small products (`kernels/gemm.py`) are register-blocked loops that Numba/LLVM "
         f"vectorise: 3 weight rows x 4 examples for the forward pass (a matrix-vector loop for one example), "
-        f"3 rows x 4 examples over whole rows for the update. A 20 x 784 x 30 product is too small and too "
+        f"3 rows x 4 examples over whole rows for the update{small_updates()}. A 20 x 784 x 30 product is too small and too "
         f"narrow (30 outputs) for the blocking that gives sgemm its rate, and every batch also runs work that counts no flops here: sigmoids, "
         f"the small layers, copying the batch's rows.",
         "- Batch 1. Online learning needs every example to see the weights updated by the one before. fastnn "
@@ -488,6 +488,13 @@ def why_missed(groups, rates, threads, scaling):
         "serial.",
         large_products_why(),
     ] + book_why(groups, rates) + scaling_why(scaling, rates) + float64_why(groups) + threads_why(threads)
+
+
+def small_updates():
+    """Where the update's small products do not stay on the loops on this CPU (kernels.gemm.ROUTES)."""
+    if gemm.ROUTES.blas_block < 32:
+        return f" (on this CPU the update goes to BLAS from {gemm.ROUTES.blas_block} examples)"
+    return ""
 
 
 def large_products_why():
