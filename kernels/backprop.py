@@ -143,7 +143,6 @@ def prefetch_rows(X, idx, start, m):
 def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y, idx, grad):
     """Add sum over the examples idx of the cost gradient (no L2 term) to grad."""
     check_training_codes(hidden, output, cost)
-    state = flush_denormals()
     n = len(idx)
     chunk = min(CHUNK, max(n, 1))
     acts, a_off = alloc_acts(sizes, chunk, X)
@@ -151,6 +150,7 @@ def accumulate_gradient(params, w_off, b_off, sizes, hidden, output, cost, X, Y,
     Xb = np.empty((chunk, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((chunk, Y.shape[1]), dtype=Y.dtype)
     sums = np.empty(max_width(sizes), dtype=X.dtype)
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         block_gradient(params, w_off, b_off, sizes, hidden, output, cost,

@@ -181,13 +181,13 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     check_activation(hidden)
     check_activation(output)
     check_cost(cost)
-    state = flush_denormals()
     n = X.shape[0]
     L = len(sizes) - 1
     chunk = min(CHUNK, max(n, 1))
     acts, a_off = alloc_acts(sizes, chunk, X)
     Z = np.empty((chunk, sizes[L]), dtype=X.dtype)
     total = 0.0
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         A0 = X[start:start + m]

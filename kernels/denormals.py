@@ -8,8 +8,9 @@ tiny, and the deltas multiplied by it underflow. After one epoch of [784, 1000, 
 Xeon (Emerald Rapids) the flush made that epoch take 0.76 of the time, and online learning on
 [784, 1000, 10] 0.051 (bench/ab-denormals.md). XLA, and so JAX, flushes them too.
 
-Flushing changes a number only where it, or an operand that makes it, is denormal: by less than
-1.2e-38 (2.2e-308 in float64), far below every tolerance the kernels are held to.
+Flushing changes a result only where a denormal number takes part in it: a denormal result becomes
+0, and a denormal operand counts as 0 (so a product with a huge factor can change by more than the
+denormal itself; the kernels' values are activations, deltas and weights of order 1 and below).
 
 ``flush_denormals`` sets both bits for the calling thread and returns what they were;
 ``restore_denormals`` puts them back, keeping the exception flags the kernel raised. Every entry

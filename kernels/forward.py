@@ -52,7 +52,10 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
     and the compiler vectorises each of these differently (bits apart in float32 on an
     AVX-512 machine, though not on the AVX2 one where this was first written). So a block whose
     length is not a multiple of GROUP is copied into ``pad`` with its last row repeated, and
-    every row takes a pass of GROUP.
+    every row takes a pass of GROUP. That holds while a block stays on linear's loops: a block
+    that ``gemm.linear_takes_blas`` sends to BLAS (from Routes.blas_linear_block rows into
+    BLAS_LINEAR_ROWS neurons or more) is summed in BLAS's order, which differs from the loops'
+    by round-off.
     """
     A0 = X[start:start + m]
     rows = -(-m // GROUP) * GROUP
@@ -72,9 +75,9 @@ def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
     check_activation(hidden)
     check_activation(output)
-    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
@@ -86,9 +89,9 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
     check_activation(hidden)
     check_activation(output)
-    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
@@ -102,9 +105,9 @@ def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
     check_activation(hidden)
     check_activation(output)
-    state = flush_denormals()
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     correct = 0
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)

@@ -77,7 +77,7 @@ reads all of D again, level or faster. So from 32 examples and 16 columns an upd
 the loops. In float64 the loops had kept 41-127 rows below 128 examples, where BLAS is faster from 64
 rows of 784 columns (bench/tiles-probe.md), and every product of fewer than 64 columns.
 
-linear goes to BLAS from BLAS_LINEAR_BLOCK examples and BLAS_LINEAR_ROWS rows. At batch 200 paired
+On AVX2, linear goes to BLAS from 200 examples (``AVX2_ROUTES.blas_linear_block``) and BLAS_LINEAR_ROWS rows. At batch 200 paired
 epochs of 300 and 1000 neurons were 2-4% faster with it (the deep [784, 100, 100, 10] 4%, its updates of
 100 rows in BLAS too), 64 and 100 neurons level; with BLAS from batch 100, [784, 64, 10] and [784, 100, 10]
 at batch 100 were 1-3% slower (bench/ab-routes-openblas.md).
@@ -135,7 +135,9 @@ def host_has_avx512():
     """True where the CPU that Numba compiles for has AVX-512 (its feature string, as Numba reads it:
     $NUMBA_CPU_FEATURES, else the host's). Numba's on-disk cache is keyed by the same string, so a
     kernel cached on one kind of CPU never runs with the other's routes."""
-    features = numba_config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    features = numba_config.CPU_FEATURES
+    if features is None:  # "" (NUMBA_CPU_NAME=generic) means no features at all, not the host's
+        features = llvm.get_host_cpu_features().flatten()
     return "+avx512f" in features.split(",")
 
 
@@ -260,8 +262,9 @@ def _blas_add_outer_compiled(C, alpha, D, A):
             trans, ldd = NO_TRANS, max(D.strides[1] // size, m)
         else:
             trans, ldd = TRANS, D.strides[0] // size
-        gemm(COL_MAJOR, NO_TRANS, trans, K, n, m, C.dtype.type(alpha), A.ctypes, A.strides[0] // size,
-             D.ctypes, ldd, C.dtype.type(1), C.ctypes, C.strides[0] // size)
+        # one row of A or C may have any stride (even 0); BLAS asks for leading dimensions of at least K
+        gemm(COL_MAJOR, NO_TRANS, trans, K, n, m, C.dtype.type(alpha), A.ctypes, max(A.strides[0] // size, K),
+             D.ctypes, ldd, C.dtype.type(1), C.ctypes, max(C.strides[0] // size, K))
 
     return impl
 
@@ -288,8 +291,8 @@ def _blas_linear_compiled(W, b, A, Z):
             for j in range(n_out):
                 z[j] = b[j]
         one = Z.dtype.type(1)
-        gemm(COL_MAJOR, TRANS, NO_TRANS, n_out, m, n_in, one, W.ctypes, W.strides[0] // size,
-             A.ctypes, A.strides[0] // size, one, Z.ctypes, Z.strides[0] // size)
+        gemm(COL_MAJOR, TRANS, NO_TRANS, n_out, m, n_in, one, W.ctypes, max(W.strides[0] // size, n_in),
+             A.ctypes, max(A.strides[0] // size, n_in), one, Z.ctypes, max(Z.strides[0] // size, n_out))
 
     return impl
 

@@ -19,7 +19,6 @@ from .layout import alloc_acts, max_width
 def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost, X, Y, batches, g_full):
     """(sq_dist, cosine): for each row of batches, ||g_k - g_full||^2 and cos(g_k, g_full), in float64."""
     check_training_codes(hidden, output, cost)
-    state = flush_denormals()
     K, m = batches.shape
     acts, a_off = alloc_acts(sizes, m, X)
     deltas, _ = alloc_acts(sizes, m, X)
@@ -29,6 +28,7 @@ def minibatch_gradient_spread(params, w_off, b_off, sizes, hidden, output, cost,
     sums = np.empty(max_width(sizes), dtype=X.dtype)  # block_gradient's scratch
     sq_dist = np.empty(K)
     cosine = np.empty(K)
+    state = flush_denormals()  # after the checks and allocations: nothing below raises
     g_norm = 0.0
     for i in range(len(g_full)):
         g_norm += g_full[i] * g_full[i]

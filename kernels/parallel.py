@@ -20,7 +20,7 @@ from the back, so each keeps the same rows while the cores run at the same
 speed, and a core slowed by other work hands part of its share to the other.
 No thread writes what another reads in the same phase, and every row is
 computed by the same loops as in the serial kernel, except the first layer's forward pass where
-the serial kernel sends it to BLAS (200 examples and more into 64 neurons and more, ``linear``)
+the serial kernel sends it to BLAS (``linear``: from ``Routes.blas_linear_block`` examples into 64 neurons)
 and two threads do not hand the epoch to BLAS (``fastnn.threads.blas_splits``): the claims stay on
 linear's loops, so the two agree up to round-off there. The batch buffer is
 double-buffered (even and odd batches): a thread may gather the next batch

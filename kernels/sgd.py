@@ -8,7 +8,7 @@ visited, so shuffling stays with the caller and is reproducible. ``velocity`` is
 rules' state, laid out like params (never touched by plain SGD, so params may stand in).
 
 While an epoch runs, its thread flushes denormal numbers to zero (``kernels.denormals``): on an
-Intel CPU they cost microcode assists that made whole epochs up to 1.7x slower.
+Intel CPU they cost microcode assists that made online learning on [784, 1000, 10] 20 times slower.
 
 Every epoch returns its loss for free: the sum, in float64, of the cost C(a, y) of each
 example at the weights it saw, before its own update (before its mini-batch's update), as
@@ -183,7 +183,8 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)
-    state = flush_denormals()
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     m_max = min(batch_size, max(len(order), 1))
     acts, a_off = alloc_acts(sizes, m_max, X)
     deltas, _ = alloc_acts(sizes, m_max, X)
@@ -192,6 +193,7 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     G = gradient_scratch(sizes, rule, X)
     L = len(sizes) - 1
     loss = new_loss()
+    state = flush_denormals()  # after every check and allocation: nothing below raises
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)

@@ -360,6 +360,15 @@ def test_blas_add_outer_matches_numpy_with_a_single_row_or_column(m, n, K, dtype
         got = C.copy()
         blas_add_outer(got, got.dtype.type(-0.25), d, A)
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    if n == 1:  # one row of C as a view of a 1-D array: NumPy may give it any first stride
+        got = C[0].copy()[None, :]
+        blas_add_outer(got, got.dtype.type(-0.25), D, A)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    if m == 1:
+        a = A[0].copy()[None, :]
+        got = C.copy()
+        blas_add_outer(got, got.dtype.type(-0.25), D, a)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
