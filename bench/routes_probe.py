@@ -28,6 +28,7 @@ from fastnn.kernels import gemm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import one_cpu  # noqa: E402
+from tiles_probe import blas, route, tiles  # noqa: E402  (add_outer's compiled routes, and which it takes)
 
 EXAMPLES = [2, 4, 6, 8, 10, 16, 20, 32, 50, 100, 200, 1000]
 WIDTHS = [10, 30, 64, 100, 300, 1000]
@@ -36,16 +37,6 @@ WIDTHS = [10, 30, 64, 100, 300, 1000]
 @njit(cache=False)
 def blas_linear(W, b, A, Z):
     gemm.blas_linear(W, b, A, Z)
-
-
-@njit(cache=False)
-def tiles(C, alpha, D, A):
-    gemm.tile_add_outer(C, alpha, D, A)
-
-
-@njit(cache=False)
-def blas(C, alpha, D, A):
-    gemm.blas_add_outer(C, alpha, D, A)
 
 
 def race(calls, rounds):
@@ -95,12 +86,8 @@ def update_rows(dtype, rounds, rng):
                           lambda: blas(C, alpha, D, A)], rounds)
                 rate = 2.0 * m * n * K / np.median(t, axis=0) / 1e9
                 ratio = np.median(t[:, 2] / np.minimum(t[:, 0], t[:, 1]))
-                if gemm.add_outer_takes_tiles(m, n, K, itemsize):
-                    takes = "tiles"
-                else:
-                    takes = "BLAS" if gemm.add_outer_takes_blas(m, n, K, itemsize) else "loops"
                 lines.append(f"| {K} | {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {rate[2]:.1f} | {ratio:.2f} | "
-                             f"{takes} |")
+                             f"{route(n, K, m, itemsize)} |")
     return lines
 
 

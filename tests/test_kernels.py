@@ -280,6 +280,17 @@ def test_gemm_shapes_cover_every_path_on_avx512():
     assert linear_blas(on, 50, 64) and linear_blas(on, 100, 1000)
 
 
+def update_case(m, n, K, dtype, seed):
+    """C (n, K), D (m, n) and A (m, K) of the update's product C += -0.25 D^T A, the result in float64, and
+    the tolerance for it."""
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((n, K)).astype(dtype)
+    D = rng.standard_normal((m, n)).astype(dtype)
+    A = rng.standard_normal((m, K)).astype(dtype)
+    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
+    return C, D, A, want, (1e-12 if dtype == "float64" else 1e-5) * np.sqrt(m) * 4
+
+
 @njit(cache=False)
 def tiles_add_outer(C, alpha, D, A):
     gemm.tile_add_outer(C, alpha, D, A)
@@ -290,21 +301,16 @@ def tiles_add_outer(C, alpha, D, A):
 def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
     # the tiles themselves (kernels.tiles), float64 beyond the 40 rows add_outer sends them: every
     # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed
-    rng = np.random.default_rng(m + n + K)
-    C = rng.standard_normal((n, K)).astype(dtype)
-    D = rng.standard_normal((m, n)).astype(dtype)
-    A = rng.standard_normal((m, K)).astype(dtype)
-    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
-    tol = 1e-12 if dtype == "float64" else 1e-5
+    C, D, A, want, tol = update_case(m, n, K, dtype, m + n + K)
     for d in (D, np.asfortranarray(D)):
         got = C.copy()
         tiles_add_outer(got, got.dtype.type(-0.25), d, A)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
     # the masked tiles write nothing beyond the row: C as a view of the first K columns of a wider array
     wide = np.full((n, K + 20), 7.0, dtype=dtype)
     wide[:, :K] = C
     tiles_add_outer(wide[:, :K], C.dtype.type(-0.25), D, A)
-    np.testing.assert_allclose(wide[:, :K], want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    np.testing.assert_allclose(wide[:, :K], want, rtol=0, atol=tol)
     assert (wide[:, K:] == 7.0).all()
 
 
@@ -350,41 +356,26 @@ def blas_add_outer(C, alpha, D, A):
 def test_blas_add_outer_matches_numpy_with_a_single_row_or_column(m, n, K, dtype):
     # the BLAS route itself, whichever route add_outer takes here: one neuron (a regression's output layer,
     # whose deltas (m, 1) are both C- and F-contiguous), one example, one input; D as given and transposed
-    rng = np.random.default_rng(m + 10 * n + 100 * K)
-    C = rng.standard_normal((n, K)).astype(dtype)
-    D = rng.standard_normal((m, n)).astype(dtype)
-    A = rng.standard_normal((m, K)).astype(dtype)
-    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
-    tol = 1e-12 if dtype == "float64" else 1e-5
-    for d in (D, np.asfortranarray(D), D.T.copy().T):
-        got = C.copy()
-        blas_add_outer(got, got.dtype.type(-0.25), d, A)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+    C, D, A, want, tol = update_case(m, n, K, dtype, m + 10 * n + 100 * K)
+    cases = [(C.copy(), d, A) for d in (D, np.asfortranarray(D), D.T.copy().T)]
     if n == 1:  # one row of C as a view of a 1-D array: NumPy may give it any first stride
-        got = C[0].copy()[None, :]
-        blas_add_outer(got, got.dtype.type(-0.25), D, A)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+        cases.append((C[0].copy()[None, :], D, A))
     if m == 1:
-        a = A[0].copy()[None, :]
-        got = C.copy()
-        blas_add_outer(got, got.dtype.type(-0.25), D, a)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+        cases.append((C.copy(), D, A[0].copy()[None, :]))
+    for got, d, a in cases:
+        blas_add_outer(got, got.dtype.type(-0.25), d, a)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n,K", GEMM_SHAPES)
 def test_add_outer_loops_match_numpy(m, n, K, dtype):
     # the register-blocked loops themselves, at every shape, whichever route add_outer takes on this machine
-    rng = np.random.default_rng(m * 1000 + n + 1)
-    C = rng.standard_normal((n, K)).astype(dtype)
-    D = rng.standard_normal((m, n)).astype(dtype)
-    A = rng.standard_normal((m, K)).astype(dtype)
-    want = C.astype(np.float64) - 0.25 * D.T.astype(np.float64) @ A
-    tol = 1e-12 if dtype == "float64" else 1e-5
+    C, D, A, want, tol = update_case(m, n, K, dtype, m * 1000 + n + 1)
     for d in (D, np.asfortranarray(D)):
         got = C.copy()
         gemm.add_outer_loops(got, got.dtype.type(-0.25), d, A)
-        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.sqrt(m) * 4)
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
 
 
 @njit
