@@ -52,6 +52,13 @@ def check_activation(code):
         raise ValueError("unknown activation code")
 
 
+@njit(cache=True)
+def check_layer_codes(hidden, output):
+    """``check_activation`` for the hidden layers' code and the output layer's: what inference needs."""
+    check_activation(hidden)
+    check_activation(output)
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def activate(Z, code):
     """Replace the block of weighted inputs Z by sigma(Z), row by row."""

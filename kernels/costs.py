@@ -11,7 +11,7 @@ pass has anyway; ``total_cost`` is the separate pass over a data set.
 import numpy as np
 from numba import njit
 
-from .activations import check_activation, scale_by_derivative
+from .activations import check_layer_codes, scale_by_derivative
 from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC, SOFTMAX
 from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
@@ -21,7 +21,7 @@ from .layout import alloc_acts, biases, block, weights
 
 @njit(cache=True)
 def check_cost(code):
-    """Raise for a cost code the kernels do not know (checked before any work, as ``check_activation``)."""
+    """Raise for a cost code the kernels do not know (checked before any work, as ``check_layer_codes``)."""
     if code != QUADRATIC and code != CROSS_ENTROPY and code != LOG_LIKELIHOOD:
         raise ValueError("unknown cost code")
 
@@ -32,8 +32,7 @@ def check_training_codes(hidden, output, cost):
     midway: an unknown activation or cost, or softmax where an elementwise derivative is needed (the
     hidden layers, and the output layer under the quadratic cost). An error raised midway would leave the
     calling thread with denormals flushed (``kernels.denormals``)."""
-    check_activation(hidden)
-    check_activation(output)
+    check_layer_codes(hidden, output)
     check_cost(cost)
     if hidden == SOFTMAX or (cost == QUADRATIC and output == SOFTMAX):
         raise ValueError("no elementwise derivative for this activation code")
@@ -178,8 +177,7 @@ def block_cost(Z, A, Y, cost):
 @njit(cache=True, nogil=True)
 def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     """(1/n) sum_x C(a(x), y(x)) + 0.5 (lmbda/n) sum_w w^2, in float64."""
-    check_activation(hidden)
-    check_activation(output)
+    check_layer_codes(hidden, output)
     check_cost(cost)
     n = X.shape[0]
     L = len(sizes) - 1

@@ -7,7 +7,7 @@ epochs do: under joblib's threading backend, one search's fits score while other
 import numpy as np
 from numba import njit
 
-from .activations import activate, check_activation
+from .activations import activate, check_layer_codes
 from .codes import FASTMATH
 from .denormals import flush_denormals, restore_denormals
 from .gemm import GROUP, linear
@@ -73,8 +73,7 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
 @njit(cache=True, nogil=True)
 def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     """out[i] = network output for X[i], for every row of X."""
-    check_activation(hidden)
-    check_activation(output)
+    check_layer_codes(hidden, output)
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     state = flush_denormals()  # after the checks and allocations: nothing below raises
@@ -87,8 +86,7 @@ def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
 @njit(cache=True, nogil=True)
 def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
     """labels[i] = argmax of the network output for X[i]."""
-    check_activation(hidden)
-    check_activation(output)
+    check_layer_codes(hidden, output)
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     state = flush_denormals()  # after the checks and allocations: nothing below raises
@@ -103,8 +101,7 @@ def predict(params, w_off, b_off, sizes, hidden, output, X, labels):
 @njit(cache=True, nogil=True)
 def accuracy(params, w_off, b_off, sizes, hidden, output, X, labels):
     """Number of rows of X whose predicted class equals labels[i]."""
-    check_activation(hidden)
-    check_activation(output)
+    check_layer_codes(hidden, output)
     n = X.shape[0]
     acts, a_off, pad = inference_buffers(sizes, n, X)
     state = flush_denormals()  # after the checks and allocations: nothing below raises

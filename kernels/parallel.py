@@ -268,7 +268,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, 
 @njit(cache=True)
 def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                     X, Y, order, batch_size, rule, hyper):
-    """minibatch_part's work, its rule checked."""
+    """minibatch_part's work, its codes checked."""
     L = len(sizes) - 1
     m_max = min(batch_size, max(len(order), 1))
     acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's copy of every layer's activations
