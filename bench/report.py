@@ -493,7 +493,8 @@ def why_missed(groups, rates, threads, scaling):
 def small_updates():
     """Where the update's small products do not stay on the loops on this CPU (kernels.gemm.ROUTES)."""
     if gemm.ROUTES.blas_block < 32:
-        return f" (on this CPU the update goes to BLAS from {gemm.ROUTES.blas_block} examples)"
+        return (f" (on this CPU the update goes to BLAS from {gemm.ROUTES.blas_block} examples, and from 32 to "
+                f"register tiles where they take it)")
     return ""
 
 
@@ -501,11 +502,15 @@ def large_products_why():
     """Which products go to BLAS on this CPU (kernels.gemm.ROUTES), and what keeps fastnn behind where a peer leads."""
     if gemm.ROUTES == gemm.AVX512_ROUTES:
         routes = (
-            "- Large products. This CPU has AVX-512: OpenBLAS's kernels for it use 64-byte vectors, where Numba's "
-            "loops and fastnn's register tiles use 32-byte ones (LLVM prefers them there). So `kernels/gemm.py` "
-            "sends the update's product to OpenBLAS's sgemm (the scipy-openblas32 wheel's) from 6 examples, and the "
-            "forward product from 50 examples into 64 neurons or more; the tiles are not used "
-            "(bench/routes-avx512.md has the rates of every route). JAX calls XLA's gemm, NumPy OpenBLAS. "
+            "- Large products. This CPU has AVX-512: OpenBLAS's kernels for it use 64-byte vectors, and so do "
+            "fastnn's register tiles (`kernels/tiles.py`: 6 rows x 32 columns held in registers while the examples "
+            "pass) and its loops over 64 inputs or more, which LLVM would compile for 32-byte ones (it prefers them "
+            "there; `kernels/vectors.py` asks for 512 bits per function). `kernels/gemm.py` gives the update of up "
+            "to 64 neurons (128 below 100 examples) from 32 examples to the tiles, what they leave from 6 examples "
+            "to OpenBLAS's sgemm (the scipy-openblas32 wheel's), the forward product from 50 examples into 64 "
+            "neurons or more to sgemm, and into 30 to 63 neurons from 512 examples to the tiles over transposed "
+            "weights (bench/routes-avx512.md has the rates of every route, bench/ab-avx512-tiles.md the paired "
+            "epochs). JAX calls XLA's gemm, NumPy OpenBLAS. "
             "Every kernel flushes denormal numbers to zero while it runs, as XLA does: on this Intel CPU they cost "
             "microcode assists (bench/ab-denormals.md). ")
     else:

@@ -3,7 +3,7 @@
     python bench/routes_probe.py --out bench/routes-avx512.md
 
 The forward product Z = A W^T + b of m examples into n neurons of K = 784 inputs (``gemm.linear_loops``
-against ``gemm.blas_linear``) and the update's product C (n, K) += alpha D^T A over m examples
+against ``gemm.tile_linear``, which transposes W first, and ``gemm.blas_linear``) and the update's product C (n, K) += alpha D^T A over m examples
 (``gemm.add_outer_loops``, ``gemm.tile_add_outer``, ``gemm.blas_add_outer``) for K = 784 (the first
 layer), 100 and 30 (the layers above, and w^T delta, whose "examples" are the next layer's neurons).
 The routes alternate within each round, so a slow spell on the shared host hits all of them; a cell is
@@ -39,6 +39,11 @@ def blas_linear(W, b, A, Z):
     gemm.blas_linear(W, b, A, Z)
 
 
+@njit(cache=False)
+def tile_linear(W, b, A, Z, WT):
+    gemm.tile_linear(W, b, A, Z, WT)  # the transposition of W into WT included, as every batch pays it
+
+
 def race(calls, rounds):
     """(rounds, len(calls)) times: each call the fastest of 3 runs, the calls alternating within a round."""
     for call in calls:
@@ -56,18 +61,23 @@ def race(calls, rounds):
 
 
 def forward_rows(dtype, rounds, rng):
-    lines = ["| examples m | neurons n | loops GFLOP/s | BLAS GFLOP/s | BLAS / loops time | linear takes |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| examples m | neurons n | loops GFLOP/s | tiles over W^T | BLAS | tiles / loops time | "
+             "BLAS / loops time | linear takes |",
+             "|---|---|---|---|---|---|---|---|"]
     for m in EXAMPLES:
         for n in WIDTHS[1:]:
             W = rng.standard_normal((n, 784)).astype(dtype)
             b = rng.standard_normal(n).astype(dtype)
             A = rng.random((m, 784)).astype(dtype)
             Z = np.empty((m, n), dtype=dtype)
-            t = race([lambda: gemm.linear_loops(W, b, A, Z), lambda: blas_linear(W, b, A, Z)], rounds)
+            WT = np.empty((784, n), dtype=dtype)
+            t = race([lambda: gemm.linear_loops(W, b, A, Z), lambda: tile_linear(W, b, A, Z, WT),
+                      lambda: blas_linear(W, b, A, Z)], rounds)
             rate = 2.0 * m * n * 784 / np.median(t, axis=0) / 1e9
-            takes = "BLAS" if m > 1 and gemm.linear_takes_blas(m, n) else "loops"
-            lines.append(f"| {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {np.median(t[:, 1] / t[:, 0]):.2f} | {takes} |")
+            takes = ("tiles" if m > 1 and gemm.linear_takes_tiles(m, n) else
+                     "BLAS" if m > 1 and gemm.linear_takes_blas(m, n) else "loops")
+            lines.append(f"| {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {rate[2]:.1f} | "
+                         f"{np.median(t[:, 1] / t[:, 0]):.2f} | {np.median(t[:, 2] / t[:, 0]):.2f} | {takes} |")
     return lines
 
 
@@ -103,7 +113,8 @@ def main(argv=None):
     lines = ["# kernels.gemm's routes on this CPU", "",
              f"Made by `python bench/routes_probe.py --rounds {args.rounds}` on {cpu} "
              f"(AVX-512: {gemm.host_has_avx512()}, so `ROUTES` = {gemm.ROUTES}). "
-             "Median GFLOP/s over the rounds, the routes alternating; a time ratio below 1 means BLAS is faster.",
+             "Median GFLOP/s over the rounds, the routes alternating; a time ratio below 1 means BLAS (or the tiles) "
+             "is faster.",
              ""]
     with one_cpu():
         for dtype in args.dtypes:

@@ -11,7 +11,7 @@ from .activations import activate, check_layer_codes
 from .codes import FASTMATH
 from .denormals import flush_denormals, restore_denormals
 from .gemm import GROUP, linear
-from .layout import alloc_acts, biases, block, weights
+from .layout import alloc_acts, biases, block, linear_scratch, weights
 
 CHUNK = 256
 
@@ -28,7 +28,7 @@ def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off,
     A_in = A0
     for l in range(first, n_layers):
         Z = block(acts, a_off, sizes, l + 1, m)
-        linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z)
+        linear(weights(params, w_off, sizes, l), biases(params, b_off, sizes, l), A_in, Z, linear_scratch(acts, a_off))
         activate(Z, output if l == n_layers - 1 else hidden)
         A_in = Z
 
@@ -37,7 +37,7 @@ def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off,
 def inference_buffers(sizes, n, X):
     """(acts, a_off, pad): work buffers for ``forward_rows`` over up to CHUNK of n rows of X."""
     rows = min(CHUNK, max(GROUP, -(-n // GROUP) * GROUP))
-    acts, a_off = alloc_acts(sizes, rows, X)
+    acts, a_off = alloc_acts(sizes, rows, X, False)  # no scratch for linear's tiles (see forward_rows)
     return acts, a_off, np.empty((rows, X.shape[1]), dtype=X.dtype)
 
 
@@ -52,8 +52,9 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
     and the compiler vectorises each of these differently (bits apart in float32 on an
     AVX-512 machine, though not on the AVX2 one where this was first written). So a block whose
     length is not a multiple of GROUP is copied into ``pad`` with its last row repeated, and
-    every row takes a pass of GROUP. That holds while a block stays on linear's loops: a block
-    that ``gemm.linear_takes_blas`` sends to BLAS (from Routes.blas_linear_block rows into
+    every row takes a pass of GROUP. Inference gives linear no scratch for its tiles' route
+    (``gemm.linear_takes_tiles``), which would take blocks of 32 rows or more only. That holds
+    while a block stays on linear's loops: a block that ``gemm.linear_takes_blas`` sends to BLAS (from Routes.blas_linear_block rows into
     BLAS_LINEAR_ROWS neurons or more) is summed in BLAS's order, which differs from the loops'
     by round-off.
     """

@@ -45,17 +45,24 @@ examples and BLAS_LINEAR_ROWS rows (``linear_takes_blas``). BLAS runs on as many
 On an AVX2 CPU (``AVX2_ROUTES``, measured on AMD EPYC, Zen 3; bench/blas-probe.md and the files named
 below) add_outer goes to BLAS from 32 examples and linear from 200: batch 1, 10 and 20, the online epoch
 and the two-thread epoch's row chunks stay on the loops. On a CPU with AVX-512 (``AVX512_ROUTES``,
-measured on Intel Xeon, Emerald Rapids) these loops and tiles still use 32-byte vectors, since LLVM
-prefers them there and Numba leaves that preference alone, while OpenBLAS's SkylakeX kernels use 64-byte
-ones. There (bench/routes-avx512.md) BLAS took a median 0.64 of the time of the better of the loops and
-the tiles for the first layer's update from 6 to 1000 examples (0.42 to 1.16; above 1 only for 10 rows
-from 200 examples), 0.65 and 0.79 for layers of 100 and 30 inputs; and 0.57 to 0.80 of the loops' time
-for the forward product from 50 examples into 64 neurons or more, where 30 neurons stayed level or
-faster on the loops. So on such a CPU add_outer goes to BLAS from 6 examples and the tiles are not used,
-and linear from 50 examples (paired epochs: bench/ab-routes-avx512.md); the row chunks of two threads'
-forward pass stay on the loops. Below 50 examples BLAS also led the forward product at most shapes
-(0.72 to 0.89 at 4 to 20 examples into 64 to 100 neurons), not yet tried in whole epochs.
-The rest of this docstring describes the AVX2 routes.
+measured on Intel Xeon, Emerald Rapids) OpenBLAS's SkylakeX kernels use 64-byte vectors, and LLVM, left
+alone, 32-byte ones (it prefers 256 bits there). So there the register tiles are built of 64-byte vectors
+(``kernels.tiles``: 32 float32 columns a tile) and the loops over 64 inputs or columns or more
+(WIDE_INNER) are compiled for them too (``kernels.vectors``). With 32-byte tiles, BLAS had taken 0.64 of
+their time or the loops' for the first layer's update from 6 to 1000 examples (bench/routes-avx512.md
+as commit a4debc2 has it); with 64-byte ones the
+tiles ran ahead of BLAS at 30 rows of 784 columns from 50 examples (BLAS took 1.07 to 1.42 of their time)
+and within 25% of it up to 100 rows (bench/routes-avx512.md). So the tiles keep the limits measured on
+AVX2, BLAS takes what they leave from 6 examples, and in paired epochs the two took 0.83 to 0.96 of
+the time at most benchmark shapes (bench/ab-avx512-tiles.md). linear goes to BLAS from 50 examples into
+64 neurons or more (0.57 to 0.80 of the loops' time). Into 30 to 63 neurons it takes the tiles from 512
+examples (``Routes.tile_linear_block``): Z += (A^T)^T W^T, the tiles' product with W transposed into a
+scratch that ``layout.alloc_acts`` reserves at the head of the activations (inference gives none: its rows
+must not depend on their neighbours). In paired epochs of [784, 30, 10] that route took 0.88-0.92 of the
+time at batch 600 and 1000 (0.91 at 40 and 60 neurons); from 32 to 400 examples, where transposing the
+weights for every batch (12 us at 30 x 784) weighs more, the two traded places from run to run; at 16
+and 24 neurons, where a tile's lanes sit idle, it was level or slower (bench/ab-avx512-tiles.md).
+The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
 row limit (``kernels.tiles``, ``add_outer_takes_tiles``), before BLAS is considered: C stays in
@@ -88,12 +95,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from llvmlite import binding as llvm
 from numba import njit, types
-from numba.core import config as numba_config
 from numba.extending import overload
 
 from .codes import FASTMATH
+from .vectors import host_has_avx512, wide_vectors
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
 
@@ -109,36 +115,30 @@ TILE_SHORT_EXAMPLES = 100  # ... (OpenBLAS's packing pays from there) ...
 TILE_MAX_ROWS_F64 = 40  # ... and this many in float64 ...
 TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLUMNS columns of C ...
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
-TILE_BLOCK = 128  # examples per pass over the tiles: the 16-column strip of A they share stays in L1
+WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
+TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
+TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
 
 
 class Routes(NamedTuple):
-    """Which products go to BLAS, for one kind of CPU (``ROUTES`` is this machine's).
+    """Which products go to BLAS or the register tiles, for one kind of CPU (``ROUTES`` is this machine's).
 
-    The loops and the tiles here are compiled for 32-byte vectors even on a CPU with AVX-512 (LLVM
-    prefers 256-bit vectors there, as Numba leaves it), while OpenBLAS's kernels for such a CPU
-    (SkylakeX and later) use 64-byte ones. So where the CPU has AVX-512, BLAS wins at far smaller
-    products than on an AVX2 CPU, and the tiles nowhere (bench/routes-avx512.md).
+    Where the CPU has AVX-512, OpenBLAS's kernels (SkylakeX and later) and the tiles use 64-byte vectors,
+    but the register-blocked loops below 64 inputs or columns keep 32-byte ones: BLAS wins at far smaller
+    products than on an AVX2 CPU, and the tiles also take the forward product into a few dozen neurons
+    from large batches (bench/routes-avx512.md).
     """
     blas_block: int  # add_outer goes to BLAS from this many examples, where the tiles do not take it
     blas_linear_block: int  # linear goes to BLAS from this many examples (and BLAS_LINEAR_ROWS rows)
     tiles: bool  # add_outer takes the register tiles within their limits
+    tile_linear_block: int  # linear into TILE_LINEAR_ROWS .. BLAS_LINEAR_ROWS neurons takes the tiles from this
+    # many examples, over a transposed copy of the weights (0: never)
 
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
-AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True)
-# AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md.
-AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=False)
-
-
-def host_has_avx512():
-    """True where the CPU that Numba compiles for has AVX-512 (its feature string, as Numba reads it:
-    $NUMBA_CPU_FEATURES, else the host's). Numba's on-disk cache is keyed by the same string, so a
-    kernel cached on one kind of CPU never runs with the other's routes."""
-    features = numba_config.CPU_FEATURES
-    if features is None:  # "" (NUMBA_CPU_NAME=generic) means no features at all, not the host's
-        features = llvm.get_host_cpu_features().flatten()
-    return "+avx512f" in features.split(",")
+AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0)
+# AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
+AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512)
 
 
 ROUTES = AVX512_ROUTES if host_has_avx512() else AVX2_ROUTES
@@ -195,6 +195,13 @@ def linear_takes_blas_on(routes, m, n_out):
 
 
 @njit(cache=True)
+def linear_takes_tiles_on(routes, m, n_out):
+    """True when ``linear`` computes a block of m examples into n_out neurons in register tiles, over the
+    transposed weights (given the scratch for them: ``linear_scratch_size``), under routes."""
+    return 0 < routes.tile_linear_block <= m and TILE_LINEAR_ROWS <= n_out < BLAS_LINEAR_ROWS
+
+
+@njit(cache=True)
 def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
     """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous)
     under routes: up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than
@@ -219,6 +226,23 @@ def add_outer_takes_blas_on(routes, m, n, K, itemsize):
 def linear_takes_blas(m, n_out):
     """``linear_takes_blas_on`` with this machine's ROUTES."""
     return linear_takes_blas_on(ROUTES, m, n_out)
+
+
+@njit(cache=True)
+def linear_takes_tiles(m, n_out):
+    """``linear_takes_tiles_on`` with this machine's ROUTES."""
+    return linear_takes_tiles_on(ROUTES, m, n_out)
+
+
+@njit(cache=True)
+def linear_scratch_size(sizes, m_max):
+    """Elements of the scratch ``linear`` needs for blocks of up to m_max examples through the layers of
+    sizes: the largest transposed weight matrix among the layers it takes through the tiles (0 if none)."""
+    size = 0
+    for l in range(len(sizes) - 1):
+        if linear_takes_tiles(m_max, sizes[l + 1]):
+            size = max(size, sizes[l] * sizes[l + 1])
+    return size
 
 
 @njit(cache=True)
@@ -298,13 +322,22 @@ def _blas_linear_compiled(W, b, A, Z):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def linear(W, b, A, Z):
-    """Z[i, j] = b[j] + sum_k W[j, k] A[i, k], for every example i of the block A."""
+def linear(W, b, A, Z, scratch=None):
+    """Z[i, j] = b[j] + sum_k W[j, k] A[i, k], for every example i of the block A.
+
+    scratch: room for W transposed (``linear_scratch_size`` elements), for the tiles' route; without it
+    (or too small) the block takes the loops instead.
+    """
     m = A.shape[0]
     if m == 1:
         _matvec(W, b, A[0], Z[0])
         return
-    n_out = W.shape[0]
+    n_out, n_in = W.shape
+    if scratch is not None:
+        if (linear_takes_tiles(m, n_out) and scratch.size >= n_out * n_in and _rows_contiguous(Z)
+                and A.strides[1] == A.itemsize):
+            tile_linear(W, b, A, Z, scratch[:n_in * n_out].reshape((n_in, n_out)))
+            return
     if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
         blas_linear(W, b, A, Z)
         return
@@ -312,8 +345,42 @@ def linear(W, b, A, Z):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def tile_linear(W, b, A, Z, WT):
+    """linear in the register tiles: Z = b + A W^T as Z += (A^T)^T W^T, WT (n_in, n_out) a scratch for W^T.
+
+    The tiles keep 6 examples by 2 vectors of neurons in registers while the inputs pass (``kernels.tiles``);
+    every output is the same chain of multiply-adds over the inputs in order, whatever its neighbours.
+    """
+    n_out, n_in = W.shape
+    for k in range(n_in):  # contiguous writes: 2.8x faster than contiguous reads here (30 x 784)
+        wt = WT[k]
+        for j in range(n_out):
+            wt[j] = W[j, k]
+    for i in range(A.shape[0]):
+        z = Z[i]
+        for j in range(n_out):
+            z[j] = b[j]
+    tile_add_outer(Z, Z.dtype.type(1), A.T, WT)
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def linear_loops(W, b, A, Z):
     """linear in the register-blocked loops: 3 rows of W against GROUP examples per pass (two or more examples)."""
+    if W.shape[1] >= WIDE_INNER:
+        _linear_loops_wide(W, b, A, Z)
+    else:
+        _linear_loops(W, b, A, Z)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _linear_loops_wide(W, b, A, Z):
+    """_linear_loops in 64-byte vectors where the CPU has AVX-512."""
+    wide_vectors()
+    _linear_loops(W, b, A, Z)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _linear_loops(W, b, A, Z):
     m = A.shape[0]
     n_out, n_in = W.shape
     zero = Z.dtype.type(0)
@@ -417,6 +484,21 @@ def _rows_by_two(w0, w1, w2, x0, x1, b, j, j1, j2, z0, z1):
 @njit(cache=True, fastmath=FASTMATH)
 def _matvec(W, b, x, z):
     """z[j] = b[j] + sum_k W[j, k] x[k]: linear for one example, 4 rows of W per pass over x."""
+    if W.shape[1] >= WIDE_INNER:
+        _matvec_wide(W, b, x, z)
+    else:
+        _matvec_loops(W, b, x, z)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _matvec_wide(W, b, x, z):
+    """_matvec_loops in 64-byte vectors where the CPU has AVX-512."""
+    wide_vectors()
+    _matvec_loops(W, b, x, z)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _matvec_loops(W, b, x, z):
     n_out, n_in = W.shape
     zero = z.dtype.type(0)
     for j in range(0, n_out, 4):
@@ -533,6 +615,21 @@ def add_outer(C, alpha, D, A):
 @njit(cache=True, fastmath=FASTMATH)
 def add_outer_loops(C, alpha, D, A):
     """add_outer in the register-blocked loops: 3 rows of C from 4 examples per pass."""
+    if C.shape[1] >= WIDE_INNER:
+        _add_outer_loops_wide(C, alpha, D, A)
+    else:
+        _add_outer_loops(C, alpha, D, A)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _add_outer_loops_wide(C, alpha, D, A):
+    """_add_outer_loops in 64-byte vectors where the CPU has AVX-512."""
+    wide_vectors()
+    _add_outer_loops(C, alpha, D, A)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _add_outer_loops(C, alpha, D, A):
     m = A.shape[0]
     n, K = C.shape
     m4 = m - m % 4

@@ -16,6 +16,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import impl_ret_borrowed, make_array, populate_array
 
+from .gemm import linear_scratch_size
+
 PREFETCH_LOCALITY = 3  # llvm.prefetch's hint: 3 keeps the line in every cache level
 
 
@@ -110,14 +112,24 @@ def biases(params, b_off, sizes, l):
 
 
 @njit(cache=True)
-def alloc_acts(sizes, m_max, dtype_like):
-    """Allocate the activation buffer for blocks of up to m_max examples."""
+def alloc_acts(sizes, m_max, dtype_like, transposed=True):
+    """Allocate the activation buffer for blocks of up to m_max examples.
+
+    Layer 1's block starts after ``gemm.linear``'s scratch for transposed weights (``linear_scratch``),
+    which is empty when ``transposed`` is false: then ``linear`` keeps every block off the tiles' route.
+    """
     a_off = np.zeros(len(sizes), dtype=np.int64)
-    pos = 0
+    pos = linear_scratch_size(sizes, m_max) if transposed else 0
     for l in range(1, len(sizes)):
         a_off[l] = pos
         pos += m_max * sizes[l]
     return np.empty(pos, dtype=dtype_like.dtype), a_off
+
+
+@njit(cache=True)
+def linear_scratch(acts, a_off):
+    """The scratch for ``gemm.linear`` at the head of an activation buffer from alloc_acts."""
+    return acts[:a_off[1]]
 
 
 @njit(cache=True)

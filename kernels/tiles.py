@@ -9,12 +9,13 @@ module keeps a tile of C in registers instead and runs the examples past it:
     for i in block:   acc[r][v] += D[i, j0 + r] * A[i, k0 + v*W : k0 + (v + 1)*W]
     then              C[j0 + r, k0 + ...] += alpha * acc[r][v]
 
-``rows`` rows of C (up to TILE_ROWS = 6) by two vectors of W lanes (W = 32 bytes / itemsize:
-16 float32 columns, 8 float64), 12 vector accumulators: each example costs two vector loads
+``rows`` rows of C (up to TILE_ROWS = 6) by two vectors of W lanes (W = VECTOR_BYTES / itemsize:
+with AVX2's 32-byte vectors 16 float32 columns, 8 float64; on a CPU with AVX-512, 64-byte vectors
+(``kernels.vectors``), 32 float32 columns, 16 float64), 12 vector accumulators: each example costs two vector loads
 of A, ``rows`` broadcasts of D and 2 * rows fused multiply-adds, and C is touched once per
 block. That is the shape of the Haswell micro-kernels of BLIS and OpenBLAS (6 x 16), without
 their packing: the caller (``gemm.tile_add_outer``) walks a block of TILE_BLOCK examples
-past every tile of a 16-column strip, so the strip of A (TILE_BLOCK rows of 64 bytes) stays
+past every tile of a strip of columns, so the strip of A (TILE_BLOCK rows of 2 vectors) stays
 in L1 while the rows of D come from L2.
 
 A row whose length is not a multiple of the tile's width ends in masked tiles (``edge_*``: masked
@@ -35,8 +36,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .vectors import WIDE, mark_wide
+
 TILE_ROWS = 6  # rows of C per tile: 2 x 6 vector accumulators, 2 vectors of A and a broadcast fill 15 of 16 registers
-VECTOR_BYTES = 32  # one AVX register; LLVM splits the vectors on a machine without AVX (slower, same numbers)
+VECTOR_BYTES = 64 if WIDE else 32  # one AVX-512 or AVX register; LLVM splits the vectors on a machine without AVX
 LANES = 2  # vectors per row of a tile
 
 
@@ -53,6 +56,7 @@ def _tile_codegen(rows, masked):
     """
 
     def codegen(context, builder, sig, args):
+        mark_wide(builder)
         C, D, A, j0, k0, i0, i1, alpha = args[:8]
         c_ty, d_ty, a_ty = sig.args[:3]
         fty = context.get_value_type(c_ty.dtype)

@@ -199,9 +199,11 @@ def test_float32_agrees_with_float64(batch_size):
 # columns not a multiple of 16 (masked tiles), and more examples than one block of tiles (kernels.gemm.TILE_BLOCK);
 # two above the BLAS thresholds: (40, 130, 80) takes BLAS in add_outer only, (520, 260, 70) in linear, in
 # add_outer and in add_outer with D transposed; and (40, 150, 30), more rows than the tiles' limit but fewer
-# columns than BLAS_COLUMNS: tiles both ways (test_gemm_shapes_cover_every_path checks which).
+# columns than BLAS_COLUMNS: tiles both ways (test_gemm_shapes_cover_every_path checks which); and (530, 40, 100),
+# whose forward product takes the tiles over transposed weights on an AVX-512 CPU (given the scratch).
 GEMM_SHAPES = [(1, 1, 1), (2, 3, 5), (7, 10, 9), (20, 30, 784), (5, 4, 600), (13, 31, 257), (45, 6, 50),
-               (6, 8, 33), (33, 13, 270), (90, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30)]
+               (6, 8, 33), (33, 13, 270), (90, 101, 100), (40, 130, 80), (520, 260, 70), (40, 150, 30),
+               (530, 40, 100)]
 
 
 def gemm_paths(dtype, routes):
@@ -212,8 +214,11 @@ def gemm_paths(dtype, routes):
         if gemm.add_outer_takes_tiles_on(routes, m, n, K, size):
             return "tiles"
         return "BLAS" if gemm.add_outer_takes_blas_on(routes, m, n, K, size) else "loops"
-    return [("BLAS" if gemm.linear_takes_blas_on(routes, m, n) else "loops", route(m, n, K), route(n, m, K))
-            for m, n, K in GEMM_SHAPES]
+    def forward(m, n):
+        if gemm.linear_takes_tiles_on(routes, m, n):
+            return "tiles"
+        return "BLAS" if gemm.linear_takes_blas_on(routes, m, n) else "loops"
+    return [(forward(m, n), route(m, n, K), route(n, m, K)) for m, n, K in GEMM_SHAPES]
 
 
 def test_this_machine_takes_the_routes_of_its_vector_width():
@@ -221,7 +226,9 @@ def test_this_machine_takes_the_routes_of_its_vector_width():
     assert gemm.ROUTES == (gemm.AVX512_ROUTES if avx512 else gemm.AVX2_ROUTES)
     assert gemm.add_outer_takes_blas(10, 30, 784, 4) == avx512  # batch 10's update: BLAS only with AVX-512
     assert gemm.linear_takes_blas(100, 1000) == avx512
-    assert gemm.add_outer_takes_tiles(100, 30, 784, 4) != avx512
+    assert gemm.add_outer_takes_tiles(100, 30, 784, 4)  # the first layer of [784, 30, 10] at batch 100: both
+    assert gemm.linear_takes_tiles(1000, 30) == avx512  # its forward product at batch 1000: tiles only with AVX-512
+    assert kernels.tiles.columns(4) == (32 if avx512 else 16)  # two vectors of 64 or 32 bytes
 
 
 def test_gemm_shapes_cover_every_path_on_avx2():
@@ -230,9 +237,12 @@ def test_gemm_shapes_cover_every_path_on_avx2():
     tiles_only = ("loops", "tiles", "loops")
     narrow = ("loops", "tiles", "tiles")
     assert gemm_paths("float32", on) == [loops] * 6 + [tiles_only, loops, tiles_only] + [
-        ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
+        ("loops", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow,
+        ("loops", "tiles", "BLAS")]
     assert gemm_paths("float64", on) == [loops] * 6 + [tiles_only, loops, tiles_only] + [
-        ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow]
+        ("loops", "BLAS", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS", "BLAS", "BLAS"), narrow,
+        ("loops", "tiles", "BLAS")]
+    assert not any(gemm.linear_takes_tiles_on(on, m, n) for m in (512, 1000, 10_000) for n in (16, 30, 63))
     tiles, blas, linear_blas = (gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on,
                                 gemm.linear_takes_blas_on)
     # the benchmark shapes, float32: the first layer's update takes tiles from 32 examples up to 64 rows,
@@ -262,22 +272,35 @@ def test_gemm_shapes_cover_every_path_on_avx2():
 
 
 def test_gemm_shapes_cover_every_path_on_avx512():
-    # no tiles; every update or w^T delta from 6 examples and 16 columns in BLAS, the forward product
-    # from 50 examples into 64 neurons (bench/routes-avx512.md)
+    # the tiles (64-byte vectors there) within the same limits as on AVX2; what they leave goes to BLAS from
+    # 6 examples and 16 columns; the forward product to BLAS from 50 examples into 64 neurons, and to the tiles
+    # over transposed weights from 512 examples into 30 to 63 neurons (bench/routes-avx512.md, bench/ab-avx512-tiles.md)
     on = gemm.AVX512_ROUTES
-    for dtype in ("float32", "float64"):
-        # fewer than 6 examples, or fewer than 16 columns: the loops
-        assert gemm_paths(dtype, on) == [("loops",) * 3] * 3 + [("loops", "BLAS", "BLAS"), ("loops",) * 3] + [
-            ("loops", "BLAS", "BLAS")] * 4 + [("BLAS",) * 3, ("loops", "BLAS", "BLAS"), ("BLAS",) * 3,
-                                              ("loops", "BLAS", "BLAS")]
-    blas, linear_blas = gemm.add_outer_takes_blas_on, gemm.linear_takes_blas_on
+    loops, blas = ("loops",) * 3, ("loops", "BLAS", "BLAS")
+    tiles_blas = ("loops", "tiles", "BLAS")
+    assert gemm_paths("float32", on) == [loops] * 3 + [blas, loops, blas, tiles_blas, blas, tiles_blas] + [
+        ("BLAS", "tiles", "BLAS"), ("loops", "BLAS", "tiles"), ("BLAS",) * 3, ("loops", "tiles", "tiles"),
+        ("tiles", "tiles", "BLAS")]
+    assert gemm_paths("float64", on) == [loops] * 3 + [blas, loops, blas, tiles_blas, blas, tiles_blas] + [
+        ("BLAS",) * 3, ("loops", "BLAS", "tiles"), ("BLAS",) * 3, ("loops", "tiles", "tiles"),
+        ("tiles", "tiles", "BLAS")]
+    tiles, blas, linear_blas, linear_tiles = (gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on,
+                                              gemm.linear_takes_blas_on, gemm.linear_takes_tiles_on)
     for itemsize in (4, 8):
         assert not blas(on, 5, 1000, 784, itemsize) and blas(on, 6, 1000, 784, itemsize)
         assert not blas(on, 1000, 1000, 15, itemsize) and blas(on, 1000, 1000, 16, itemsize)
-        assert not any(gemm.add_outer_takes_tiles_on(on, m, n, K, itemsize)
-                       for m in (32, 100, 1000) for n in (10, 30, 100, 200) for K in (16, 30, 784))
+        # from 6 examples and 16 columns one of the two takes the product, never both, never the loops
+        for m, n, K in [(6, 1, 16), (31, 64, 784), (32, 64, 784), (100, 65, 784), (1000, 300, 100), (32, 201, 63)]:
+            assert tiles(on, m, n, K, itemsize) != blas(on, m, n, K, itemsize)
+    # the first layer's update of [784, 30, 10] and [784, 64, 10] from 32 examples in tiles, [784, 100, 10]'s
+    # below 100 examples; below 32 examples BLAS
+    for width in (30, 64):
+        assert blas(on, 31, width, 784, 4) and tiles(on, 32, width, 784, 4) and tiles(on, 1000, width, 784, 4)
+    assert tiles(on, 99, 100, 784, 4) and blas(on, 100, 100, 784, 4)
     assert not linear_blas(on, 49, 1000) and not linear_blas(on, 1000, 63)
     assert linear_blas(on, 50, 64) and linear_blas(on, 100, 1000)
+    assert not linear_tiles(on, 511, 30) and linear_tiles(on, 512, 30) and linear_tiles(on, 10_000, 63)
+    assert not linear_tiles(on, 1000, 29) and not linear_tiles(on, 1000, 64)
 
 
 def update_case(m, n, K, dtype, seed):
@@ -321,11 +344,56 @@ def test_linear_matches_numpy(m, n_out, n_in, dtype):
     W = rng.standard_normal((n_out, n_in)).astype(dtype)
     b = rng.standard_normal(n_out).astype(dtype)
     A = rng.standard_normal((m, n_in)).astype(dtype)
-    Z = np.full((m, n_out), np.nan, dtype=dtype)
-    gemm.linear(W, b, A, Z)
     want = A.astype(np.float64) @ W.T.astype(np.float64) + b
     tol = 1e-12 if dtype == "float64" else 1e-5
-    np.testing.assert_allclose(Z, want, rtol=0, atol=tol * np.sqrt(n_in) * 4)
+    # without a scratch, and with the one alloc_acts reserves (the route this machine takes), and a short one
+    size = gemm.linear_scratch_size(np.array([n_in, n_out]), m)
+    for scratch in (None, np.full(size, np.nan, dtype=dtype), np.full(max(size - 1, 0), np.nan, dtype=dtype)):
+        Z = np.full((m, n_out), np.nan, dtype=dtype)
+        gemm.linear(W, b, A, Z, scratch)
+        np.testing.assert_allclose(Z, want, rtol=0, atol=tol * np.sqrt(n_in) * 4)
+
+
+@njit(cache=False)
+def tile_linear(W, b, A, Z, WT):
+    gemm.tile_linear(W, b, A, Z, WT)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n_out,n_in", [(1, 1, 1), (7, 33, 20), (13, 17, 300), (530, 40, 100), (600, 63, 129)])
+def test_tile_linear_matches_numpy(m, n_out, n_in, dtype):
+    # the forward product through the tiles itself, whichever route linear takes here: masked columns (fewer
+    # neurons than a tile's width, or some over), rows after the tiles of 6, more inputs than one block of tiles
+    rng = np.random.default_rng(m + n_out + n_in)
+    W = rng.standard_normal((n_out, n_in)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    A = rng.standard_normal((m, n_in)).astype(dtype)
+    WT = np.full((n_in, n_out), np.nan, dtype=dtype)
+    Z = np.full((m, n_out + 3), 7.0, dtype=dtype)  # the tiles write nothing beyond each row's n_out columns
+    tile_linear(W, b, A, Z[:, :n_out], WT)
+    np.testing.assert_array_equal(WT, W.T)
+    tol = (1e-12 if dtype == "float64" else 1e-5) * np.sqrt(n_in) * 4
+    np.testing.assert_allclose(Z[:, :n_out], A.astype(np.float64) @ W.T.astype(np.float64) + b, rtol=0, atol=tol)
+    assert (Z[:, n_out:] == 7.0).all()
+    if numba.config.DISABLE_JIT:  # the twin is NumPy's product, whose order may depend on the block
+        return
+    # a row's output does not depend on the rows it is computed with
+    one = np.empty((1, n_out), dtype=dtype)
+    for i in (0, m // 2, m - 1):
+        tile_linear(W, b, A[i:i + 1], one, WT)
+        np.testing.assert_array_equal(one[0], Z[i, :n_out])
+
+
+def test_activation_buffers_hold_linears_scratch_where_it_takes_the_tiles():
+    X = np.zeros((1, 784), dtype=np.float32)
+    for m in (100, 512, 1000):
+        acts, a_off = kernels.layout.alloc_acts(np.array([784, 30, 40, 10]), m, X)
+        takes = gemm.linear_takes_tiles(m, 30)
+        assert gemm.linear_takes_tiles(m, 40) == takes and not gemm.linear_takes_tiles(m, 10)
+        assert a_off[1] == (784 * 30 if takes else 0)  # the larger of the two layers that take them
+        assert len(acts) == a_off[1] + m * (30 + 40 + 10) and a_off[2] == a_off[1] + m * 30
+        acts, a_off = kernels.layout.alloc_acts(np.array([784, 30, 40, 10]), m, X, False)
+        assert a_off[1] == 0 and len(acts) == m * 80
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -414,6 +482,15 @@ def test_epoch_matches_reference_through_blas(batch_size, momentum):
     assert gemm.add_outer_takes_blas(batch_size, 260, 80, 8)
     assert gemm.linear_takes_blas(batch_size, 260) == (batch_size == 520)
     got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_epoch_matches_reference_through_the_tiles_forward(momentum):
+    # 40 and 30 neurons at batch 520: on an AVX-512 CPU both forward products take the tiles over transposed
+    # weights (the scratch at the head of the activations), the short last batch of 80 the loops
+    assert gemm.linear_takes_tiles(520, 40) == gemm.linear_takes_tiles(520, 30) == gemm.host_has_avx512()
+    got, want = epochs_vs_reference([50, 40, 30, 5], "sigmoid", "quadratic", 520, 1.0, momentum, n=600)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 

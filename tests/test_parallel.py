@@ -75,6 +75,19 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
     np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)
 
 
+@two_cores
+def test_two_threads_compute_what_one_thread_computes_through_the_tiles_forward():
+    # above the first layer each thread runs the forward products itself: into 30 neurons at batch 520 they
+    # take the tiles over transposed weights on an AVX-512 CPU, each thread with the scratch of its own buffers
+    sizes = [20, 40, 30, 5]
+    assert gemm.linear_takes_tiles(520, 30) == gemm.host_has_avx512() and not blas_splits(sizes, 520, 1100, "float64")
+    X, y = make_data(1100, sizes[0], sizes[-1])
+    serial, serial_loss = epochs(sizes, X, y, 520, 1, cost="quadratic", momentum=0.5)
+    threaded, threaded_loss = epochs(sizes, X, y, 520, 2, cost="quadratic", momentum=0.5)
+    np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)
+
+
 def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_limit():
     # import fastnn does not import scipy.linalg (0.45 s here): the kernels call the OpenBLAS that
     # kernels.gemm loads itself (scipy-openblas32). A fresh process, so nothing imported it.
