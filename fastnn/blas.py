@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .kernels.denormals import flush_thread, restore_thread
 from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 
 _lock = threading.Lock()
@@ -62,10 +63,10 @@ def blas_threads(n: int, needed: bool = True):
     with _lock:
         if _state["depth"] == 0:
             _take_control()
-            _state["limiter"] = _controller().limit(limits=n, user_api="blas")
+            _state["limiter"] = _limit(n)
         elif _state["threads"] != n:
             _take_control()
-            _controller().limit(limits=n, user_api="blas")
+            _limit(n)
         _state["depth"] += 1
         _state["threads"] = n
     try:
@@ -78,6 +79,18 @@ def blas_threads(n: int, needed: bool = True):
                 _state["limiter"].restore_original_limits()
                 _take_control()  # and leave it free for the caller's own threadpoolctl calls
                 _state["limiter"] = _state["threads"] = None
+
+
+def _limit(n):
+    """threadpoolctl's limit to n threads, set from this thread while it flushes denormals: where the count
+    rises, OpenBLAS starts the worker threads it lacks then, and a thread starts with the floating-point
+    bits of the thread that starts it. So its workers flush denormals as the kernels do (Intel cores
+    compute them in microcode: bench/ab-denormals.md, bench/ab-blas-workers.md)."""
+    state = flush_thread()
+    try:
+        return _controller().limit(limits=n, user_api="blas")
+    finally:
+        restore_thread(state)
 
 
 def _take_control():

@@ -17,7 +17,10 @@ denormal itself; the kernels' values are activations, deltas and weights of orde
 point of ``kernels`` that computes (the epochs, a thread's share of one, the gradients, inference)
 calls the pair around its work, so the caller's own code, NumPy included, runs as before. MXCSR
 belongs to a thread: each of fastnn's threads sets its own, and so does the one thread that runs
-BLAS in a one-thread epoch. OpenBLAS's own worker threads, when BLAS runs on two, keep theirs.
+BLAS in a one-thread epoch. A new thread starts with the bits of the thread that starts it: when BLAS
+runs on two threads, OpenBLAS's worker was started by ``fastnn.blas`` between ``flush_thread`` and
+``restore_thread``, so it flushes denormals for the rest of the process (``kernels.gemm`` loads OpenBLAS
+with one thread, so that it starts none before).
 On other machines than x86 nothing changes.
 
 The Python twins (``NUMBA_DISABLE_JIT=1``) do nothing: NumPy's arithmetic keeps denormals.
@@ -25,7 +28,7 @@ The Python twins (``NUMBA_DISABLE_JIT=1``) do nothing: NumPy's arithmetic keeps 
 import platform
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
@@ -53,6 +56,22 @@ def _restore_denormals_compiled(state):
     def impl(state):
         _exchange_ftz_daz(state)
     return impl
+
+
+@njit(cache=True)
+def flush_thread():
+    """flush_denormals for a Python caller: this thread flushes denormals until restore_thread(state).
+
+    A thread starts with the bits of the thread that starts it: ``fastnn.blas`` raises OpenBLAS's thread
+    count between the two, so the worker threads OpenBLAS starts then flush denormals too.
+    """
+    return flush_denormals()
+
+
+@njit(cache=True)
+def restore_thread(state):
+    """restore_denormals for a Python caller."""
+    restore_denormals(state)
 
 
 @intrinsic

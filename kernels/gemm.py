@@ -91,6 +91,7 @@ at batch 100 were 1-3% slower (bench/ab-routes-openblas.md).
 """
 import ctypes
 import importlib.util
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -157,7 +158,11 @@ def _load_openblas():
     lags: SciPy 1.17.1 ships OpenBLAS 0.3.30, and 0.3.34 ran the update's product (C += alpha D^T A, 784
     columns) 1.01-1.19x as fast on the benchmark shapes, the forward product 0.96-1.14x
     (bench/openblas-probe.md). Loading it costs only the library's own start-up
-    (no SciPy import)."""
+    (no SciPy import).
+
+    It is loaded with OPENBLAS_NUM_THREADS=1 (the caller's value, if any, is put back): so it starts no
+    worker thread now, from a thread that keeps denormals, and ``fastnn.blas`` starts the one it needs
+    when two threads are asked for, from a thread that flushes them (``kernels.denormals``)."""
     spec = importlib.util.find_spec("scipy_openblas32")
     found = sorted(Path(spec.origin).parent.joinpath("lib").glob("libscipy_openblas*")) if spec else []
     found = [p for p in found if p.suffix in (".so", ".dylib", ".dll")]
@@ -166,7 +171,15 @@ def _load_openblas():
                           "(pip install scipy-openblas32), which does the large matrix products")
     from llvmlite import binding
     path = str(found[0])
-    library = ctypes.CDLL(path)  # RTLD_LOCAL
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when the library starts
+    try:
+        library = ctypes.CDLL(path)  # RTLD_LOCAL
+    finally:
+        if before is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = before
     for name in ("scipy_cblas_sgemm", "scipy_cblas_dgemm"):
         binding.add_symbol(name, ctypes.cast(getattr(library, name), ctypes.c_void_p).value)
     return path, library
