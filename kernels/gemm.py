@@ -48,7 +48,9 @@ and the two-thread epoch's row chunks stay on the loops. On a CPU with AVX-512 (
 measured on Intel Xeon, Emerald Rapids) OpenBLAS's SkylakeX kernels use 64-byte vectors, and LLVM, left
 alone, 32-byte ones (it prefers 256 bits there). So there the register tiles are built of 64-byte vectors
 (``kernels.tiles``: 32 float32 columns a tile) and the loops over 64 inputs or columns or more
-(WIDE_INNER) are compiled for them too (``kernels.vectors``). With 32-byte tiles, BLAS had taken 0.64 of
+(WIDE_INNER; linear's and add_outer's, which batches of 2 to 5 take) are compiled for them too
+(``kernels.vectors``). The matrix-vector loop of one example is not: in paired epochs it gained
+nothing from them, and every such copy costs compile time. With 32-byte tiles, BLAS had taken 0.64 of
 their time or the loops' for the first layer's update from 6 to 1000 examples (bench/routes-avx512.md
 as commit a4debc2 has it); with 64-byte ones the
 tiles ran ahead of BLAS at 30 rows of 784 columns from 50 examples (BLAS took 1.07 to 1.42 of their time)
@@ -339,7 +341,8 @@ def linear(W, b, A, Z, scratch=None):
     """Z[i, j] = b[j] + sum_k W[j, k] A[i, k], for every example i of the block A.
 
     scratch: room for W transposed (``linear_scratch_size`` elements), for the tiles' route; without it
-    (or too small) the block takes the loops instead.
+    (or too small) the block takes the loops instead. The kernels always pass an array, empty where they
+    want no tiles, so that linear is compiled once per kind of arrays, not again for None.
     """
     m = A.shape[0]
     if m == 1:
@@ -497,21 +500,6 @@ def _rows_by_two(w0, w1, w2, x0, x1, b, j, j1, j2, z0, z1):
 @njit(cache=True, fastmath=FASTMATH)
 def _matvec(W, b, x, z):
     """z[j] = b[j] + sum_k W[j, k] x[k]: linear for one example, 4 rows of W per pass over x."""
-    if W.shape[1] >= WIDE_INNER:
-        _matvec_wide(W, b, x, z)
-    else:
-        _matvec_loops(W, b, x, z)
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _matvec_wide(W, b, x, z):
-    """_matvec_loops in 64-byte vectors where the CPU has AVX-512."""
-    wide_vectors()
-    _matvec_loops(W, b, x, z)
-
-
-@njit(cache=True, fastmath=FASTMATH, inline="always")
-def _matvec_loops(W, b, x, z):
     n_out, n_in = W.shape
     zero = z.dtype.type(0)
     for j in range(0, n_out, 4):

@@ -316,7 +316,7 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off,
         while c >= 0:
             lo, hi = c * fwd_chunk, min(n1, (c + 1) * fwd_chunk)
             Hc = _forward_block(HB, c, m, hi - lo)
-            linear(W0[lo:hi], b0[lo:hi], Xm, Hc)
+            linear(W0[lo:hi], b0[lo:hi], Xm, Hc, acts[:0])  # an empty scratch: a chunk stays off the tiles
             activate(Hc, hidden)
             c = next_chunk(sync, FORWARD, forwarded, n_fwd, tid, nthreads)
         k += 1

@@ -72,10 +72,10 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
         m = min(T, len(order) - start)
         Xm = gather_rows(X, order, start, m, Xb)
         prefetch_rows(X, order, start + m, min(T, len(order) - start - m))
-        linear(W0, no_bias[:n1], Xm, Z0[:m])
+        linear(W0, no_bias[:n1], Xm, Z0[:m], no_bias[:0])  # no scratch: these stay on the loops
         for t0 in range(0, m, 4):  # G[t, s] = x_t . x_s for s < t (and a little more), 4 rows at a time
             t1 = min(m, t0 + 4)
-            linear(Xm[:t1], no_bias[:t1], Xm[t0:t1], G[t0:t1, :t1])
+            linear(Xm[:t1], no_bias[:t1], Xm[t0:t1], G[t0:t1, :t1], no_bias[:0])
         for t in range(m):
             r = order[start + t]
             A1 = block(acts, a_off, sizes, 1, 1)
