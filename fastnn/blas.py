@@ -14,13 +14,14 @@ threadpoolctl and restored when the last fastnn call that set it returns. Calls 
 overlap in several threads share it; the first sets it and the last restores it, whichever
 threads those are (``_take_control``).
 """
+import os
 import threading
 from contextlib import contextmanager
 
 import numpy as np
 
 from .kernels.denormals import flush_thread, restore_thread
-from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
+from .kernels.gemm import OPENBLAS, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 
 _lock = threading.Lock()
 _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
@@ -76,21 +77,30 @@ def blas_threads(n: int, needed: bool = True):
             _state["depth"] -= 1
             if _state["depth"] == 0:
                 _take_control()
-                _state["limiter"].restore_original_limits()
+                for limiter in _state["limiter"]:
+                    limiter.restore_original_limits()
                 _take_control()  # and leave it free for the caller's own threadpoolctl calls
                 _state["limiter"] = _state["threads"] = None
 
 
 def _limit(n):
-    """threadpoolctl's limit to n threads, set from this thread while it flushes denormals: where the count
-    rises, OpenBLAS starts the worker threads it lacks then, and a thread starts with the floating-point
-    bits of the thread that starts it. So its workers flush denormals as the kernels do (Intel cores
-    compute them in microcode: bench/ab-denormals.md, bench/ab-blas-workers.md)."""
+    """threadpoolctl's limits to n threads, one per set of libraries (restore each). The kernels' OpenBLAS is
+    limited from this thread while it flushes denormals: where the count rises, OpenBLAS starts the worker
+    threads it lacks then, and a thread starts with the floating-point bits of the thread that starts it. So
+    its workers flush denormals as the kernels do (Intel cores compute them in microcode: bench/ab-denormals.md,
+    bench/ab-blas-workers.md). Every other BLAS library (NumPy's, SciPy's) is limited outside the flush, so
+    the workers it starts keep denormals, as the caller's own code expects."""
+    ours = os.path.realpath(OPENBLAS)
+    paths = [lib.filepath for lib in _controller().lib_controllers if lib.user_api == "blas"]
+    kernels_blas = _controller().select(filepath=[p for p in paths if os.path.realpath(p) == ours])
+    others = _controller().select(filepath=[p for p in paths if os.path.realpath(p) != ours])
+    limiters = [others.limit(limits=n, user_api="blas")]
     state = flush_thread()
     try:
-        return _controller().limit(limits=n, user_api="blas")
+        limiters.append(kernels_blas.limit(limits=n, user_api="blas"))
     finally:
         restore_thread(state)
+    return limiters
 
 
 def _take_control():

@@ -16,7 +16,7 @@ from .codes import CROSS_ENTROPY, FASTMATH, LOG_LIKELIHOOD, QUADRATIC, SOFTMAX
 from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
 from .gemm import linear
-from .layout import alloc_acts, biases, block, weights
+from .layout import alloc_acts, biases, block, linear_scratch, weights
 
 
 @njit(cache=True)
@@ -192,7 +192,8 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
         forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
         # Recompute z^L (cheap: one small layer) so the log costs can use it.
         A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
-        linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m])
+        linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m],
+               linear_scratch(acts, a_off))
         total += block_cost(Z[:m], block(acts, a_off, sizes, L, m), Y[start:start + m], cost)
     restore_denormals(state)
     return total / n + 0.5 * (lmbda / n) * squared_weights(params, w_off, sizes)

@@ -8,6 +8,7 @@ from numba import njit
 
 import fastnn
 from fastnn import kernels
+from fastnn.checks import usable_cores
 from fastnn.kernels import denormals
 
 pytestmark = [
@@ -108,11 +109,14 @@ def test_flush_thread_holds_until_restore_thread():
 # In a fresh process: C (1000 x 784) += D^T A over 200 examples through OpenBLAS on two threads, every term
 # 1e-20 * 1e-20 = 1e-40, denormal. Flushed, every term is 0 and C stays 0; kept, a sum reaches 2e-38. OpenBLAS
 # gives part of C to its worker thread, so the count of nonzero entries shows whether that thread flushes.
+# NumPy's own OpenBLAS, limited in the same block, must keep denormals in all its threads: its product of
+# the same terms has every entry nonzero.
 _BLAS_ON_TWO_THREADS = """
+import os
 import sys
 import numpy as np
 from numba import njit
-from fastnn.blas import blas_threads, current_blas_threads
+from fastnn.blas import _controller, blas_threads
 from fastnn.kernels import gemm
 from fastnn.kernels.denormals import flush_denormals, restore_denormals
 
@@ -129,20 +133,26 @@ C = np.zeros((1000, 784), np.float32)
 D = np.full((200, 1000), 1e-20, np.float32)
 A = np.full((200, 784), 1e-20, np.float32)
 with blas_threads(2):
-    assert max(current_blas_threads()) == 2
+    threads = {os.path.realpath(lib.filepath): lib.num_threads for lib in _controller().lib_controllers}
+    assert threads[os.path.realpath(gemm.OPENBLAS)] == 2 and set(threads.values()) == {2}, threads
     product(C, D, A)
-print(np.count_nonzero(C))
+    numpy_product = D.T @ A  # NumPy's OpenBLAS, on two threads too
+print(np.count_nonzero(C), np.count_nonzero(numpy_product))
 """
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS splits a product only with two cores")
-def test_openblas_worker_threads_flush_denormals():
+@pytest.mark.skipif(platform.system() != "Linux", reason="a new thread takes its creator's MXCSR on Linux (not Windows)")
+@pytest.mark.skipif(usable_cores() < 2, reason="OpenBLAS splits a product only with two cores")
+def test_openblas_worker_threads_flush_denormals_and_numpys_keep_them():
     import subprocess
     import sys
 
     def nonzero(how):
+        # NumPy's OpenBLAS loaded with one thread: fastnn's limit then starts its worker too
         out = subprocess.run([sys.executable, "-c", _BLAS_ON_TWO_THREADS, how], capture_output=True, text=True,
-                             check=True, env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"})
-        return int(out.stdout.split()[-1])
-    assert nonzero("started-before") > 0  # the check can fail: a worker started unflushed keeps denormals
-    assert nonzero("by-fastnn") == 0
+                             check=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        return [int(v) for v in out.stdout.split()[-2:]]
+    before, numpy_before = nonzero("started-before")
+    assert before > 0 and numpy_before == 784_000  # the check can fail: a worker started unflushed keeps denormals
+    ours, numpy_ours = nonzero("by-fastnn")
+    assert ours == 0 and numpy_ours == 784_000
