@@ -234,8 +234,10 @@ def test_hogwild_shares_out_the_examples():
     # Updates that race on one weight can be lost (measured: 1-3% of the step on so small a net);
     # losing or repeating a thread's share of the examples would miss by about half the step.
     assert np.abs(nets[1].params - nets[0].params).max() < 0.15 * np.abs(step).max()
-    # the loss adds up both threads' examples (one thread's share alone would be about half of it)
-    assert hogwild.loss[0] == pytest.approx(serial.loss[0], rel=1e-3)
+    # the loss adds up both threads' examples (one thread's share alone would be about half of it). Which of
+    # the other thread's updates an example's cost sees depends on when the threads run (an epoch of 300
+    # examples of this net is shorter than starting a thread): 0.12% from serial was seen on a loaded host.
+    assert hogwild.loss[0] == pytest.approx(serial.loss[0], rel=1e-2)
 
 
 @njit(nogil=True)  # a thread that spins while holding the GIL would stop the others from arriving
