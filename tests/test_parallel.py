@@ -231,9 +231,13 @@ def test_hogwild_shares_out_the_examples():
     serial = nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
     hogwild = nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
     step = nets[0].params - fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
-    # Updates that race on one weight can be lost (measured: 1-3% of the step on so small a net);
-    # losing or repeating a thread's share of the examples would miss by about half the step.
-    assert np.abs(nets[1].params - nets[0].params).max() < 0.15 * np.abs(step).max()
+    # Updates that race on one weight can be lost. The output biases, which every example updates, lose the
+    # most: 1-3% of the step on a quiet host, 18% on one CI run. Losing or repeating a thread's share of the
+    # examples would miss by about half the step everywhere, the first layer's weights included, which
+    # rarely race (0.8% of the step on that run).
+    miss = np.abs(nets[1].params - nets[0].params)
+    assert miss.max() < 0.35 * np.abs(step).max()
+    assert np.median(miss) < 0.1 * np.median(np.abs(step))
     # the loss adds up both threads' examples (one thread's share alone would be about half of it). Which of
     # the other thread's updates an example's cost sees depends on when the threads run (an epoch of 300
     # examples of this net is shorter than starting a thread): 0.12% from serial was seen on a loaded host.
