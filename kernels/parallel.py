@@ -306,7 +306,7 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off,
             lo, hi = c * GATHER_CHUNK, min(m, (c + 1) * GATHER_CHUNK)
             gather_rows(X, order, start, hi, Xm, lo)
             # the same rows of the next batch, likely this thread's again
-            prefetch_rows(X, order, start + batch_size + lo, max(0, min(hi, len(order) - start - batch_size) - lo))
+            prefetch_rows(X, order, start + batch_size, min(hi, len(order) - start - batch_size), lo)
             c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
         Ym = gather_rows(Y, order, start, m, Yb)
         k += 1
