@@ -349,11 +349,10 @@ def linear(W, b, A, Z, scratch=None):
         _matvec(W, b, A[0], Z[0])
         return
     n_out, n_in = W.shape
-    if scratch is not None:
-        if (linear_takes_tiles(m, n_out) and scratch.size >= n_out * n_in and _rows_contiguous(Z)
-                and A.strides[1] == A.itemsize):
-            tile_linear(W, b, A, Z, scratch[:n_in * n_out].reshape((n_in, n_out)))
-            return
+    if (scratch is not None and linear_takes_tiles(m, n_out) and scratch.size >= n_out * n_in
+            and _rows_contiguous(Z) and _rows_contiguous(A)):
+        tile_linear(W, b, A, Z, scratch[:n_in * n_out].reshape((n_in, n_out)))
+        return
     if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
         blas_linear(W, b, A, Z)
         return
