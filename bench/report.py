@@ -33,6 +33,8 @@ PER_EPOCH = 50_000
 MAIN = "[784, 30, 10]"
 BOOK = "book-style NumPy loop (float64)"
 FASTNN = "fastnn (float32)"
+F64 = "fastnn (float64)"
+F64_LIMIT = 2.0  # float64 at most this many times the float32 time (issue 20 asks 2.1x; an earlier issue 2x)
 JAX = "JAX jit + lax.scan, 1 thread (float32)"
 NUMPY = "vectorised NumPy (float32)"
 TORCH = "PyTorch eager, 1 thread (float32)"
@@ -53,8 +55,8 @@ def run_benchmarks(json_path):
 
 
 # extra_info lists of times recorded alongside a benchmark: the thread benchmarks' 1-thread epochs and
-# independent pairs, the paired scaling benchmarks' fastnn and JAX epochs
-TIMED_ALONGSIDE = ("serial_s", "pair_s", "fastnn_s", "jax_s", "pass_mark")
+# independent pairs, the paired scaling benchmarks' fastnn and JAX epochs, the paired float32 and float64 epochs
+TIMED_ALONGSIDE = ("serial_s", "pair_s", "fastnn_s", "jax_s", "float32_s", "float64_s", "pass_mark")
 
 
 def merge_passes(runs):
@@ -99,8 +101,10 @@ def collect(results):
 
     The scaling rows of group "scaling-paired" are not in the scaling table: each carries "paired", the
     interval of JAX's time over fastnn's (``paired_ratio``), and the scaling rows of its cell are given it.
+    Likewise the rows of group "float64-paired" (bench/test_epoch.py::test_paired_float64) give the interval
+    of the float64 epoch's time over the float32 one's to the "fastnn (float64)" row of their group.
     """
-    groups, rates, scaling, threads, paired = defaultdict(dict), {}, [], [], {}
+    groups, rates, scaling, threads, paired, paired64 = defaultdict(dict), {}, [], [], {}, {}
     for b in results["benchmarks"]:
         info = b["extra_info"]
         if b["group"] == "roofline":
@@ -112,6 +116,13 @@ def collect(results):
                     info["fastnn_s"], info["jax_s"], info.get("pass_mark"))
             except ValueError as e:  # the cell keeps the ratio of minima; the run is not lost
                 print(f"report: {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
+            continue
+        if b["group"] == "float64-paired":
+            try:
+                paired64[str(info["sizes"]), info["batch_size"]] = paired_ratio(
+                    info["float32_s"], info["float64_s"], info.get("pass_mark"))
+            except ValueError as e:  # the case keeps the ratio of minima
+                print(f"report: float64 {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
             continue
         per_epoch = b["stats"]["min"] * PER_EPOCH / info["n_examples"]
         row = dict(sizes=info["sizes"], batch=info["batch_size"], seconds=per_epoch, n_examples=info["n_examples"],
@@ -128,25 +139,29 @@ def collect(results):
     for row in scaling:
         if row["implementation"] == FASTNN and (str(row["sizes"]), row["batch"]) in paired:
             row["paired"] = paired[str(row["sizes"]), row["batch"]]
+    for key, p in paired64.items():
+        if F64 in groups.get(key, {}):
+            groups[key][F64]["paired"] = p
     return groups, rates, scaling, threads
 
 
-def paired_ratio(fastnn_s, jax_s, pass_mark=None):
-    """JAX's epoch time over fastnn's, round by round: the median with a 95% bootstrap interval, the
-    number of rounds, each side's median seconds and, given pass_mark (one mark per round, the same
-    within a pass), the median ratio of each pass. Above 1, fastnn is faster."""
+def paired_ratio(base_s, other_s, pass_mark=None):
+    """The other side's epoch time over the base side's (JAX's over fastnn's; float64's over float32's), round
+    by round: the median with a 95% bootstrap interval, the number of rounds, each side's median seconds
+    ("base_s", "other_s") and, given pass_mark (one mark per round, the same within a pass), the median ratio
+    of each pass. For JAX, above 1 fastnn is faster."""
     import numpy as np
     from fastnn.study.stats import bootstrap
-    fastnn_s, jax_s = np.asarray(fastnn_s, dtype=float), np.asarray(jax_s, dtype=float)
-    if len(fastnn_s) != len(jax_s) or not len(fastnn_s):
-        raise ValueError(f"paired times differ in length or are empty: {len(fastnn_s)} and {len(jax_s)}")
-    ratios = jax_s / fastnn_s
+    base_s, other_s = np.asarray(base_s, dtype=float), np.asarray(other_s, dtype=float)
+    if len(base_s) != len(other_s) or not len(base_s):
+        raise ValueError(f"paired times differ in length or are empty: {len(base_s)} and {len(other_s)}")
+    ratios = other_s / base_s
     passes = []
     if pass_mark is not None and len(pass_mark) == len(ratios):
         marks = np.asarray(pass_mark)
         passes = [float(np.median(ratios[marks == m])) for m in dict.fromkeys(pass_mark)]
-    return dict(ratio=bootstrap(ratios), rounds=len(ratios), fastnn_s=float(np.median(fastnn_s)),
-                jax_s=float(np.median(jax_s)), passes=passes)
+    return dict(ratio=bootstrap(ratios), rounds=len(ratios), base_s=float(np.median(base_s)),
+                other_s=float(np.median(other_s)), passes=passes)
 
 
 def paired_verdict(p):
@@ -164,9 +179,24 @@ def paired_table(scaling):
              "95% interval | median of each pass | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (len(r["sizes"]), r["sizes"], r["batch"])):
         p = r["paired"]
-        lines.append(f"| {r['sizes']} | {r['batch']} | {p['rounds']} | {p['fastnn_s']:.4f} | {p['jax_s']:.4f} | "
+        lines.append(f"| {r['sizes']} | {r['batch']} | {p['rounds']} | {p['base_s']:.4f} | {p['other_s']:.4f} | "
                      f"{p['ratio'].value:.3f} | {p['ratio'].lo:.3f}-{p['ratio'].hi:.3f} | "
                      f"{', '.join(f'{x:.3f}' for x in p['passes']) or '-'} | {paired_verdict(p)} |")
+    return lines
+
+
+def float64_table(groups):
+    """The cases timed in float32-float64 pairs: median seconds of each side (one round, unscaled) and the ratio."""
+    paired = float64_paired(groups)
+    if not paired:
+        return []
+    lines = ["| network | batch | rounds | float32 s (median) | float64 s (median) | float64 / float32 (median) | "
+             "95% interval | median of each pass | within the limit |", "|---|---|---|---|---|---|---|---|---|"]
+    for (sizes, batch), p in paired.items():
+        r = p["ratio"]
+        verdict = "no: measurably above" if r.lo > F64_LIMIT else "yes" if r.hi <= F64_LIMIT else "not measurably above"
+        lines.append(f"| {sizes} | {batch} | {p['rounds']} | {p['base_s']:.4f} | {p['other_s']:.4f} | {r.value:.2f} | "
+                     f"{r.lo:.2f}-{r.hi:.2f} | {', '.join(f'{x:.2f}' for x in p['passes']) or '-'} | {verdict} |")
     return lines
 
 
@@ -440,14 +470,7 @@ def targets(groups, rates, compile_warm, memory, threads, hogwild_acc, scaling):
             rows.append((f"{text}, batch {batch}" + (" (at least 3x)" if need == 3 else ""),
                          f"{theirs / ours:.1f}x", theirs / ours >= need if need > 1 else theirs / ours > 1))
     rows += scaling_targets(scaling, rates)
-    ratios = float64_ratios(groups)
-    if ratios:
-        worst = max(ratios.values())
-        full = [r for (sizes, batch, n), r in ratios.items() if n == PER_EPOCH]
-        rows.append(("float64 at most 2x the float32 time (every case)", f"at most {worst:.2f}x" +
-                     (f" ({', '.join(f'{r:.2f}x' for r in full)} on full epochs)" if full else ""), worst <= 2))
-    else:
-        rows.append(("float64 at most 2x the float32 time (every case)", "not in this run", None))
+    rows.append(float64_target(groups))
     for r in threads:
         if r["mode"] == "synchronous":
             note = f" (two independent epochs of this shape: {r['ceiling']:.2f}x)" if "ceiling" in r else ""
@@ -569,13 +592,56 @@ def float64_ratios(groups):
     return ratios
 
 
+def float64_paired(groups):
+    """{(sizes, batch): paired ratio of the float64 epoch's time over the float32 one's} (``collect``)."""
+    return {key: v[F64]["paired"] for key, v in groups.items() if "paired" in v.get(F64, {})}
+
+
+def float64_over(groups):
+    """{(sizes, batch, examples per round): text} of the cases where float64 took more than F64_LIMIT times
+    the float32 time: measurably so (the whole interval above) where the case was timed in pairs, by the
+    ratio of minima where it was not."""
+    paired = float64_paired(groups)
+    over = {}
+    for (sizes, batch, n), r in float64_ratios(groups).items():
+        p = paired.get((sizes, batch)) if n != PER_EPOCH else None
+        if p is not None and p["ratio"].lo > F64_LIMIT:
+            over[sizes, batch, n] = paired_text(p)
+        elif p is None and r > F64_LIMIT:
+            over[sizes, batch, n] = f"{r:.2f}x"
+    return over
+
+
+def float64_target(groups):
+    """The float64 target's row. A case timed in pairs counts as within the limit unless its interval lies
+    wholly above it, as a grid cell counts as at least as fast as JAX unless JAX is measurably faster."""
+    name = f"float64 at most {F64_LIMIT:g}x the float32 time (every case)"
+    ratios, paired = float64_ratios(groups), float64_paired(groups)
+    if not ratios and not paired:
+        return name, "not in this run", None
+    over = float64_over(groups)
+    parts = []
+    if paired:
+        (sizes, batch), p = max(paired.items(), key=lambda kv: kv[1]["ratio"].value)
+        parts.append(f"paired rounds, {len(paired)} cases: highest median {sizes} batch {batch}: {paired_text(p)}")
+    full = [r for (sizes, batch, n), r in ratios.items() if n == PER_EPOCH]
+    rest = [r for (sizes, batch, n), r in ratios.items() if n != PER_EPOCH and (sizes, batch) not in paired]
+    if rest:
+        parts.append(f"at most {max(rest):.2f}x by minima")
+    if full:
+        parts.append(f"{', '.join(f'{r:.2f}x' for r in full)} on full epochs (minima)")
+    parts.append("above the limit: " + ("; ".join(f"{sizes} batch {batch} ({n:,} examples): {t}"
+                                                  for (sizes, batch, n), t in over.items()) if over else "none"))
+    return name, "; ".join(parts), not over
+
+
 def float64_why(groups):
-    slow = {key: r for key, r in float64_ratios(groups).items() if r > 2}
+    slow = float64_over(groups)
     if not slow:
         return []
     return [
-        "- float64 (" + ", ".join(f"{sizes} batch {batch} ({n:,} examples a round): {r:.2f}x"
-                                  for (sizes, batch, n), r in slow.items()) +
+        "- float64 (" + ", ".join(f"{sizes} batch {batch} ({n:,} examples a round): {t}"
+                                  for (sizes, batch, n), t in slow.items()) +
         "). A float64 number fills twice the bytes of a float32 one, so a vector register holds half as many and "
         "every array takes twice the cache. Once the float32 kernels are bound by arithmetic (vectorised sigmoid, "
         "register-blocked products), float64 needs about twice the time; more where its weights leave a cache "
@@ -749,6 +815,16 @@ def main():
              f"reads every weight for two flops per pass, so its realistic limit is this rate, not sgemm's.", "",
              "## Epoch times", ""]
     text += epoch_tables(groups, rates)
+    f64 = float64_table(groups)
+    if f64:
+        text += ["### float64 against float32, epoch by epoch", "",
+                 "The float64 rows above are minima of their own benchmarks, timed minutes apart from the "
+                 "float32 ones. `bench/test_epoch.py::test_paired_float64` runs the float32 epoch and the float64 "
+                 "epoch back to back, on the same examples from the same start, round after round (float32 first "
+                 "in even rounds), over all passes; the ratio is the float64 time over the float32 time in each "
+                 "round, its median with a 95% percentile-bootstrap interval, and the median of each pass. A case "
+                 f"misses the target ({F64_LIMIT:g}x) only where the whole interval lies above it. Times are of one "
+                 f"epoch of {N_EXAMPLES:,} examples, not scaled.", ""] + f64 + [""]
     text += ["## Two threads", "",
              "Seconds per epoch of 50,000, float32. Synchronous mode computes what one thread computes (up to "
              "round-off; `tests/test_parallel.py`); Hogwild is lock-free and not reproducible. The 1- and 2-thread "

@@ -23,7 +23,7 @@ import pytest
 
 import fastnn
 from conftest import N_EXAMPLES
-from test_epoch import annotate, start, time_fastnn
+from test_epoch import alternate, annotate, start, time_fastnn
 
 pytestmark = pytest.mark.one_core  # every thread on one CPU (bench/conftest.py::one_cpu)
 
@@ -140,16 +140,8 @@ def test_paired_with_jax(benchmark, epoch_data, sizes, batch_size):
         info["jax_s"].append(time.perf_counter() - t0)
         return weights
 
-    def pair():
-        if len(info["pass_mark"]) % 2:
-            weights = jax_epoch()
-            fastnn_epoch()
-        else:
-            fastnn_epoch()
-            weights = jax_epoch()
-        info["pass_mark"].append(mark)
-        return weights
-    weights = benchmark.pedantic(pair, rounds=1 if benchmark.disabled else PAIRED_ROUNDS, iterations=1)
+    weights = benchmark.pedantic(alternate, args=(info, fastnn_epoch, jax_epoch, mark),
+                                 rounds=1 if benchmark.disabled else PAIRED_ROUNDS, iterations=1)
     # the same work: every layer trained, and the two differ by float32 round-off grown over the epoch,
     # under 10% of how far the weights moved ('large' init saturates many sigmoids, so the first layer moves
     # little); another order or learning rate differs by about the move itself. 1.7% at most was seen on
