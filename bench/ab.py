@@ -110,7 +110,11 @@ def threads_call(module, net, batch_size, eta, n):
         m_max = min(batch_size, len(order))
         Xs = aligned_empty((2, m_max, X.shape[1]), dtype)
         if hasattr(parallel, "forward_blocks"):  # a block per claim of the forward pass
-            H = aligned_empty(parallel.forward_blocks(sizes[1], m_max, dtype.itemsize), dtype)
+            try:  # claims whose size depends on the threads (a share each where it goes to BLAS)
+                shape = parallel.forward_blocks(sizes[1], m_max, dtype.itemsize, 2)
+            except TypeError:  # older kernels: the same claims for any number of threads
+                shape = parallel.forward_blocks(sizes[1], m_max, dtype.itemsize)
+            H = aligned_empty(shape, dtype)
         else:  # the transpose of the first hidden layer, one row per neuron
             line = 64 // dtype.itemsize
             H = aligned_empty((sizes[1], -(-m_max // line) * line), dtype)

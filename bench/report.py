@@ -27,6 +27,7 @@ from pathlib import Path
 
 from fastnn.kernels import gemm
 from fastnn.serialization import atomic_write
+from fastnn.threads import BLAS_SPLIT_EXAMPLES
 
 HERE = Path(__file__).parent
 PER_EPOCH = 50_000
@@ -661,10 +662,11 @@ def threads_why(threads):
         "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
         "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
         f"of the first layer's products go to BLAS (batch {gemm.ROUTES.blas_linear_block} and more into "
-        f"{gemm.BLAS_LINEAR_ROWS} neurons and more, the update in BLAS too) and the batch has 512 examples or the "
-        "layer more than 128 neurons, "
+        f"{gemm.BLAS_LINEAR_ROWS} neurons and more, the update in BLAS too) and the batch has "
+        f"{BLAS_SPLIT_EXAMPLES} examples or more, "
         "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
-        "then the products are split, and everything between them runs on one core."]
+        "then the products are split, and everything between them runs on one core. Below that batch, where a "
+        "thread's half of the first layer goes to BLAS, each thread's half is one BLAS product."]
     if ceiling:
         lines.append(
             "- The machine's own ceiling, measured alternately in the same run: two independent trainings at once, "

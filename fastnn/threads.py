@@ -21,8 +21,7 @@ from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part
 from .kernels.sgd import minibatch_epoch, online_epoch
 
-BLAS_SPLIT_EXAMPLES = 512  # blas_splits: BLAS on two threads from this many examples ...
-BLAS_SPLIT_ROWS = 128  # ... or, below, from more than this many neurons in the first hidden layer
+BLAS_SPLIT_EXAMPLES = 512  # blas_splits: BLAS on two threads from this many examples
 
 
 def run_threads(work, nthreads):
@@ -55,17 +54,23 @@ def run_threads(work, nthreads):
 
 def blas_splits(sizes, batch_size, n_examples, dtype, routes=ROUTES):
     """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
-    and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch or the
-    layer is large enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES
-    examples, or more than BLAS_SPLIT_ROWS neurons. Measured (bench/ab-routes-openblas.md), 5,000
-    examples, float32, time of BLAS on two threads over the own split's: batch 1000 at [784,300,10] 0.92,
-    at [784,100,10] 0.97, at [784,100,100,10] 0.77; batch 200 at [784,1000,10] 0.92, at [784,300,10]
-    0.98, but at [784,100,10] 1.08. The limits lie between those shapes. routes: this machine's by default."""
+    and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch is large
+    enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES examples.
+    Measured (bench/ab-routes-openblas.md), 5,000 examples, float32, time of BLAS on two threads over the
+    own split's: batch 1000 at [784,300,10] 0.92, at [784,100,10] 0.97, at [784,100,100,10] 0.77; batch
+    200 at [784,100,10] 1.08. Wider layers below that batch went to BLAS too while the own split ran their
+    forward product on linear's loops in claims of 6 to 48 neurons; since a thread's share that goes to
+    BLAS is one claim (``kernels.parallel.forward_chunk``), the own split is level with BLAS on two threads
+    there or faster (bench/split-probe.md, time of BLAS on two threads over the own split's, median and 95%
+    interval of 21 paired rounds: 1.073 [1.049, 1.105] at [784,1000,10] batch 100, 1.048 [1.006, 1.143] at
+    [784,300,10] batch 200, 1.007 [0.938, 1.091] at batch 100), while at batch 1000 the two are level
+    (0.960 [0.950, 1.058] at [784,300,10], 0.990 [0.974, 1.021] at [784,1000,10]).
+    routes: this machine's by default."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
     both = (linear_takes_blas_on(routes, m, n_out)
             and add_outer_takes_blas_on(routes, m, n_out, n_in, np.dtype(dtype).itemsize))
-    return bool(both and (m >= BLAS_SPLIT_EXAMPLES or n_out > BLAS_SPLIT_ROWS))
+    return bool(both and m >= BLAS_SPLIT_EXAMPLES)
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
@@ -75,7 +80,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
 
     Needs at least one hidden layer (the split is by hidden neurons); with none,
     or with one thread, it runs the serial kernel. So it does where both of the first layer's
-    products go to BLAS and the batch or the layer is large (``blas_splits``): there the serial kernel
+    products go to BLAS and the batch is large (``blas_splits``): there the serial kernel
     with BLAS on nthreads threads is the faster split.
     """
     needed = may_use_blas(sizes, batch_size, len(order), X.dtype)
@@ -85,7 +90,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
-    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize), X.dtype)
+    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads), X.dtype)
     # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
     with blas_threads(1, needed):
         losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off,

@@ -6,8 +6,9 @@ between the threads. Per mini-batch:
 
 1. the threads copy the batch's rows into a shared buffer, a chunk of rows each;
 2. barrier; they compute the first hidden layer (the big first weight matrix
-   against the whole batch), a chunk of neurons each, every chunk into a contiguous
-   block of its own in a shared buffer;
+   against the whole batch), a chunk of neurons each (a thread's share in one chunk
+   where that product goes to BLAS), every chunk into a contiguous block of its own
+   in a shared buffer;
 3. barrier; each thread runs the small layers above, forward and backward down
    to the first layer's delta, on its own copy of their activations and deltas
    (the same arithmetic in every thread, so the copies agree);
@@ -21,8 +22,9 @@ speed, and a core slowed by other work hands part of its share to the other.
 No thread writes what another reads in the same phase, and every row is
 computed by the same loops as in the serial kernel, except the first layer's forward pass where
 the serial kernel sends it to BLAS (``linear``: from ``Routes.blas_linear_block`` examples into 64 neurons)
-and two threads do not hand the epoch to BLAS (``fastnn.threads.blas_splits``): the claims stay on
-linear's loops, so the two agree up to round-off there. The batch buffer is
+and two threads do not hand the epoch to BLAS (``fastnn.threads.blas_splits``): there a claim either
+stays on linear's loops or, where a thread's share goes to BLAS itself, is that share, one BLAS product
+over fewer neurons, so the two agree up to round-off there. The batch buffer is
 double-buffered (even and odd batches): a thread may gather the next batch
 while the other still updates from this one, but cannot get two batches ahead.
 
@@ -48,7 +50,7 @@ from .activations import activate
 from .backprop import backward, gather_rows, prefetch_rows
 from .costs import block_loss, check_training_codes, loss_value, new_loss
 from .denormals import flush_denormals, restore_denormals
-from .gemm import add_outer_takes_blas, add_outer_takes_tiles, linear
+from .gemm import add_outer_takes_blas, add_outer_takes_tiles, linear, linear_takes_blas
 from .layout import alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
 from .update import check_rule, update_rows
@@ -60,9 +62,9 @@ GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared pha
 SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
-FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass;
-# below gemm.BLAS_LINEAR_ROWS, so a claim never goes to BLAS, though the serial kernel's forward product
-# may (where the batch or layer is large, fastnn.threads hands the epoch to BLAS on two threads: blas_splits)
+FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass on
+# linear's loops: below gemm.BLAS_LINEAR_ROWS, so such a claim never goes to BLAS; where a thread's share
+# would, the share is the claim (forward_chunk)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
 # share per thread where that share's product goes to register tiles or BLAS
 
@@ -208,7 +210,24 @@ def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo
 
 
 @njit(cache=True)
-def forward_chunk(n1):
+def forward_chunk(n1, m_max=0, nthreads=1):
+    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons, for batches of up to
+    m_max examples split between nthreads threads: a thread's share, where ``linear`` sends the share's
+    product to BLAS (from 50 examples into 128 neurons or more on an AVX-512 CPU), else
+    ``_forward_chunk_loops``'s claims for linear's loops.
+
+    In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
+    (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on
+    both cores; in shares, the own split is level with that or faster (bench/split-probe.md). A share is
+    not split further: each BLAS call packs the batch's rows again (as for the update's shares)."""
+    share = (n1 + nthreads - 1) // nthreads
+    if nthreads > 1 and linear_takes_blas(m_max, share):
+        return share
+    return _forward_chunk_loops(n1)
+
+
+@njit(cache=True)
+def _forward_chunk_loops(n1):
     """Neurons per claim in the forward pass of a first hidden layer of n1 neurons: an eighth of the
     layer, so that a core slowed by other work can hand some claims to the other, in multiples of 6
     (``linear``'s blocks of 3 rows, twice), at least FORWARD_CHUNK_MIN and at most FORWARD_CHUNK_MAX
@@ -223,10 +242,10 @@ def forward_chunk(n1):
 
 
 @njit(cache=True)
-def forward_blocks(n1, m_max, itemsize):
-    """The shape of ``minibatch_part``'s buffer HB: one row per claim of the forward pass, holding that
-    chunk's activations as a contiguous (m, chunk) block, each row a whole number of cache lines."""
-    chunk = forward_chunk(n1)
+def forward_blocks(n1, m_max, itemsize, nthreads=1):
+    """The shape of ``minibatch_part``'s buffer HB for nthreads threads: one row per claim of the forward pass,
+    holding that chunk's activations as a contiguous (m, chunk) block, each row a whole number of cache lines."""
+    chunk = forward_chunk(n1, m_max, nthreads)
     line = 64 // itemsize
     return (n1 + chunk - 1) // chunk, (m_max * chunk + line - 1) // line * line
 
@@ -278,7 +297,7 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off,
     n1 = sizes[1]
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
-    fwd_chunk = forward_chunk(n1)
+    fwd_chunk = forward_chunk(n1, m_max, nthreads)
     n_fwd = (n1 + fwd_chunk - 1) // fwd_chunk
     upd_chunk = UPDATE_CHUNK
     share = (n1 + nthreads - 1) // nthreads

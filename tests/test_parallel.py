@@ -63,11 +63,15 @@ def test_two_threads_compute_what_one_thread_computes(sizes, batch_size, activat
 @two_cores
 @pytest.mark.parametrize("sizes,batch_size,blas_threads", [
     ([80, 264, 5], 40, False),  # the update goes to BLAS in one thread, and a half per thread in two
+    ([80, 260, 5], 200, False),  # both products go to BLAS in one thread, and a half per thread in two
     ([80, 260, 5], 520, True),  # both first-layer products go to BLAS: the serial kernel, BLAS on two threads
 ])
 def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_size, blas_threads):
     assert blas_splits(sizes, batch_size, 1100, "float64") == blas_threads
     assert gemm.add_outer_takes_blas(batch_size, sizes[1] // 2, sizes[0], 8)  # kernels.parallel's halves
+    if batch_size == 200:  # the forward product's halves too (on either CPU: BLAS from 200 examples on AVX2)
+        assert gemm.linear_takes_blas(batch_size, sizes[1] // 2)
+        assert parallel.forward_chunk(sizes[1], batch_size, 2) == sizes[1] // 2
     X, y = make_data(1100, sizes[0], sizes[-1])
     serial, serial_loss = epochs(sizes, X, y, batch_size, 1, cost="quadratic", momentum=0.5)
     threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
@@ -114,25 +118,26 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     assert not blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas_on(on, 31, 10_000)
     assert not blas(10_000, 40, 10_000, 8)  # w^T delta: 40 examples, any width
     # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS,
-    # from 512 examples or above 128 neurons
+    # from 512 examples
     assert splits([784, 300, 10], 1000, 5000, "float32") and splits([784, 100, 10], 1000, 5000, "float64")
-    assert splits([784, 100, 10], 1000, 5000, "float32") and splits([784, 129, 10], 200, 5000, "float32")
+    assert splits([784, 100, 10], 1000, 5000, "float32") and not splits([784, 129, 10], 200, 5000, "float32")
     assert not splits([784, 128, 10], 511, 5000, "float32")  # both in BLAS, but the own split is faster
     assert splits([784, 100, 10], 512, 5000, "float32") and not splits([784, 100, 10], 511, 5000, "float32")
-    assert splits([784, 129, 10], 511, 5000, "float32") and not splits([784, 128, 10], 200, 5000, "float32")
+    assert not splits([784, 1000, 10], 511, 5000, "float32") and splits([784, 1000, 10], 512, 5000, "float32")
     assert not splits([784, 64, 10], 1000, 5000, "float32")  # its update takes register tiles
     assert not splits([784, 300, 10], 199, 5000, "float32")  # the forward product stays on the loops
     assert not splits([784, 300, 10], 1000, 199, "float32")  # a batch no larger than the data
     # on an AVX-512 machine BLAS takes every update from 6 examples, and w^T delta from 6 neurons in the layer
     # above, so only tiny batches into narrow layers skip the limit; two threads hand the epoch to BLAS from
-    # 50 examples into more than 128 neurons
+    # 512 examples, as on AVX2
     on512 = gemm.AVX512_ROUTES
     assert not fastnn_may_use_blas([784, 30, 5], 5, 10_000, "float32", routes=on512)
     assert fastnn_may_use_blas([784, 30, 5], 6, 10_000, "float32", routes=on512)
     assert fastnn_may_use_blas([784, 30, 10], 5, 10_000, "float32", routes=on512)  # w^T delta: 10 neurons
-    assert blas_splits([784, 300, 10], 50, 5000, "float32", routes=on512)
-    assert not blas_splits([784, 300, 10], 49, 5000, "float32", routes=on512)
-    assert not blas_splits([784, 128, 10], 511, 5000, "float32", routes=on512)
+    assert not blas_splits([784, 300, 10], 511, 5000, "float32", routes=on512)
+    assert blas_splits([784, 300, 10], 512, 5000, "float32", routes=on512)
+    assert blas_splits([784, 65, 10], 512, 5000, "float32", routes=on512)  # 65 rows: the update leaves the tiles
+    assert not blas_splits([784, 63, 10], 1000, 5000, "float32", routes=on512)  # the forward on the tiles
     before = current_blas_threads()
     with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
         assert current_blas_threads() == before
@@ -300,11 +305,27 @@ def test_online_learning_on_two_threads_needs_hogwild():
 def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
     assert [parallel.forward_chunk(n) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36, 48, 48]
     assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim stays on linear's loops
-    for n1, m, itemsize in [(30, 20, 4), (500, 30, 8), (1000, 100, 4), (1, 1, 8)]:
-        claims, length = parallel.forward_blocks(n1, m, itemsize)
-        chunk = parallel.forward_chunk(n1)
+    for n1, m, itemsize, nthreads in [(30, 20, 4, 2), (500, 30, 8, 2), (1000, 100, 4, 2), (1, 1, 8, 2),
+                                      (1000, 100, 4, 1), (301, 100, 8, 2), (128, 50, 4, 2)]:
+        claims, length = parallel.forward_blocks(n1, m, itemsize, nthreads)
+        chunk = parallel.forward_chunk(n1, m, nthreads)
         assert (claims - 1) * chunk < n1 <= claims * chunk  # every neuron in exactly one claim
         assert length >= m * chunk and length * itemsize % 64 == 0  # every block starts on a cache line
+
+
+def test_a_forward_share_that_goes_to_blas_is_one_claim():
+    # where linear sends a thread's share of the first layer to BLAS, the share is the claim: one product
+    # each, not a BLAS call per claim of 6 to 48 neurons (each packs the batch's rows again) nor the loops
+    for n1, m, nthreads in [(1000, 100, 2), (300, 200, 2), (301, 100, 2), (128, 64, 2)]:
+        share = -(-n1 // nthreads)
+        assert parallel.forward_chunk(n1, m, nthreads) == (share if gemm.linear_takes_blas(m, share)
+                                                           else parallel.forward_chunk(n1))
+        assert parallel.forward_blocks(n1, m, 4, nthreads)[0] == (nthreads if gemm.linear_takes_blas(m, share)
+                                                                  else parallel.forward_blocks(n1, m, 4)[0])
+    assert parallel.forward_chunk(1000, 100, 1) == parallel.forward_chunk(1000)  # one thread: no shares
+    assert parallel.forward_chunk(1000, 100, 2) == (500 if gemm.host_has_avx512() else 48)  # BLAS from 50 / 200
+    assert parallel.forward_chunk(1000, 200, 2) == 500
+    assert parallel.forward_chunk(126, 200, 2) == 12  # shares of 63 neurons stay on the loops
 
 
 def test_aligned_buffers_start_on_a_cache_line():
