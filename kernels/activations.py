@@ -9,7 +9,7 @@ from numba import njit
 from numba.extending import overload
 
 from .codes import FASTMATH, IDENTITY, RELU, SIGMOID, SOFTMAX, TANH
-from .layout import view2d
+from .views import view2d
 from .vmath import exp_nonpositive
 
 

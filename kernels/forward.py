@@ -80,7 +80,14 @@ def feedforward(params, w_off, b_off, sizes, hidden, output, X, out):
     state = flush_denormals()  # after the checks and allocations: nothing below raises
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
-        out[start:start + m] = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
+        A = forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts, a_off, pad)
+        # an explicit copy: the slice assignment compiled Numba's shape-mismatch error, whose message
+        # formatting cost about 6 s of every cold start (the shapes match by construction)
+        for i in range(m):
+            o = out[start + i]
+            a = A[i]
+            for j in range(A.shape[1]):
+                o[j] = a[j]
     restore_denormals(state)
 
 

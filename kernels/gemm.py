@@ -103,6 +103,7 @@ from numba.extending import overload
 
 from .codes import FASTMATH
 from .vectors import host_has_avx512, wide_vectors
+from .views import view2d
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
 
@@ -351,7 +352,7 @@ def linear(W, b, A, Z, scratch=None):
     n_out, n_in = W.shape
     if (scratch is not None and linear_takes_tiles(m, n_out) and scratch.size >= n_out * n_in
             and _rows_contiguous(Z) and _rows_contiguous(A)):
-        tile_linear(W, b, A, Z, scratch[:n_in * n_out].reshape((n_in, n_out)))
+        tile_linear(W, b, A, Z, view2d(scratch, 0, n_in, n_out))
         return
     if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
         blas_linear(W, b, A, Z)

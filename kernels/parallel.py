@@ -54,6 +54,7 @@ from .gemm import add_outer_takes_blas, add_outer_takes_tiles, linear, linear_ta
 from .layout import alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
 from .update import check_rule, update_rows
+from .views import view2d
 
 # Slots of the shared int64 array ``sync``, each on a cache line of its own.
 COUNTER = 0  # barrier arrivals so far, summed over threads
@@ -82,7 +83,7 @@ def _is_int64_vector(arr):
 
 
 # The Python twins of the atomics below (for NUMBA_DISABLE_JIT=1) serialise on one lock;
-# compiled code gets the intrinsics through the overloads (inlined, as layout.view2d's).
+# compiled code gets the intrinsics through the overloads (inlined, as views.view2d's).
 _ATOMIC = threading.Lock()
 
 
@@ -253,7 +254,7 @@ def forward_blocks(n1, m_max, itemsize, nthreads=1):
 @njit(cache=True, inline="always")
 def _forward_block(HB, c, m, rows):
     """Claim c's activations in HB, an (m, rows) C-contiguous block."""
-    return HB[c, :m * rows].reshape((m, rows))
+    return view2d(HB[c], 0, m, rows)
 
 
 @njit(cache=True, nogil=True)

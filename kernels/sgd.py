@@ -25,9 +25,10 @@ from .costs import block_loss, check_training_codes, loss_value, new_loss, outpu
 from .denormals import flush_denormals, restore_denormals
 from .forward import forward_layers
 from .gemm import linear
-from .layout import alloc_acts, biases, block, max_width, view2d, weights
+from .layout import alloc_acts, biases, block, max_width, weights
 from .update import (check_rule, online_update, sgd_block_apply, sgd_block_bias, sgd_block_input,
                      sgd_block_powers, update_rows)
+from .views import view2d
 
 BLOCK = 16  # examples per delayed first-layer update in online learning
 

@@ -33,7 +33,7 @@ from numba import njit
 from .codes import DECAY, ETA, FASTMATH, MOMENTUM, MU, NESTEROV, SGD
 from .backprop import column_sums
 from .gemm import add_outer
-from .layout import view2d
+from .views import view2d
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

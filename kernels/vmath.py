@@ -38,7 +38,7 @@ def _float_from_bits(bits):
     return bits.view(np.float32 if bits.dtype == np.int32 else np.float64)
 
 
-@overload(_float_from_bits, inline="always")  # inline: as layout.view2d's, to leave the generated code alone
+@overload(_float_from_bits, inline="always")  # inline: as views.view2d's, to leave the generated code alone
 def _float_from_bits_compiled(bits):
     if bits in (types.int32, types.int64):
         return lambda bits: _bitcast_float(bits)

@@ -533,7 +533,7 @@ def test_vectorised_exp_at_the_edges(dtype):
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="counts compiled code's allocations; with the JIT off there are none")
 @pytest.mark.parametrize("batch_size", [1, 7])
 def test_epochs_free_every_buffer_they_allocate(batch_size):
-    """The kernels' array views (kernels.layout.view2d) hold references to their buffers: none may leak."""
+    """The kernels' array views (kernels.views.view2d) hold references to their buffers: none may leak."""
     from numba.core.runtime import _nrt_python, rtsys
     _nrt_python.memsys_enable_stats()  # or NUMBA_NRT_STATS=1
     net = fastnn.Network([12, 9, 5, 3], seed=0)
@@ -549,7 +549,7 @@ def test_epochs_free_every_buffer_they_allocate(batch_size):
 
 
 def test_view2d_is_the_reshaped_slice():
-    from fastnn.kernels.layout import view2d
+    from fastnn.kernels.views import view2d
 
     @njit
     def views(buf, start, rows, cols):

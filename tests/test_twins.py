@@ -14,7 +14,7 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from fastnn.kernels import activations, layout, parallel, vmath
+from fastnn.kernels import activations, layout, parallel, views, vmath
 from fastnn.kernels.codes import FASTMATH
 
 pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compares the Python twins with compiled code")
@@ -31,14 +31,14 @@ def address(a):
 
 @njit
 def _view2d(buf, start, rows, cols):
-    return layout.view2d(buf, start, rows, cols)
+    return views.view2d(buf, start, rows, cols)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 @pytest.mark.parametrize("start,rows,cols", [(0, 1, 24), (5, 3, 4), (23, 1, 1), (4, 2, 10)])
 def test_view2d_in_python_is_the_compiled_view(dtype, start, rows, cols):
     buf = np.arange(24, dtype=dtype)
-    got, want = layout.view2d(buf, start, rows, cols), _view2d(buf, start, rows, cols)
+    got, want = views.view2d(buf, start, rows, cols), _view2d(buf, start, rows, cols)
     assert got.shape == want.shape == (rows, cols) and got.strides == want.strides
     assert got.flags.c_contiguous and want.flags.c_contiguous
     assert address(got) == address(want) == address(buf[start:])  # views of buf, not copies
@@ -47,11 +47,11 @@ def test_view2d_in_python_is_the_compiled_view(dtype, start, rows, cols):
 
 def test_view2d_of_a_2d_block_and_of_a_strided_one():
     grid = np.arange(12.0).reshape(3, 4)
-    got, want = layout.view2d(grid, 0, 1, 12), _view2d(grid, 0, 1, 12)
+    got, want = views.view2d(grid, 0, 1, 12), _view2d(grid, 0, 1, 12)
     assert address(got) == address(want) == address(grid)
     np.testing.assert_array_equal(got, want)
     with pytest.raises(TypeError):  # reshape would copy it; compiled code does not type it
-        layout.view2d(grid[:, :2], 0, 1, 6)
+        views.view2d(grid[:, :2], 0, 1, 6)
     with pytest.raises(TypingError):
         _view2d(grid[:, :2], 0, 1, 6)
 
