@@ -17,6 +17,17 @@ N_EXAMPLES = 5000  # examples per timed epoch; README scales the times to 50,000
 N_FULL = 50_000  # examples in the full-epoch benchmarks of fastnn
 
 
+def cpu_name():
+    """The CPU's model name (from /proc/cpuinfo where there is one), for the probes' headers."""
+    import platform
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "one_core: every thread of the process runs on one CPU during the test "
                                        "(bench/conftest.py::one_cpu)")

@@ -65,9 +65,10 @@ def merge_passes(runs):
 
     Each benchmark is taken from the pass where it ran fastest (the roofline rates: highest);
     the lists recorded in extra_info alongside a benchmark (TIMED_ALONGSIDE: the thread benchmarks'
-    1-thread epochs and independent pairs, the paired scaling benchmarks' epochs and pass marks) are
-    pooled over all passes, in pass order, so their minimum is the fastest of them, as for the 2-thread
-    epoch, and a round of one list stays beside the same round of another.
+    1-thread epochs and independent pairs, the paired scaling benchmarks' epochs, the paired float32 and
+    float64 epochs, and their pass marks) are pooled over all passes, in pass order, so their minimum is
+    the fastest of them, as for the 2-thread epoch, and a round of one list stays beside the same round of
+    another.
     """
     merged = dict(runs[0], passes=len(runs))
     best = {}
@@ -103,7 +104,9 @@ def collect(results):
     The scaling rows of group "scaling-paired" are not in the scaling table: each carries "paired", the
     interval of JAX's time over fastnn's (``paired_ratio``), and the scaling rows of its cell are given it.
     Likewise the rows of group "float64-paired" (bench/test_epoch.py::test_paired_float64) give the interval
-    of the float64 epoch's time over the float32 one's to the "fastnn (float64)" row of their group.
+    of the float64 epoch's time over the float32 one's (with "n_examples", the examples per round) to the
+    "fastnn (float64)" row of their group, or to its "fastnn (float32)" row where a partial run has no float64
+    row (``float64_paired`` finds them on either).
     """
     groups, rates, scaling, threads, paired, paired64 = defaultdict(dict), {}, [], [], {}, {}
     for b in results["benchmarks"]:
@@ -120,8 +123,8 @@ def collect(results):
             continue
         if b["group"] == "float64-paired":
             try:
-                paired64[str(info["sizes"]), info["batch_size"]] = paired_ratio(
-                    info["float32_s"], info["float64_s"], info.get("pass_mark"))
+                paired64[str(info["sizes"]), info["batch_size"]] = dict(paired_ratio(
+                    info["float32_s"], info["float64_s"], info.get("pass_mark")), n_examples=info["n_examples"])
             except ValueError as e:  # the case keeps the ratio of minima
                 print(f"report: float64 {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
             continue
@@ -141,8 +144,12 @@ def collect(results):
         if row["implementation"] == FASTNN and (str(row["sizes"]), row["batch"]) in paired:
             row["paired"] = paired[str(row["sizes"]), row["batch"]]
     for key, p in paired64.items():
-        if F64 in groups.get(key, {}):
-            groups[key][F64]["paired"] = p
+        row = next((groups[key][name] for name in (F64, FASTNN) if name in groups.get(key, {})), None)
+        if row is None:  # nothing of that case but its pairs: say so, rather than drop them unseen
+            print(f"report: float64 pairs of {key[0]} batch {key[1]} have no epoch row to go with; left out",
+                  file=sys.stderr)
+            continue
+        row["paired"] = p
     return groups, rates, scaling, threads
 
 
@@ -594,8 +601,11 @@ def float64_ratios(groups):
 
 
 def float64_paired(groups):
-    """{(sizes, batch): paired ratio of the float64 epoch's time over the float32 one's} (``collect``)."""
-    return {key: v[F64]["paired"] for key, v in groups.items() if "paired" in v.get(F64, {})}
+    """{(sizes, batch): paired ratio of the float64 epoch's time over the float32 one's} (``collect``), in the
+    order of the networks' depth, sizes and batch."""
+    found = {key: v[name]["paired"] for key, v in groups.items() for name in (F64, FASTNN)
+             if "paired" in v.get(name, {})}
+    return dict(sorted(found.items(), key=lambda kv: (kv[0][0].count(","), kv[0])))
 
 
 def float64_over(groups):
@@ -603,12 +613,10 @@ def float64_over(groups):
     the float32 time: measurably so (the whole interval above) where the case was timed in pairs, by the
     ratio of minima where it was not."""
     paired = float64_paired(groups)
-    over = {}
+    over = {(sizes, batch, p["n_examples"]): paired_text(p) for (sizes, batch), p in paired.items()
+            if p["ratio"].lo > F64_LIMIT}
     for (sizes, batch, n), r in float64_ratios(groups).items():
-        p = paired.get((sizes, batch)) if n != PER_EPOCH else None
-        if p is not None and p["ratio"].lo > F64_LIMIT:
-            over[sizes, batch, n] = paired_text(p)
-        elif p is None and r > F64_LIMIT:
+        if (n == PER_EPOCH or (sizes, batch) not in paired) and r > F64_LIMIT:
             over[sizes, batch, n] = f"{r:.2f}x"
     return over
 
@@ -624,7 +632,8 @@ def float64_target(groups):
     parts = []
     if paired:
         (sizes, batch), p = max(paired.items(), key=lambda kv: kv[1]["ratio"].value)
-        parts.append(f"paired rounds, {len(paired)} cases: highest median {sizes} batch {batch}: {paired_text(p)}")
+        cases = f"{len(paired)} case" + ("s" if len(paired) != 1 else "")
+        parts.append(f"paired rounds, {cases}: highest median {sizes} batch {batch}: {paired_text(p)}")
     full = [r for (sizes, batch, n), r in ratios.items() if n == PER_EPOCH]
     rest = [r for (sizes, batch, n), r in ratios.items() if n != PER_EPOCH and (sizes, batch) not in paired]
     if rest:

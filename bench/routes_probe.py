@@ -13,7 +13,6 @@ and ``AVX512_ROUTES``). Every thread runs on one CPU (``conftest.one_cpu``); Ope
 """
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from numba import njit  # noqa: E402
 from fastnn.kernels import gemm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import one_cpu  # noqa: E402
+from conftest import cpu_name, one_cpu  # noqa: E402
 from tiles_probe import blas, route, tiles  # noqa: E402  (add_outer's compiled routes, and which it takes)
 
 EXAMPLES = [2, 4, 6, 8, 10, 16, 20, 32, 50, 100, 200, 1000]
@@ -108,8 +107,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = cpu_name()
     lines = ["# kernels.gemm's routes on this CPU", "",
              f"Made by `python bench/routes_probe.py --rounds {args.rounds}` on {cpu} "
              f"(AVX-512: {gemm.host_has_avx512()}, so `ROUTES` = {gemm.ROUTES}). "

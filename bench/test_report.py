@@ -352,3 +352,24 @@ def test_float64_table_names_each_paired_case_and_its_verdict():
     assert second.startswith("| [784, 30, 10] | 20 | 9 | 0.0100 | 0.0150 | 1.50 | 1.50-1.50 |")
     assert second.endswith("| yes |")
     assert report.float64_table(run(0.5, 0.5)[0]) == []
+
+
+def test_paired_float64_cases_are_judged_without_their_minima_rows():
+    # a partial run: pairs at 2.5x (measurably above 2x) whose case lacks its float32 minima row, and pairs
+    # whose case lacks its float64 row; the first must still miss the target, the second still be counted
+    rounds = 9
+    over = paired_float64_bench(1, [0.01] * rounds, [0.025] * rounds)
+    fine = paired_float64_bench(20, [0.01] * rounds, [0.015] * rounds)
+    benchmarks = [b for b in run_benchmarks() if not (b["extra_info"].get("implementation") == "fastnn (float32)"
+                                                      and b["extra_info"]["batch_size"] == 1)]
+    benchmarks = [b for b in benchmarks if not (b["extra_info"].get("implementation") == "fastnn (float64)"
+                                                and b["extra_info"]["batch_size"] == 20)]
+    groups, rates, _, threads = report.collect(dict(benchmarks=benchmarks + [over, fine]))
+    assert set(report.float64_paired(groups)) == {(report.MAIN, 1), (report.MAIN, 20)}
+    measured, met = rows_by_target(groups, rates, threads)["float64 at most 2x the float32 time (every case)"]
+    assert not met and measured.endswith("above the limit: [784, 30, 10] batch 1 (5,000 examples): 2.500x "
+                                         "[2.500, 2.500] in 9 paired rounds")
+    assert measured.startswith("paired rounds, 2 cases: highest median [784, 30, 10] batch 1: 2.500x")
+    # pairs of a case with no epoch row at all are left out, and said to be
+    groups = report.collect(dict(benchmarks=[paired_float64_bench(7, [0.01] * rounds, [0.03] * rounds)]))[0]
+    assert report.float64_paired(groups) == {}

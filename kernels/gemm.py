@@ -103,9 +103,9 @@ from numba.extending import overload
 
 from .codes import FASTMATH
 from .vectors import host_has_avx512, wide_vectors
-from .views import view2d
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
+from .views import view2d
 
 GROUP = 4  # examples per pass of linear's loops (one or two left over at a block's end take a pass of two)
 KC = 2048  # at most this many columns per pass in add_outer

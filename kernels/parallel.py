@@ -213,9 +213,11 @@ def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo
 @njit(cache=True)
 def forward_chunk(n1, m_max=0, nthreads=1):
     """Neurons per claim in the forward pass of a first hidden layer of n1 neurons, for batches of up to
-    m_max examples split between nthreads threads: a thread's share, where ``linear`` sends the share's
-    product to BLAS (from 50 examples into 128 neurons or more on an AVX-512 CPU), else
-    ``_forward_chunk_loops``'s claims for linear's loops.
+    m_max examples split between nthreads threads: a thread's share of ceil(n1 / nthreads) neurons, where
+    ``linear`` sends the share's product to BLAS (``gemm.linear_takes_blas``: from 50 examples into 64
+    neurons or more on an AVX-512 CPU, so from 127 neurons on two threads, whose second claim of 63 then
+    runs on the loops; from 200 examples on an AVX2 one), else ``_forward_chunk_loops``'s claims for
+    linear's loops.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
     (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on
@@ -243,7 +245,7 @@ def _forward_chunk_loops(n1):
 
 
 @njit(cache=True)
-def forward_blocks(n1, m_max, itemsize, nthreads=1):
+def forward_blocks(n1, m_max, itemsize, nthreads):
     """The shape of ``minibatch_part``'s buffer HB for nthreads threads: one row per claim of the forward pass,
     holding that chunk's activations as a contiguous (m, chunk) block, each row a whole number of cache lines."""
     chunk = forward_chunk(n1, m_max, nthreads)
@@ -278,6 +280,9 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, 
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)
+    claims, length = forward_blocks(sizes[1], min(batch_size, max(len(order), 1)), X.itemsize, nthreads)
+    if HB.shape[0] < claims or HB.shape[1] < length:  # the claims would write past its rows
+        raise ValueError("HB is smaller than forward_blocks gives for this layer, batch and number of threads")
     state = flush_denormals()
     loss = _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                            X, Y, order, batch_size, rule, hyper)

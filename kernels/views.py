@@ -1,7 +1,7 @@
 """view2d: a 2-D view of part of a contiguous array, built directly in compiled code.
 
 A module of its own, below every other: ``gemm`` views its scratch through it, and ``layout``, which
-imports ``gemm``, gives it to the rest of the kernels.
+imports ``gemm``, its buffers; the other kernels import it from here.
 """
 from numba import types
 from numba.core import cgutils

@@ -72,7 +72,7 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
     if batch_size == 200:  # the forward product's halves too (on either CPU: BLAS from 200 examples on AVX2)
         assert gemm.linear_takes_blas(batch_size, sizes[1] // 2)
         assert parallel.forward_chunk(sizes[1], batch_size, 2) == sizes[1] // 2
-    X, y = make_data(1100, sizes[0], sizes[-1])
+    X, y = make_data(1030, sizes[0], sizes[-1])  # a last batch of 30 at batch 200: its halves on the loops
     serial, serial_loss = epochs(sizes, X, y, batch_size, 1, cost="quadratic", momentum=0.5)
     threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
@@ -304,7 +304,7 @@ def test_online_learning_on_two_threads_needs_hogwild():
 
 def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
     assert [parallel.forward_chunk(n) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36, 48, 48]
-    assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim stays on linear's loops
+    assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim for the loops stays on them
     for n1, m, itemsize, nthreads in [(30, 20, 4, 2), (500, 30, 8, 2), (1000, 100, 4, 2), (1, 1, 8, 2),
                                       (1000, 100, 4, 1), (301, 100, 8, 2), (128, 50, 4, 2)]:
         claims, length = parallel.forward_blocks(n1, m, itemsize, nthreads)
@@ -316,16 +316,34 @@ def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks()
 def test_a_forward_share_that_goes_to_blas_is_one_claim():
     # where linear sends a thread's share of the first layer to BLAS, the share is the claim: one product
     # each, not a BLAS call per claim of 6 to 48 neurons (each packs the batch's rows again) nor the loops
-    for n1, m, nthreads in [(1000, 100, 2), (300, 200, 2), (301, 100, 2), (128, 64, 2)]:
-        share = -(-n1 // nthreads)
-        assert parallel.forward_chunk(n1, m, nthreads) == (share if gemm.linear_takes_blas(m, share)
-                                                           else parallel.forward_chunk(n1))
-        assert parallel.forward_blocks(n1, m, 4, nthreads)[0] == (nthreads if gemm.linear_takes_blas(m, share)
-                                                                  else parallel.forward_blocks(n1, m, 4)[0])
-    assert parallel.forward_chunk(1000, 100, 1) == parallel.forward_chunk(1000)  # one thread: no shares
-    assert parallel.forward_chunk(1000, 100, 2) == (500 if gemm.host_has_avx512() else 48)  # BLAS from 50 / 200
-    assert parallel.forward_chunk(1000, 200, 2) == 500
-    assert parallel.forward_chunk(126, 200, 2) == 12  # shares of 63 neurons stay on the loops
+    avx512 = gemm.host_has_avx512()  # linear takes BLAS from 50 examples there, from 200 on AVX2
+    assert parallel.forward_chunk(1000, 100, 2) == (500 if avx512 else 48)
+    assert parallel.forward_blocks(1000, 100, 4, 2)[0] == (2 if avx512 else 21)
+    assert parallel.forward_chunk(1000, 200, 2) == 500 and parallel.forward_blocks(1000, 200, 4, 2)[0] == 2
+    assert parallel.forward_chunk(301, 200, 2) == 151 and parallel.forward_blocks(301, 200, 8, 2)[0] == 2
+    assert parallel.forward_chunk(127, 200, 2) == 64  # shares of 64 and 63: the second on the loops
+    assert parallel.forward_chunk(126, 200, 2) == 12  # shares of 63 neurons: claims for the loops
+    assert parallel.forward_chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
+    assert parallel.forward_chunk(1000, 200, 1) == 48  # one thread: no shares
+    assert parallel.forward_chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3)[0] == 3
+
+
+@two_cores
+def test_a_buffer_too_small_for_the_claims_is_refused():
+    # forward_blocks for one thread gives claims of 48 neurons; two threads claim halves of 500 here
+    sizes, m = [40, 1000, 5], 200
+    net = fastnn.Network(sizes, seed=0, dtype="float64")
+    X, y = make_data(400, sizes[0], sizes[-1])
+    d = net.check_data(X, y)
+    Xs = layout.aligned_empty((2, m, sizes[0]), np.float64)
+    optimizer = fastnn.Optimizer(0.1)
+    args = (net.params, net.params, *net.kernel_args()[1:], d.X, d.Y, np.arange(400), m, optimizer.rule,
+            optimizer.hyper(400, net.dtype))
+    small = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 1), np.float64)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="HB is smaller than forward_blocks gives"):
+        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, small, *args), 2)
+    np.testing.assert_array_equal(net.params, before)  # refused before any work
 
 
 def test_aligned_buffers_start_on_a_cache_line():
