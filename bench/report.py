@@ -605,7 +605,7 @@ def float64_paired(groups):
     order of the networks' depth, sizes and batch."""
     found = {key: v[name]["paired"] for key, v in groups.items() for name in (F64, FASTNN)
              if "paired" in v.get(name, {})}
-    return dict(sorted(found.items(), key=lambda kv: (kv[0][0].count(","), kv[0])))
+    return dict(sorted(found.items(), key=lambda kv: (len(json.loads(kv[0][0])), json.loads(kv[0][0]), kv[0][1])))
 
 
 def float64_over(groups):
