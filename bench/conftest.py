@@ -28,6 +28,24 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def probe_arguments(doc, shapes, rounds):
+    """The command line of the probes that time networks shape by shape (bench/phases_probe.py,
+    bench/split_probe.py): --shapes SIZES:BATCH ..., --n examples per epoch, --rounds, --out a markdown
+    file. Returns the parsed arguments and the shapes as (sizes, batch size) pairs."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--shapes", nargs="+", default=shapes, metavar="SIZES:BATCH")
+    parser.add_argument("--n", type=int, default=10_000, help="examples per epoch")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--out", help="also write the table to this markdown file")
+    args = parser.parse_args()
+    pairs = []
+    for spec in args.shapes:
+        shape, batch = spec.split(":")
+        pairs.append(([int(s) for s in shape.split(",")], int(batch)))
+    return args, pairs
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "one_core: every thread of the process runs on one CPU during the test "
                                        "(bench/conftest.py::one_cpu)")

@@ -13,9 +13,7 @@ and, where JAX is installed, JAX's epoch (``peers/jax_scan.py``). Each part is t
 the first, the deltas, the bias sums, the loss and the calls. Times are medians over the rounds, in ms per
 50,000 examples; shares are of fastnn's epoch. Every thread runs on one CPU (``conftest.one_cpu``).
 """
-import argparse
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import fastnn  # noqa: E402
 from fastnn.kernels import backprop, gemm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import one_cpu  # noqa: E402
+from conftest import cpu_name, one_cpu, probe_arguments  # noqa: E402
 from routes_probe import race  # noqa: E402
 
 SHAPES = ["784,100,10:100", "784,100,10:200", "784,100,10:1000", "784,300,10:100", "784,30,10:1000"]
@@ -97,20 +95,13 @@ def probe(sizes, batch_size, n, rounds, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shapes", nargs="+", default=SHAPES, metavar="SIZES:BATCH")
-    parser.add_argument("--n", type=int, default=10_000, help="examples per epoch")
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--out", help="also write the table to this markdown file")
-    args = parser.parse_args()
+    args, shapes = probe_arguments(__doc__, SHAPES, rounds=9)
     rng = np.random.default_rng(0)
     lines = ["| network | batch | fastnn epoch | forward product | update product | copy of the rows | the rest "
              "| JAX epoch | JAX / fastnn |", "|---|---|---|---|---|---|---|---|---|"]
     with one_cpu():
-        for spec in args.shapes:
-            shape, batch = spec.split(":")
-            sizes = [int(s) for s in shape.split(",")]
-            parts = probe(sizes, int(batch), args.n, args.rounds, rng)
+        for sizes, batch in shapes:
+            parts = probe(sizes, batch, args.n, args.rounds, rng)
             epoch = np.median(parts["fastnn epoch"])
             cells = [f"{np.median(parts[k]):.1f} ({np.median(parts[k]) / epoch:.0%})" for k in
                      ("forward product", "update product", "copy of the rows", "the rest")]
@@ -122,7 +113,7 @@ def main():
             lines.append(f"| {sizes} | {batch} | {epoch:.1f} | " + " | ".join(cells) + f" | {jax} | {ratio} |")
             print(lines[-1], flush=True)
     text = (f"# Where the epoch's time goes\n\n`python bench/phases_probe.py {' '.join(sys.argv[1:])}`: "
-            f"{platform.processor() or platform.machine()}, {args.rounds} rounds of {args.n:,} examples a shape; "
+            f"{cpu_name()}, {args.rounds} rounds of {args.n:,} examples a shape; "
             "ms per 50,000 examples (median over the rounds) and the share of fastnn's epoch. What each column "
             "times is in the script's docstring.\n\n" + "\n".join(lines) + "\n")
     if args.out:

@@ -11,9 +11,9 @@ faster), and each way's median speed-up over one thread in the same rounds. Ever
 of rest: after a BLAS call on two threads, OpenBLAS's worker spins for about 0.1 s and would take a core from
 whatever runs next (see bench/test_threads.py). float32, sigmoid, quadratic cost, eta 3.0, uniform noise.
 """
-import argparse
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,42 +24,40 @@ from fastnn.kernels import gemm
 from fastnn.study.stats import bootstrap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import cpu_name  # noqa: E402
+from conftest import cpu_name, probe_arguments  # noqa: E402
 
 SHAPES = ["784,300,10:100", "784,300,10:200", "784,300,10:1000", "784,1000,10:100", "784,1000,10:200",
           "784,1000,10:1000", "784,200,10:100"]
 REST = 0.3  # seconds after every epoch
 
 
-def blas_mode_possible(sizes, batch_size, n):
-    """True where two threads can run the serial epoch with BLAS on both cores: both of the first layer's
-    products in BLAS (on an AVX2 CPU the forward product only from batch 200)."""
+@contextmanager
+def way(name):
+    """Two-thread epochs of shapes whose first-layer products both go to BLAS (``threads.first_layer_in_blas``)
+    run "blas" (the serial epoch, BLAS on both cores) or "own" (fastnn's split) inside this, whatever the
+    batch: ``threads.blas_splits`` reads its batch limit at every call."""
     limit = threads.BLAS_SPLIT_EXAMPLES
-    threads.BLAS_SPLIT_EXAMPLES = 0
+    threads.BLAS_SPLIT_EXAMPLES = 0 if name == "blas" else 10 ** 12
     try:
-        return threads.blas_splits(sizes, batch_size, n, "float32")
+        yield
     finally:
         threads.BLAS_SPLIT_EXAMPLES = limit
 
 
 def epoch_timer(sizes, batch_size, n, rng):
-    """run(ways, nthreads) -> seconds of one epoch, ways "blas" or "own" forcing fastnn.threads' choice."""
+    """run(name, nthreads) -> seconds of one epoch, run the ``way`` name."""
     X = rng.random((n, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], n)
     net = fastnn.Network(sizes, seed=0, dtype="float32")
     X, Y, _ = net.check_data(X, y)
     order = rng.permutation(n)
-    limits = threads.BLAS_SPLIT_EXAMPLES
 
-    def run(way, nthreads=2):
-        threads.BLAS_SPLIT_EXAMPLES = 0 if way == "blas" else 10 ** 12  # blas_splits reads it at every call
-        try:
+    def run(name, nthreads=2):
+        with way(name):
             net.initialize("default", 0)
             t0 = time.perf_counter()
             net.train_epoch(X, Y, order, batch_size, 3.0, threads=nthreads)
             seconds = time.perf_counter() - t0
-        finally:
-            threads.BLAS_SPLIT_EXAMPLES = limits
         time.sleep(REST)
         return seconds
     return run
@@ -67,8 +65,8 @@ def epoch_timer(sizes, batch_size, n, rng):
 
 def probe(sizes, batch_size, n, rounds, rng):
     run = epoch_timer(sizes, batch_size, n, rng)
-    for way in ("blas", "own"):
-        run(way)  # compile / load from the cache
+    for name in ("blas", "own"):
+        run(name)  # compile / load from the cache
     serial, blas, own = [], [], []
     for r in range(rounds):
         serial.append(run("blas", 1))
@@ -84,12 +82,7 @@ def probe(sizes, batch_size, n, rounds, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shapes", nargs="+", default=SHAPES, metavar="SIZES:BATCH")
-    parser.add_argument("--n", type=int, default=10_000, help="examples per epoch")
-    parser.add_argument("--rounds", type=int, default=21)
-    parser.add_argument("--out", help="also write the table to this markdown file")
-    args = parser.parse_args()
+    args, shapes = probe_arguments(__doc__, SHAPES, rounds=21)
     rng = np.random.default_rng(0)
     lines = [f"`python bench/split_probe.py {' '.join(sys.argv[1:])}` on {cpu_name()} (AVX-512: "
              f"{gemm.host_has_avx512()}): {args.rounds} rounds of one epoch of {args.n:,} examples a shape (see the "
@@ -97,13 +90,11 @@ def main():
              "| network | batch | BLAS mode / own split (median) | 95% interval | speed-up over one thread: BLAS mode | "
              "own split | one thread, s (median) |", "|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
-    for spec in args.shapes:
-        shape, batch = spec.split(":")
-        sizes = [int(s) for s in shape.split(",")]
-        if not blas_mode_possible(sizes, int(batch), args.n):
+    for sizes, batch in shapes:
+        if not threads.first_layer_in_blas(sizes, batch, args.n, "float32"):
             print(f"{sizes} batch {batch}: skipped, not both first-layer products in BLAS on this CPU", flush=True)
             continue
-        p = probe(sizes, int(batch), args.n, args.rounds, rng)
+        p = probe(sizes, batch, args.n, args.rounds, rng)
         r = p["ratio"]
         lines.append(f"| {sizes} | {batch} | {r.value:.3f} | {r.lo:.3f}-{r.hi:.3f} | {p['blas_speedup']:.2f}x | "
                      f"{p['own_speedup']:.2f}x | {p['serial_s']:.4f} |")

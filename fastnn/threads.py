@@ -53,8 +53,7 @@ def run_threads(work, nthreads):
 
 
 def blas_splits(sizes, batch_size, n_examples, dtype, routes=ROUTES):
-    """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
-    and ``add_outer_takes_blas`` where the register tiles do not take the update) and the batch is large
+    """True where both of the first layer's products go to BLAS (``first_layer_in_blas``) and the batch is large
     enough for BLAS on two threads to beat fastnn's own split: from BLAS_SPLIT_EXAMPLES examples.
     Measured (bench/ab-routes-openblas.md), 5,000 examples, float32, time of BLAS on two threads over the
     own split's: batch 1000 at [784,300,10] 0.92, at [784,100,10] 0.97, at [784,100,100,10] 0.77; batch
@@ -66,11 +65,18 @@ def blas_splits(sizes, batch_size, n_examples, dtype, routes=ROUTES):
     [784,300,10] batch 200, 1.007 [0.938, 1.091] at batch 100), while at batch 1000 the two are level
     (0.960 [0.950, 1.058] at [784,300,10], 0.990 [0.974, 1.021] at [784,1000,10]).
     routes: this machine's by default."""
+    return first_layer_in_blas(sizes, batch_size, n_examples, dtype, routes) and min(batch_size,
+                                                                                   n_examples) >= BLAS_SPLIT_EXAMPLES
+
+
+def first_layer_in_blas(sizes, batch_size, n_examples, dtype, routes=ROUTES):
+    """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
+    and ``add_outer_takes_blas`` where the register tiles do not take the update): the shapes whose
+    two-thread epoch ``blas_splits`` may hand to BLAS on both cores."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
-    both = (linear_takes_blas_on(routes, m, n_out)
-            and add_outer_takes_blas_on(routes, m, n_out, n_in, np.dtype(dtype).itemsize))
-    return bool(both and m >= BLAS_SPLIT_EXAMPLES)
+    return bool(linear_takes_blas_on(routes, m, n_out)
+                and add_outer_takes_blas_on(routes, m, n_out, n_in, np.dtype(dtype).itemsize))
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,

@@ -14,7 +14,7 @@ from fastnn.blas import blas_threads as fastnn_blas_threads, current_blas_thread
 from fastnn.blas import may_use_blas as fastnn_may_use_blas
 from fastnn.checks import usable_cores
 from fastnn.kernels import gemm, layout, parallel
-from fastnn.threads import blas_splits, run_threads
+from fastnn.threads import blas_splits, first_layer_in_blas, run_threads
 
 from conftest import make_data, make_learnable
 
@@ -135,6 +135,8 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     assert fastnn_may_use_blas([784, 30, 5], 6, 10_000, "float32", routes=on512)
     assert fastnn_may_use_blas([784, 30, 10], 5, 10_000, "float32", routes=on512)  # w^T delta: 10 neurons
     assert not blas_splits([784, 300, 10], 511, 5000, "float32", routes=on512)
+    assert first_layer_in_blas([784, 300, 10], 511, 5000, "float32", routes=on512)  # both products in BLAS
+    assert not first_layer_in_blas([784, 300, 10], 49, 5000, "float32", routes=on512)  # the forward on the loops
     assert blas_splits([784, 300, 10], 512, 5000, "float32", routes=on512)
     assert blas_splits([784, 65, 10], 512, 5000, "float32", routes=on512)  # 65 rows: the update leaves the tiles
     assert not blas_splits([784, 63, 10], 1000, 5000, "float32", routes=on512)  # the forward on the tiles
