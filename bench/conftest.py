@@ -30,8 +30,9 @@ def cpu_name():
 
 def probe_arguments(doc, shapes, rounds):
     """The command line of the probes that time networks shape by shape (bench/phases_probe.py,
-    bench/split_probe.py): --shapes SIZES:BATCH ..., --n examples per epoch, --rounds, --out a markdown
-    file. Returns the parsed arguments and the shapes as (sizes, batch size) pairs."""
+    bench/split_probe.py, bench/layout_probe.py): --shapes SIZES:BATCH ..., --n examples per epoch (the
+    layout probe times products, not epochs, and ignores it), --rounds, --out a markdown file. Returns the
+    parsed arguments and the shapes as (sizes, batch size) pairs."""
     import argparse
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--shapes", nargs="+", default=shapes, metavar="SIZES:BATCH")
