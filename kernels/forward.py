@@ -67,7 +67,7 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
             for k in range(X.shape[1]):
                 p[k] = x[k]
         A0 = pad[:rows]
-    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, 0)
     return block(acts, a_off, sizes, len(sizes) - 1, rows)[:m]
 
 

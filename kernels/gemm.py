@@ -274,7 +274,7 @@ def add_outer_takes_blas(m, n, K, itemsize):
 
 
 @njit(cache=True, inline="always")
-def _rows_contiguous(X):
+def rows_contiguous(X):
     """True when X's rows are contiguous, as BLAS needs them (a leading dimension and unit stride)."""
     return X.strides[1] == X.itemsize
 
@@ -351,10 +351,10 @@ def linear(W, b, A, Z, scratch=None):
         return
     n_out, n_in = W.shape
     if (scratch is not None and linear_takes_tiles(m, n_out) and scratch.size >= n_out * n_in
-            and _rows_contiguous(Z) and _rows_contiguous(A)):
+            and rows_contiguous(Z) and rows_contiguous(A)):
         tile_linear(W, b, A, Z, view2d(scratch, 0, n_in, n_out))
         return
-    if linear_takes_blas(m, n_out) and _rows_contiguous(W) and _rows_contiguous(A) and _rows_contiguous(Z):
+    if linear_takes_blas(m, n_out) and rows_contiguous(W) and rows_contiguous(A) and rows_contiguous(Z):
         blas_linear(W, b, A, Z)
         return
     linear_loops(W, b, A, Z)
@@ -603,11 +603,11 @@ def add_outer(C, alpha, D, A):
     """
     m = A.shape[0]
     n, K = C.shape
-    if _rows_contiguous(C) and _rows_contiguous(A):
+    if rows_contiguous(C) and rows_contiguous(A):
         if add_outer_takes_tiles(m, n, K, C.itemsize):
             tile_add_outer(C, alpha, D, A)
             return
-        if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or _rows_contiguous(D)):
+        if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or rows_contiguous(D)):
             blas_add_outer(C, alpha, D, A)
             return
     add_outer_loops(C, alpha, D, A)

@@ -137,7 +137,7 @@ def _online_epoch_rule(params, velocity, w_off, b_off, sizes, hidden, output, co
     for t in range(len(order)):
         r = order[t]
         A0 = X[r:r + 1]
-        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, 0)
         A_out = block(acts, a_off, sizes, L, 1)
         block_loss(A_out, Y[r:r + 1], cost, loss)
         D = view2d(d1, 0, 1, sizes[L])
