@@ -32,7 +32,8 @@ def delta_below(D, W, D_prev):
     """
     m, n_out = D.shape
     D_prev[:, :] = D.dtype.type(0)
-    if add_outer_takes_blas(n_out, m, W.shape[1], D.itemsize) and rows_contiguous(D_prev) and rows_contiguous(W):
+    if (add_outer_takes_blas(n_out, m, W.shape[1], D.itemsize) and rows_contiguous(D_prev) and rows_contiguous(W)
+            and D.strides[1] == D.itemsize):  # add_outer's own test: BLAS reads D.T with a unit stride
         blas_add_outer(D_prev, D.dtype.type(1), D.T, W)
         return
     Dt = np.empty((n_out, m), dtype=D.dtype)

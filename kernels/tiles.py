@@ -26,7 +26,7 @@ loop (it cannot prove that C does not alias A or D), and twelve named scalars pe
 are not vectorised. So the tile is an intrinsic that emits the loop itself: vector phis for
 the accumulators and ``llvm.fma`` on vectors. Addresses are computed in bytes from the
 arrays' strides; C and A need unit stride along their rows (the caller checks), D may have
-any strides (``D.T`` of a row-major block, as ``backprop.delta_below`` passes).
+any strides (``D.T`` of a row-major block, say).
 
 Compiled only: the intrinsics cannot be called from Python. ``gemm.tile_add_outer`` is the
 product's NumPy twin for ``NUMBA_DISABLE_JIT=1``.

@@ -407,11 +407,33 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
     gemm.add_outer(C, C.dtype.type(-0.25), D, A)
     tol = 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(C, want, rtol=0, atol=tol * np.sqrt(m) * 4)
-    # D given transposed (an F-ordered view), as backprop passes it for w^T delta.
+    # D given transposed (an F-ordered view): add_outer takes any strides for D.
     C2 = np.zeros((m, K), dtype=dtype)
     B = rng.standard_normal((n, K)).astype(dtype)
     gemm.add_outer(C2, C.dtype.type(1), D.T, B)
     np.testing.assert_allclose(C2, D.astype(np.float64) @ B, rtol=0, atol=tol * np.sqrt(n) * 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n_out,n_in", [(1, 3, 8), (7, 6, 8), (20, 10, 30), (100, 10, 100), (40, 30, 784),
+                                          (1000, 100, 100), (33, 1, 16)])
+def test_delta_below_matches_numpy(m, n_out, n_in, dtype):
+    """D_prev = D W on every route add_outer has (BLAS, tiles, loops: delta_below sends BLAS the view D.T and
+    the others a C-ordered copy), with D, W and D_prev as column ranges of wider arrays too: a D whose
+    columns are not one element apart must not go to BLAS, which refuses it and leaves D_prev as it was."""
+    rng = np.random.default_rng(m + 7 * n_out + 13 * n_in)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    Dbig = rng.standard_normal((m, 2 * n_out + 3)).astype(dtype)
+    Wbig = rng.standard_normal((n_out, n_in + 5)).astype(dtype)
+    for D in (np.ascontiguousarray(Dbig[:, :n_out]), Dbig[:, 3:3 + n_out], Dbig[:, ::2][:, :n_out]):
+        for W, width in ((np.ascontiguousarray(Wbig[:, :n_in]), n_in), (Wbig[:, 5:], n_in + 5)):
+            out = np.full((m, width), np.nan, dtype=dtype)
+            D_prev = out[:, width - n_in:]
+            kernels.backprop.delta_below(D, W, D_prev)
+            want = D.astype(np.float64) @ W.astype(np.float64)
+            scale = np.abs(D).max() * np.abs(W).max() * n_out
+            np.testing.assert_allclose(D_prev, want, rtol=0, atol=tol * scale)
+            assert np.isnan(out[:, :width - n_in]).all()  # nothing written beside D_prev
 
 
 @njit(cache=False)
