@@ -15,7 +15,7 @@ from .codes import FASTMATH
 from .costs import check_training_codes, output_delta
 from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
-from .gemm import add_outer, add_outer_takes_blas, blas_add_outer, rows_contiguous
+from .gemm import add_outer
 from .layout import alloc_acts, biases, block, max_width, prefetch, weights
 
 
@@ -23,25 +23,12 @@ from .layout import alloc_acts, biases, block, max_width, prefetch, weights
 def delta_below(D, W, D_prev):
     """D_prev = D W: (w^T delta) for every example, before sigma'(z) of the layer below.
 
-    W may be a range of columns of a layer's weights, with D_prev the matching columns.
-    Where add_outer would send the product to BLAS, BLAS gets the F-ordered view D.T as it is; elsewhere
-    add_outer gets D^T as a C-ordered copy (a layer's outputs by the block's examples), so that it is the
-    same compiled function as the update's: given the view, Numba compiled add_outer and each of its routes
-    a second time (about 5 s of a cold start), and copying for BLAS too cost up to 5% of an epoch
-    ([784,100,100,10] at batch 1000).
+    W may be a range of columns of a layer's weights, with D_prev the matching columns. add_outer gets
+    the F-ordered view D.T as it is: its routes read D through its strides, compiled once for every
+    caller (``views.any_layout``).
     """
-    m, n_out = D.shape
     D_prev[:, :] = D.dtype.type(0)
-    if (add_outer_takes_blas(n_out, m, W.shape[1], D.itemsize) and rows_contiguous(D_prev) and rows_contiguous(W)
-            and D.strides[1] == D.itemsize):  # add_outer's own test: BLAS reads D.T with a unit stride
-        blas_add_outer(D_prev, D.dtype.type(1), D.T, W)
-        return
-    Dt = np.empty((n_out, m), dtype=D.dtype)
-    for i in range(m):
-        d = D[i]
-        for j in range(n_out):
-            Dt[j, i] = d[j]
-    add_outer(D_prev, D.dtype.type(1), Dt, W)
+    add_outer(D_prev, D.dtype.type(1), D.T, W)
 
 
 @njit(cache=True, fastmath=FASTMATH)

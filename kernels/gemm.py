@@ -105,7 +105,7 @@ from .codes import FASTMATH
 from .vectors import host_has_avx512, wide_vectors
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
-from .views import view2d
+from .views import any_layout, view2d
 
 GROUP = 4  # examples per pass of linear's loops (one or two left over at a block's end take a pass of two)
 KC = 2048  # at most this many columns per pass in add_outer
@@ -600,17 +600,22 @@ def add_outer(C, alpha, D, A):
 
     C is (n, K) and C-contiguous; A is (m, K) with contiguous rows; D is (m, n)
     with any strides (pass ``X.T`` to multiply by X instead of X^T).
+
+    Every route reads D through its strides, and gets it as an array of any layout (``views.any_layout``):
+    the update's C-ordered deltas, backprop's transposed ones and the threads' ranges of columns share one
+    compiled copy of each route, and the transpose is never copied.
     """
     m = A.shape[0]
     n, K = C.shape
+    Da = any_layout(D)
     if rows_contiguous(C) and rows_contiguous(A):
         if add_outer_takes_tiles(m, n, K, C.itemsize):
-            tile_add_outer(C, alpha, D, A)
+            tile_add_outer(C, alpha, Da, A)
             return
         if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or rows_contiguous(D)):
-            blas_add_outer(C, alpha, D, A)
+            blas_add_outer(C, alpha, Da, A)
             return
-    add_outer_loops(C, alpha, D, A)
+    add_outer_loops(C, alpha, Da, A)
 
 
 @njit(cache=True, fastmath=FASTMATH)

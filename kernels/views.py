@@ -1,4 +1,5 @@
-"""view2d: a 2-D view of part of a contiguous array, built directly in compiled code.
+"""view2d: a 2-D view of part of a contiguous array, built directly in compiled code; any_layout: an
+array under the type of any layout.
 
 A module of its own, below every other: ``gemm`` views its scratch through it, and ``layout``, which
 imports ``gemm``, its buffers; the other kernels import it from here.
@@ -50,3 +51,34 @@ def _view2d(typingctx, buf, start, rows, cols):
                        itemsize=itemsize, meminfo=src.meminfo, parent=src.parent)
         return impl_ret_borrowed(context, builder, out, view._getvalue())
     return out(buf, start, rows, cols), codegen
+
+
+def any_layout(X):
+    """X as it is, typed in compiled code as an array of any layout ('A').
+
+    Numba compiles a function once per layout of its array arguments: a C-ordered block, its transpose
+    (F-ordered) and a range of its columns (any layout) would each get their own copy. A function that
+    reads its argument through its strides anyway (``gemm.add_outer``'s routes) is compiled once when
+    every caller hands it the array through this. This body is the identity, for Python callers and
+    NUMBA_DISABLE_JIT=1.
+    """
+    return X
+
+
+@overload(any_layout, inline="always")
+def _any_layout_compiled(X):
+    if isinstance(X, types.Array):
+        if X.layout == "A":
+            return lambda X: X
+        return lambda X: _any_layout(X)
+    return None
+
+
+@intrinsic
+def _any_layout(typingctx, X):
+    """any_layout in compiled code: the same array structure under the type of layout 'A'."""
+    out = X.copy(layout="A")
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, out, args[0])
+    return out(X), codegen

@@ -57,6 +57,23 @@ def test_view2d_of_a_2d_block_and_of_a_strided_one():
 
 
 @njit
+def _any_layout(X):
+    return views.any_layout(X)
+
+
+def test_any_layout_is_the_array_itself_under_the_type_of_any_layout():
+    grid = np.arange(24.0).reshape(4, 6)
+    for X in (grid, grid.T, grid[:, 1:4]):  # C-ordered, F-ordered, neither
+        got = _any_layout(X)
+        assert views.any_layout(X) is X
+        assert address(got) == address(X) and got.shape == X.shape and got.strides == X.strides
+        np.testing.assert_array_equal(got, X)
+    signatures = _any_layout.nopython_signatures
+    assert sorted(sig.args[0].layout for sig in signatures) == ["A", "C", "F"]
+    assert {sig.return_type.layout for sig in signatures} == {"A"}
+
+
+@njit
 def _prefetch_every_line(X):
     for i in range(X.shape[0]):
         for k in range(0, X.shape[1], 8):
