@@ -24,7 +24,7 @@ def delta_below(D, W, D_prev):
     """D_prev = D W: (w^T delta) for every example, before sigma'(z) of the layer below.
 
     W may be a range of columns of a layer's weights, with D_prev the matching columns. add_outer gets
-    the F-ordered view D.T as it is: its routes read D through its strides, compiled once for every
+    the F-ordered view D.T as it is: its routes read D through its strides, and are compiled once for every
     caller (``views.any_layout``).
     """
     D_prev[:, :] = D.dtype.type(0)

@@ -376,7 +376,7 @@ def tile_linear(W, b, A, Z, WT):
         z = Z[i]
         for j in range(n_out):
             z[j] = b[j]
-    tile_add_outer(Z, Z.dtype.type(1), A.T, WT)
+    tile_add_outer(Z, Z.dtype.type(1), any_layout(A.T), WT)  # the tiles as add_outer's routes have them
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -416,11 +416,12 @@ def test_add_outer_matches_numpy(m, n, K, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n_out,n_in", [(1, 3, 8), (7, 6, 8), (20, 10, 30), (100, 10, 100), (40, 30, 784),
-                                          (1000, 100, 100), (33, 1, 16)])
+                                          (1000, 100, 100), (33, 1, 16), (40, 40, 30)])
 def test_delta_below_matches_numpy(m, n_out, n_in, dtype):
-    """D_prev = D W on every route add_outer has (BLAS, tiles, loops; each gets the view D.T), with D, W and
-    D_prev as column ranges of wider arrays too: a D whose columns are not one element apart must not go to
-    BLAS, which refuses it and leaves D_prev as it was."""
+    """D_prev = D W on every route add_outer has (each gets the view D.T; (40, 40, 30) takes the tiles on
+    AVX2 and AVX-512 CPUs, (1000, 100, 100) BLAS, most others the loops), with D, W and D_prev as column
+    ranges of wider arrays too: a D whose columns are not one element apart must not go to BLAS, which
+    refuses it and leaves D_prev as it was."""
     rng = np.random.default_rng(m + 7 * n_out + 13 * n_in)
     tol = 1e-12 if dtype == "float64" else 1e-5
     Dbig = rng.standard_normal((m, 2 * n_out + 3)).astype(dtype)
@@ -436,30 +437,48 @@ def test_delta_below_matches_numpy(m, n_out, n_in, dtype):
             assert np.isnan(out[:, :width - n_in]).all()  # nothing written beside D_prev
 
 
-_LOOPS_LAYOUTS = """
+_ROUTE_LAYOUTS = """
 import numpy as np
+from numba.core import ir
 from fastnn.kernels import gemm
 rng = np.random.default_rng(3)
-C, D, A = rng.random((8, 12)), rng.random((3, 17)), rng.random((3, 12))  # 3 examples: add_outer's loops
+C, D, A = rng.random((8, 12)), rng.random((3, 17)), rng.random((3, 12))
 for d in (np.ascontiguousarray(D[:, :8]), np.asfortranarray(D[:, :8]), D[:, 4:12]):  # C, F, neither
     gemm.add_outer(C, 1.0, d, A)
-print(" ".join(sorted({sig[2].layout for sig in gemm.add_outer_loops.signatures})))
+gemm.tile_linear(C, C[:, 0].copy(), A, np.empty((3, 8)), np.empty((12, 8)))  # Z = b + A C^T in the tiles
+routes = ("tile_add_outer", "blas_add_outer", "add_outer_loops")
+for kernel in (gemm.add_outer, gemm.tile_linear):
+    for sig, compiled in kernel.overloads.items():
+        types = compiled.type_annotation
+        for inst, call in types.calltypes.items():
+            if isinstance(inst, ir.Expr) and inst.op == "call":
+                callee = [r for r in routes if r in str(types.typemap[inst.func.name])]
+                if callee:
+                    print(kernel.__name__, sig[2].layout if kernel is gemm.add_outer else "-", callee[0],
+                          call.args[2].layout)
 """
 
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="about compiled code; with the JIT off there is none")
 def test_add_outer_routes_are_compiled_once_for_every_layout_of_D(tmp_path):
-    """add_outer's routes get D as an array of any layout (views.any_layout), so the update's C-ordered
-    deltas, delta_below's transposed ones and the threads' column ranges share one compiled copy of each
-    route: a second copy of every route cost about 5 s of a cold start. In a fresh process with an empty
-    cache (code loaded from a cache leaves no signatures), where the tests' own calls are not counted."""
+    """add_outer hands its routes (tiles, BLAS, loops) D as an array of any layout (views.any_layout), and
+    tile_linear hands the tiles its transposed input likewise, so the update's C-ordered deltas,
+    delta_below's transposed ones, the threads' column ranges and the forward pass share one compiled copy
+    of each route: a second copy of every route cost about 5 s of a cold start. Read from the types of the
+    calls in the compiled code, in a fresh process with an empty cache (code loaded from a cache keeps no
+    types)."""
     import os
     import subprocess
     import sys
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", _LOOPS_LAYOUTS], env=env, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["A"]
+    out = subprocess.run([sys.executable, "-c", _ROUTE_LAYOUTS], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    calls = sorted(tuple(line.split()) for line in out.stdout.splitlines())
+    want = sorted([("add_outer", d, r, "A") for d in "CFA" for r in ("tile_add_outer", "blas_add_outer",
+                                                                       "add_outer_loops")]
+                  + [("tile_linear", "-", "tile_add_outer", "A")])
+    assert calls == want
 
 
 @njit(cache=False)
