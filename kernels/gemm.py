@@ -275,12 +275,27 @@ def add_outer_takes_blas(m, n, K, itemsize):
 
 @njit(cache=True, inline="always")
 def rows_contiguous(X):
-    """True when X's rows are contiguous, as BLAS needs them (a leading dimension and unit stride)."""
+    """True when X's rows are contiguous (a unit stride along them), as the register tiles need them."""
     return X.strides[1] == X.itemsize
 
 
+@njit(cache=True, inline="always")
+def blas_rows(X):
+    """True when BLAS can read the 2-D X as it is, row by row: contiguous rows, each at least a row's length
+    after the one before (BLAS's leading dimension), or a single row. A NumPy array may step back between
+    rows (``X[::-1]``), stay on one (``np.broadcast_to``) or overlap them; BLAS refuses the first and reads
+    the others past their buffer."""
+    return X.strides[1] == X.itemsize and (X.shape[0] == 1 or X.strides[0] >= X.shape[1] * X.itemsize)
+
+
+@njit(cache=True, inline="always")
+def blas_columns(X):
+    """``blas_rows`` for X's columns: BLAS can read X column by column (as X.T row by row)."""
+    return X.strides[0] == X.itemsize and (X.shape[1] == 1 or X.strides[1] >= X.shape[0] * X.itemsize)
+
+
 def blas_add_outer(C, alpha, D, A):
-    """add_outer through BLAS: C += alpha D^T A, C and A with contiguous rows, D with one unit stride.
+    """add_outer through BLAS: C += alpha D^T A, C and A as ``blas_rows`` has them, D by its rows or columns.
 
     This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
     """
@@ -296,12 +311,12 @@ def _blas_add_outer_compiled(C, alpha, D, A):
         m, K = A.shape
         n = C.shape[0]
         size = C.itemsize
+        # a single column (n = 1, the output layer of a regression) or row may have any stride; BLAS asks for
+        # a leading dimension of at least m or n ("parameter number 10 had an illegal value", and no product)
         if D.strides[0] == size:  # D = X.T: column-major (m, n) already
-            # a single column (n = 1, the output layer of a regression) may have any stride; BLAS asks for
-            # a leading dimension of at least m ("parameter number 10 had an illegal value", and no product)
             trans, ldd = NO_TRANS, max(D.strides[1] // size, m)
         else:
-            trans, ldd = TRANS, D.strides[0] // size
+            trans, ldd = TRANS, max(D.strides[0] // size, n)
         # one row of A or C may have any stride (even 0); BLAS asks for leading dimensions of at least K
         gemm(COL_MAJOR, NO_TRANS, trans, K, n, m, C.dtype.type(alpha), A.ctypes, max(A.strides[0] // size, K),
              D.ctypes, ldd, C.dtype.type(1), C.ctypes, max(C.strides[0] // size, K))
@@ -310,7 +325,7 @@ def _blas_add_outer_compiled(C, alpha, D, A):
 
 
 def blas_linear(W, b, A, Z):
-    """linear through BLAS: Z = A W^T + b, every matrix with contiguous rows.
+    """linear through BLAS: Z = A W^T + b, every matrix as ``blas_rows`` has it.
 
     This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
     """
@@ -354,7 +369,7 @@ def linear(W, b, A, Z, scratch=None):
             and rows_contiguous(Z) and rows_contiguous(A)):
         tile_linear(W, b, A, Z, view2d(scratch, 0, n_in, n_out))
         return
-    if linear_takes_blas(m, n_out) and rows_contiguous(W) and rows_contiguous(A) and rows_contiguous(Z):
+    if linear_takes_blas(m, n_out) and blas_rows(W) and blas_rows(A) and blas_rows(Z):
         blas_linear(W, b, A, Z)
         return
     linear_loops(W, b, A, Z)
@@ -612,7 +627,8 @@ def add_outer(C, alpha, D, A):
         if add_outer_takes_tiles(m, n, K, C.itemsize):
             tile_add_outer(C, alpha, Da, A)
             return
-        if add_outer_takes_blas(m, n, K, C.itemsize) and (D.strides[0] == D.itemsize or rows_contiguous(D)):
+        if (add_outer_takes_blas(m, n, K, C.itemsize) and blas_rows(C) and blas_rows(A)
+                and (blas_columns(D) or blas_rows(D))):
             blas_add_outer(C, alpha, Da, A)
             return
     add_outer_loops(C, alpha, Da, A)

@@ -502,6 +502,46 @@ def test_blas_add_outer_matches_numpy_with_a_single_row_or_column(m, n, K, dtype
         np.testing.assert_allclose(got, want, rtol=0, atol=tol)
 
 
+def odd_strides(X):
+    """X's values in arrays whose rows BLAS cannot read as they are: rows in reverse (a negative stride), and,
+    for a single distinct row repeated, rows that stay on it (a zero stride)."""
+    yield X[::-1].copy()[::-1]
+    yield np.broadcast_to(X[0], X.shape)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,n,K", [(200, 100, 100), (40, 130, 80), (40, 30, 60), (3, 8, 12)])
+def test_add_outer_and_linear_take_any_row_strides(m, n, K, dtype):
+    """add_outer and linear with operands whose rows step back or stay put, on every route their shapes take
+    (BLAS at the first two here): BLAS cannot read such rows by a leading dimension (it refused them and the
+    product was skipped, or read past the buffer: NaN), so they take the tiles or the loops, which step by
+    the strides."""
+    C, D, A, _, tol = update_case(m, n, K, dtype, m + n + K)
+    alpha = C.dtype.type(-0.25)
+    for which in "CDA":
+        originals = {"C": C, "D": D, "A": A}
+        for odd in odd_strides(originals[which]):
+            args = dict(originals, **{which: odd})
+            if which == "C":
+                if odd.strides[0] == 0:
+                    continue  # rows that stay put cannot be written
+                args["C"] = np.ascontiguousarray(C[::-1])[::-1]
+            want = args["C"].astype(np.float64) - 0.25 * args["D"].T.astype(np.float64) @ args["A"]
+            got = args["C"].copy() if which != "C" else args["C"]
+            gemm.add_outer(got, alpha, args["D"], args["A"])
+            np.testing.assert_allclose(got, want, rtol=0, atol=tol, err_msg=which)
+    W, b = C[:, :K], D[0].copy()  # linear: Z (m, n) = b + A W^T
+    for which in "WAZ":
+        for odd in odd_strides({"W": W, "A": A, "Z": np.zeros((m, n), dtype)}[which]):
+            if which == "Z" and odd.strides[0] == 0:
+                continue
+            w, a = (odd if which == "W" else W), (odd if which == "A" else A)
+            Z = odd if which == "Z" else np.zeros((m, n), dtype)
+            gemm.linear(w, b, a, Z, np.empty(n * K, dtype))
+            want = a.astype(np.float64) @ w.T.astype(np.float64) + b
+            np.testing.assert_allclose(Z, want, rtol=0, atol=tol * np.sqrt(K), err_msg=which)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n,K", GEMM_SHAPES)
 def test_add_outer_loops_match_numpy(m, n, K, dtype):
