@@ -15,20 +15,26 @@ from .codes import FASTMATH
 from .costs import check_training_codes, output_delta
 from .denormals import flush_denormals, restore_denormals
 from .forward import CHUNK, forward_layers
-from .gemm import add_outer
+from .gemm import add_outer, add_outer_goes_to_blas, blas_add_outer
 from .layout import alloc_acts, biases, block, max_width, prefetch, weights
+from .views import any_layout
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def delta_below(D, W, D_prev):
     """D_prev = D W: (w^T delta) for every example, before sigma'(z) of the layer below.
 
-    W may be a range of columns of a layer's weights, with D_prev the matching columns. add_outer gets
-    the F-ordered view D.T as it is: its routes read D through its strides, and are compiled once for every
-    caller (``views.any_layout``).
+    W may be a range of columns of a layer's weights, with D_prev the matching columns. add_outer's routes
+    get the F-ordered view D.T as it is (they read D through its strides, ``views.any_layout``); where the
+    product goes to BLAS, this calls BLAS itself: through add_outer, the product of 30 x 30 weights at
+    batch 20 took about 50 ns (15%) longer a call, 1.4-1.8% of the epoch of [784,30,30,30,30,10].
     """
     D_prev[:, :] = D.dtype.type(0)
-    add_outer(D_prev, D.dtype.type(1), D.T, W)
+    Dt = D.T
+    if add_outer_goes_to_blas(D_prev, Dt, W):
+        blas_add_outer(D_prev, D.dtype.type(1), any_layout(Dt), W)
+    else:
+        add_outer(D_prev, D.dtype.type(1), Dt, W)
 
 
 @njit(cache=True, fastmath=FASTMATH)
