@@ -4,14 +4,19 @@
     python bench/ab.py --base v0 --pairs 11 --out bench/ab-update.md
 
 The base revision's ``kernels/`` folder is extracted (``git archive``) and imported as a
-separate package, so both versions are compiled in the same process. For every shape the
+separate package, and this checkout's ``kernels/`` is copied and imported the same way, so both versions are
+compiled afresh in the same process, each from a folder of its own. (With the checkout's package itself,
+loaded from Numba's cache, as the new side, identical kernels had come out 0.5-1.2% slower on that side at
+batch 1 to 20: the control below.) For every shape the
 two epochs alternate, A B then B A, on copies of the same start weights, example order and
 data (float32 unless ``--dtype``, sigmoid, quadratic cost, eta 3.0: the benchmark suite's settings; ``--cost`` picks
 another cost and its output layer), after a
 warm-up that compiles both. Within a pair each side runs ``--repeat`` times, interleaved, and
 keeps its fastest (other work on the shared host can only add time). A pair's ratio is
-new / old; the table gives the median time of each and the median ratio with its range over
-the pairs, so a slow spell that hits one pair does not decide the verdict.
+new / old; the table gives the median time of each and the median ratio with its 95% percentile-bootstrap
+interval (``fastnn.study.stats.bootstrap``) and its range over the pairs, so a slow spell that hits one pair
+does not decide the verdict: a change is faster or slower only where the interval excludes 1. The same
+kernels on both sides (``--base HEAD`` with nothing changed) are the control: their interval should hold 1.
 
 The base may use the signature before or after the update-rule module (eta, lmbda, mu, n
 as loose scalars, or rule and hyper); both are handled.
@@ -27,6 +32,7 @@ import importlib.util
 import inspect
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -41,18 +47,19 @@ import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
 from fastnn import kernels  # noqa: E402
+from fastnn.study.stats import bootstrap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WHAT = {"epoch": "one epoch", "gradient": "the gradient of every mini-batch", "threads": "one two-thread epoch"}
 SHAPES = [([784, 30, 10], 1), ([784, 30, 10], 20), ([784, 30, 10], 100), ([784, 100, 10], 20)]
 
 
-def load_base(base_dir):
-    """Import the kernels folder base_dir as the package ``kernels_base``."""
-    spec = importlib.util.spec_from_file_location("kernels_base", Path(base_dir) / "__init__.py",
+def load_base(base_dir, name="kernels_base"):
+    """Import the kernels folder base_dir as the package ``name``."""
+    spec = importlib.util.spec_from_file_location(name, Path(base_dir) / "__init__.py",
                                                   submodule_search_locations=[str(base_dir)])
     module = importlib.util.module_from_spec(spec)
-    sys.modules["kernels_base"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -134,9 +141,9 @@ def data(n):
 
 
 def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=3, cost="quadratic",
-            dtype="float32", kernel="epoch", atol=1e-4):
+            dtype="float32", kernel="epoch", atol=1e-4, new=kernels):
     """Per-pair (old seconds, new seconds) for one epoch (or gradient pass) over X, each the fastest of
-    ``repeat`` interleaved runs."""
+    ``repeat`` interleaved runs: base's kernels against new's."""
     net = fastnn.Network(sizes, cost=cost, init="large", dtype=dtype, seed=0)
     d = net.check_data(X, y)
     order = np.random.default_rng(1).permutation(len(d.X))
@@ -144,15 +151,15 @@ def measure(base, sizes, batch_size, X, y, pairs, momentum=0.0, eta=3.0, repeat=
     # The check after compiling: the same steps on a short prefix (over a whole epoch at eta 3 float32
     # round-off grows until the two runs differ everywhere), or the same gradients on one mini-batch.
     if kernel == "gradient":
-        calls = {"old": gradient_call(base, net, batch_size), "new": gradient_call(kernels, net, batch_size)}
+        calls = {"old": gradient_call(base, net, batch_size), "new": gradient_call(new, net, batch_size)}
         prefix, tolerance = order[:batch_size], {"rtol": 1e-5, "atol": 0}
     elif kernel == "threads":
         calls = {"old": threads_call(base, net, batch_size, eta, len(d.X)),
-                 "new": threads_call(kernels, net, batch_size, eta, len(d.X))}
+                 "new": threads_call(new, net, batch_size, eta, len(d.X))}
         prefix, tolerance = order[:64], {"rtol": 0, "atol": atol}
     else:
         calls = {"old": epoch_call(base, net, batch_size, eta, momentum, len(d.X)),
-                 "new": epoch_call(kernels, net, batch_size, eta, momentum, len(d.X))}
+                 "new": epoch_call(new, net, batch_size, eta, momentum, len(d.X))}
         prefix, tolerance = order[:64], {"rtol": 0, "atol": atol}
     out = {}
 
@@ -203,8 +210,11 @@ def main(argv=None):
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        base_dir = Path(args.base_dir) if args.base_dir else extract(args.base, tmp)
+        base_dir = Path(args.base_dir) if args.base_dir else extract(args.base, tmp + "/old")
         base = load_base(base_dir)
+        new_dir = Path(tmp) / "new" / "kernels"
+        shutil.copytree(ROOT / "kernels", new_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        new = load_base(new_dir, "kernels_new")
         X, y, what = data(args.n)
         shapes = [(s, b, 0.0) for s, b in SHAPES]
         if args.shapes:
@@ -219,14 +229,16 @@ def main(argv=None):
                  f"{what}, {args.dtype}, "
                  f"{args.pairs} alternating pairs per shape, each side the fastest of {args.repeat} interleaved "
                  f"runs; cost {args.cost}.", "",
-                 "| network | batch | momentum | old s (median) | new s (median) | new/old (median) | range |",
-                 "|---|---|---|---|---|---|---|"]
+                 "| network | batch | momentum | old s (median) | new s (median) | new/old (median) | 95% interval "
+                 "| range |",
+                 "|---|---|---|---|---|---|---|---|"]
         for sizes, b, mu in shapes:
             t = measure(base, sizes, b, X, y, args.pairs, momentum=mu, repeat=args.repeat, cost=args.cost,
-                        dtype=args.dtype, kernel=args.kernel, atol=args.atol)
+                        dtype=args.dtype, kernel=args.kernel, atol=args.atol, new=new)
             r = t[:, 1] / t[:, 0]
+            ci = bootstrap(r)
             lines.append(f"| {sizes} | {b} | {mu:g} | {np.median(t[:, 0]):.4f} | {np.median(t[:, 1]):.4f} | "
-                         f"{np.median(r):.3f} | {r.min():.3f}-{r.max():.3f} |")
+                         f"{ci.value:.3f} | {ci.lo:.3f}-{ci.hi:.3f} | {r.min():.3f}-{r.max():.3f} |")
             print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print(text)
