@@ -64,6 +64,14 @@ must not depend on their neighbours). In paired epochs of [784, 30, 10] that rou
 time at batch 600 and 1000 (0.91 at 40 and 60 neurons); from 32 to 400 examples, where transposing the
 weights for every batch (12 us at 30 x 784) weighs more, the two traded places from run to run; at 16
 and 24 neurons, where a tile's lanes sit idle, it was level or slower (bench/ab-avx512-tiles.md).
+On AVX-512 a float32 mini-batch epoch of 50 to 399 examples a batch into 64 to 255 neurons, or 50 to 199
+into more, keeps its first layer's weights transposed, W^T (n_in, n_out), for the whole epoch
+(``Routes.transposed_below``, ``sgd.minibatch_epoch``): the forward product reaches OpenBLAS as A W^T with
+neither operand transposed (``blas_linear_transposed``), where from W (n_out, n_in) OpenBLAS transposes W
+as it packs it, and the update adds X^T delta into W^T. Paired epochs took 0.94-0.98 of the time at batch
+64 to 300 into 64 to 100 neurons and at batch 100 into 300 and 1000, level at 500 and 1000 examples; at
+batch 200 into 300 neurons 1.004-1.008 (so wide layers stop at 200), and in float64 1.04-1.06
+(bench/ab-transposed-first.md).
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -122,6 +130,7 @@ TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
 TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
 TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
+TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
 class Routes(NamedTuple):
@@ -137,12 +146,17 @@ class Routes(NamedTuple):
     tiles: bool  # add_outer takes the register tiles within their limits
     tile_linear_block: int  # linear into TILE_LINEAR_ROWS .. BLAS_LINEAR_ROWS neurons takes the tiles from this
     # many examples, over a transposed copy of the weights (0: never)
+    transposed_below: int  # a float32 mini-batch epoch keeps its first layer's weights transposed for batches
+    # from blas_linear_block up to (not including) this many examples into BLAS_LINEAR_ROWS neurons or more (0: never),
+    transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
 
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
-AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0)
+AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
+                     transposed_wide_below=0)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
-AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512)
+AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
+                       transposed_wide_below=200)
 
 
 ROUTES = AVX512_ROUTES if host_has_avx512() else AVX2_ROUTES
@@ -218,6 +232,14 @@ def linear_takes_tiles_on(routes, m, n_out):
 
 
 @njit(cache=True)
+def first_layer_transposed_on(routes, m, n_out, itemsize):
+    """True when a mini-batch epoch of batches of m examples keeps its first layer's n_out rows of weights
+    transposed (the forward product ``blas_linear_transposed``), under routes: float32 only."""
+    below = routes.transposed_wide_below if n_out >= TRANSPOSED_WIDE_ROWS else routes.transposed_below
+    return (itemsize == 4) & (routes.blas_linear_block <= m) & (m < below) & (n_out >= BLAS_LINEAR_ROWS)
+
+
+@njit(cache=True)
 def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
     """True when ``add_outer`` computes C (n, K) += D^T A over m examples in register tiles (rows contiguous)
     under routes: up to the tiles' row limit, or up to TILE_NARROW_ROWS rows when C has fewer than
@@ -248,6 +270,12 @@ def linear_takes_blas(m, n_out):
 def linear_takes_tiles(m, n_out):
     """``linear_takes_tiles_on`` with this machine's ROUTES."""
     return linear_takes_tiles_on(ROUTES, m, n_out)
+
+
+@njit(cache=True)
+def first_layer_transposed(m, n_out, itemsize):
+    """``first_layer_transposed_on`` with this machine's ROUTES."""
+    return first_layer_transposed_on(ROUTES, m, n_out, itemsize)
 
 
 @njit(cache=True)
@@ -344,24 +372,43 @@ def blas_linear(W, b, A, Z):
     Z[:, :] = A @ W.T + b
 
 
-@overload(blas_linear)
-def _blas_linear_compiled(W, b, A, Z):
-    gemm = _GEMM[Z.dtype]
+def blas_linear_transposed(WT, b, A, Z):
+    """linear through BLAS from the transposed weights WT (n_in, n_out): Z = A WT + b, every matrix as
+    ``blas_rows`` has it.
 
-    def impl(W, b, A, Z):
-        # Z^T (n_out, m) = W A^T + Z^T in column-major terms, Z holding the biases first.
-        m, n_in = A.shape
-        n_out = W.shape[0]
-        size = Z.itemsize
-        for i in range(m):
-            z = Z[i]
-            for j in range(n_out):
-                z[j] = b[j]
-        one = Z.dtype.type(1)
-        gemm(COL_MAJOR, TRANS, NO_TRANS, n_out, m, n_in, one, W.ctypes, max(W.strides[0] // size, n_in),
-             A.ctypes, max(A.strides[0] // size, n_in), one, Z.ctypes, max(Z.strides[0] // size, n_out))
+    This body is the same product in NumPy, for Python callers and NUMBA_DISABLE_JIT=1.
+    """
+    Z[:, :] = A @ WT + b
 
-    return impl
+
+def _blas_linear_overload(transposed):
+    """The compiled body of blas_linear (weights W (n_out, n_in)) or, transposed, blas_linear_transposed (WT)."""
+
+    def compiled(W, b, A, Z):
+        gemm = _GEMM[Z.dtype]
+        trans = NO_TRANS if transposed else TRANS
+
+        def impl(W, b, A, Z):
+            # Z^T (n_out, m) = W A^T + Z^T in column-major terms, Z holding the biases first. A's buffer is A^T as it
+            # is; W's is W^T, which BLAS transposes (as it packs it), WT's is W as it is.
+            m, n_in = A.shape
+            n_out = W.shape[1] if transposed else W.shape[0]
+            size = Z.itemsize
+            for i in range(m):
+                z = Z[i]
+                for j in range(n_out):
+                    z[j] = b[j]
+            one = Z.dtype.type(1)
+            gemm(COL_MAJOR, trans, NO_TRANS, n_out, m, n_in, one, W.ctypes, max(W.strides[0] // size, W.shape[1]),
+                 A.ctypes, max(A.strides[0] // size, n_in), one, Z.ctypes, max(Z.strides[0] // size, n_out))
+
+        return impl
+
+    return compiled
+
+
+overload(blas_linear)(_blas_linear_overload(False))
+overload(blas_linear_transposed)(_blas_linear_overload(True))
 
 
 @njit(cache=True, fastmath=FASTMATH)

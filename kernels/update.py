@@ -18,7 +18,8 @@ together in one array ``hyper`` (``hyper[ETA]``, ``hyper[DECAY]``, ``hyper[MU]``
 - ``update_rows``: one update from a block of m examples, given their deltas D (m, n_out) and
   the layer's inputs A (m, n_in), whose summed gradient is D^T A. SGD is linear in the gradient,
   so there the matrix product adds straight into W and only the bias gradient needs a buffer;
-  the other rules form G = D^T A in a scratch buffer and step every parameter.
+  the other rules form G = D^T A in a scratch buffer and step every parameter. ``update_transposed``
+  is the same for weights held transposed.
 - ``online_update``: one example, fused with w^T delta for the layer below in the same pass over W.
 - ``sgd_block_*``: SGD's closed form over a block of examples, for online learning's first
   layer (see ``sgd.online_epoch``).
@@ -72,25 +73,46 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
     ``sgd.gradient_scratch``): rows * (n_in + 1) entries for the rules that need the gradient
     itself, rows for SGD; the last rows entries take the bias gradient.
     """
+    _update(rule, hyper, W, b, V, vb, D, A, G, False)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def update_transposed(rule, hyper, WT, b, VT, vb, D, A, G):
+    """update_rows for a layer whose weights and velocity are held transposed, WT and VT (n_in, rows), as
+    ``sgd.minibatch_epoch`` keeps its first layer on some shapes (``gemm.first_layer_transposed``): the
+    summed gradient is formed as A^T D."""
+    _update(rule, hyper, WT, b, VT, vb, D, A, G, True)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _update(rule, hyper, W, b, V, vb, D, A, G, transposed):
+    """update_rows (transposed False) and update_transposed (True): a constant, so each compiles one branch
+    (a run-time flag in update_rows cost about 1% of the epoch at batch 20)."""
     m, n_out = D.shape
-    n_in = W.shape[1]
     dt = W.dtype.type
     s = hyper[ETA] / dt(m)
     decay = hyper[DECAY]
     if rule == SGD:  # w <- (1 - decay) w - s (D^T A)_jk, the product added straight into W
         if decay != dt(0):
             c = dt(1) - decay
-            for j in range(n_out):
-                for k in range(n_in):
+            for j in range(W.shape[0]):
+                for k in range(W.shape[1]):
                     W[j, k] *= c
-        add_outer(W, -s, D, A)
+        if transposed:
+            add_outer(W, -s, A, D)
+        else:
+            add_outer(W, -s, D, A)
         gb = column_sums(D, G[:n_out])
         for j in range(n_out):
             b[j] -= s * gb[j]
         return
-    Gw = view2d(G, 0, n_out, n_in)
+    n_in = A.shape[1]
+    Gw = view2d(G, 0, W.shape[0], W.shape[1])
     Gw[:, :] = dt(0)
-    add_outer(Gw, dt(1), D, A)
+    if transposed:
+        add_outer(Gw, dt(1), A, D)
+    else:
+        add_outer(Gw, dt(1), D, A)
     gb = column_sums(D, G[n_out * n_in:n_out * (n_in + 1)])
     if rule == MOMENTUM:
         _gradient_rows(MOMENTUM, s, decay, hyper[MU], W, b, V, vb, gb, Gw)
@@ -103,13 +125,14 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _gradient_rows(rule, s, decay, mu, W, b, V, vb, gb, Gw):
     """update_rows' loops for one rule (a constant, so ``step``'s switch folds away) from the summed
-    gradient Gw and the summed bias gradient gb."""
-    n_out, n_in = W.shape
+    gradient Gw and the summed bias gradient gb. W, V and Gw share a layout (either orientation): every
+    weight takes its own step."""
     dt = W.dtype.type
     keep = dt(1) - decay
-    for j in range(n_out):
-        for k in range(n_in):
+    for j in range(W.shape[0]):
+        for k in range(W.shape[1]):
             W[j, k], V[j, k] = step(rule, W[j, k], V[j, k], s * Gw[j, k], decay, keep, mu)
+    for j in range(len(b)):
         b[j], vb[j] = step(rule, b[j], vb[j], s * gb[j], dt(0), dt(1), mu)
 
 

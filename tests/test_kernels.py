@@ -18,11 +18,12 @@ def flat(weights, biases):
 
 
 def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7,
-                        nesterov=False, data=None):
-    """(fastnn's params, the reference's) after the epochs; data: (X, labels or targets), default random labels."""
-    net = fastnn.Network(sizes, activation=activation, cost=cost, dtype="float64", seed=11)
+                        nesterov=False, data=None, dtype="float64"):
+    """(fastnn's params, the reference's) after the epochs; data: (X, labels or targets), default random labels.
+    The reference runs in float64 from fastnn's first weights, whatever fastnn's dtype."""
+    net = fastnn.Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=11)
     X, y = make_data(n, sizes[0], sizes[-1], seed=12) if data is None else data
-    W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    W, B = [w.astype(np.float64) for w in net.weights], [b.astype(np.float64) for b in net.biases]
     net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False)
     Y = np.eye(sizes[-1])[y] if y.ndim == 1 else y
     vw = vb = None
@@ -599,6 +600,56 @@ def test_epoch_matches_reference_through_the_tiles_forward(momentum):
     assert gemm.linear_takes_tiles(520, 40) == gemm.linear_takes_tiles(520, 30) == gemm.host_has_avx512()
     got, want = epochs_vs_reference([50, 40, 30, 5], "sigmoid", "quadratic", 520, 1.0, momentum, n=600)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("sizes", [[80, 70, 5], [80, 64]])
+@pytest.mark.parametrize("momentum,nesterov,lmbda", [(0.0, False, 1.0), (0.9, False, 0.0), (0.9, True, 2.0)])
+def test_float32_epoch_with_the_first_layer_transposed_matches_reference(sizes, momentum, nesterov, lmbda):
+    # batches of 60 into 64 or 70 neurons in float32: on an AVX-512 CPU the epoch keeps the first layer's weights
+    # (and velocity) transposed, the forward product from W^T in BLAS, and puts them back after each of the two
+    # epochs; 130 examples end on a short batch of 10. [80, 64]: the transposed layer is the output layer.
+    # float32 against the float64 reference: round-off over 6 updates left at most 2e-7 here; a weight put back
+    # in the wrong place, or a step or a velocity missed, is off by far more (the velocity's: 1e-3 and up).
+    # The same kernels in float64, to 1e-10: test_transposed_first_layer_kernels_match_the_untransposed_ones.
+    assert gemm.first_layer_transposed(60, sizes[1], 4) == gemm.host_has_avx512()
+    got, want = epochs_vs_reference(sizes, "sigmoid", "quadratic", 60, lmbda, momentum, n=130, nesterov=nesterov,
+                                    dtype="float32")
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
+def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_or_more():
+    # paired epochs: 0.95-0.99 of the time at batch 64 to 300 in float32, level at 500, slower at batch 200
+    # into 300 neurons and in float64 (bench/ab-transposed-first.md); never on AVX2, where it was not measured
+    t, on = gemm.first_layer_transposed_on, gemm.AVX512_ROUTES
+    assert t(on, 50, 64, 4) and t(on, 100, 100, 4) and t(on, 399, 255, 4) and t(on, 199, 1000, 4)
+    assert not t(on, 49, 100, 4) and not t(on, 400, 100, 4) and not t(on, 100, 63, 4) and not t(on, 100, 100, 8)
+    assert not t(on, 200, 256, 4) and not t(on, 200, 300, 4)
+    assert not any(t(gemm.AVX2_ROUTES, m, n, 4) for m in (50, 100, 200, 399) for n in (64, 100, 1000))
+    assert gemm.first_layer_transposed(100, 100, 4) == gemm.host_has_avx512()
+
+
+@pytest.mark.parametrize("rule", [kernels.codes.SGD, kernels.codes.MOMENTUM, kernels.codes.NESTEROV])
+def test_transposed_first_layer_kernels_match_the_untransposed_ones(rule):
+    # float64, to 1e-10: the forward product from W^T (gemm.blas_linear_transposed) against the one from W,
+    # and update.update_transposed on W^T (its velocity too) against update_rows on W, with weight decay
+    rng = np.random.default_rng(rule)
+    m, n, K = 60, 70, 80
+    W, V = rng.standard_normal((n, K)), rng.standard_normal((n, K))
+    b, vb = rng.standard_normal(n), rng.standard_normal(n)
+    X, D = rng.random((m, K)), rng.standard_normal((m, n))
+    Z, ZT = np.empty((m, n)), np.empty((m, n))
+    gemm.blas_linear(W, b, X, Z)
+    gemm.blas_linear_transposed(np.ascontiguousarray(W.T), b, X, ZT)
+    np.testing.assert_allclose(ZT, X @ W.T + b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ZT, Z, rtol=0, atol=1e-10)
+    hyper = np.array([0.7, 0.01, 0.9])
+    WT, VT, bT, vbT = np.ascontiguousarray(W.T), np.ascontiguousarray(V.T), b.copy(), vb.copy()
+    W0 = W.copy()
+    kernels.update.update_rows(rule, hyper, W, b, V, vb, D, X, np.empty(n * (K + 1)))
+    kernels.update.update_transposed(rule, hyper, WT, bT, VT, vbT, D, X, np.empty(n * (K + 1)))
+    for got, want in ((WT.T, W), (bT, b)) + (((VT.T, V), (vbT, vb)) if rule != kernels.codes.SGD else ()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    assert np.abs(W - W0).max() > 1e-3  # the update changed the weights
 
 
 @pytest.mark.parametrize("sizes", [[12, 5], [12, 9, 7, 5]])
