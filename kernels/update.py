@@ -86,8 +86,9 @@ def update_transposed(rule, hyper, WT, b, VT, vb, D, A, G):
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _update(rule, hyper, W, b, V, vb, D, A, G, transposed):
-    """update_rows (transposed False) and update_transposed (True): a constant, so each compiles one branch
-    (a run-time flag in update_rows cost about 1% of the epoch at batch 20)."""
+    """update_rows (transposed False) and update_transposed (True): a constant, so each compiles one branch.
+    (A run-time flag was first measured at about 1% of the epoch at batch 20, by the A/B tool before its
+    control showed that size of bias at identical kernels: bench/ab-control.md. The flag's cost is unknown.)"""
     m, n_out = D.shape
     dt = W.dtype.type
     s = hyper[ETA] / dt(m)
