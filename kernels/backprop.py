@@ -107,7 +107,7 @@ def block_gradient(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, gra
     """Add the gradient of the cost summed over the block A0 (targets Y) to grad (layout of params).
     sums is scratch of ``max_width(sizes)`` entries."""
     m = A0.shape[0]
-    backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas)
+    backward(params, w_off, b_off, sizes, hidden, output, cost, A0, Y, acts, a_off, deltas, np.int64(0))  # as the epochs
     for l in range(len(sizes) - 1):
         A_prev = A0 if l == 0 else block(acts, a_off, sizes, l, m)
         layer_gradient(weights(grad, w_off, sizes, l), biases(grad, b_off, sizes, l),

@@ -189,7 +189,7 @@ def total_cost(params, w_off, b_off, sizes, hidden, output, cost, X, Y, lmbda):
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         A0 = X[start:start + m]
-        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, 0)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, np.int64(0))
         # Recompute z^L (cheap: one small layer) so the log costs can use it.
         A_prev = A0 if L == 1 else block(acts, a_off, sizes, L - 1, m)
         linear(weights(params, w_off, sizes, L - 1), biases(params, b_off, sizes, L - 1), A_prev, Z[:m],

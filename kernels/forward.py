@@ -21,7 +21,9 @@ def forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off,
     """Feed the block A0 (m examples) through the layers above layer ``first``, filling acts.
 
     A0 holds layer first's activations: the input by default. Hidden layers use the
-    activation code ``hidden``, the last layer ``output``.
+    activation code ``hidden``, the last layer ``output``. The kernels pass ``first`` as an np.int64, never
+    as a literal or left out: each of those is a type of its own, and this function, with every product
+    route it calls, would be compiled once per kind (``sgd.FIRST_LAYER``).
     """
     m = A0.shape[0]
     n_layers = len(sizes) - 1
@@ -67,7 +69,7 @@ def forward_rows(params, w_off, b_off, sizes, hidden, output, X, start, m, acts,
             for k in range(X.shape[1]):
                 p[k] = x[k]
         A0 = pad[:rows]
-    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, 0)
+    forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, np.int64(0))  # see forward_layers
     return block(acts, a_off, sizes, len(sizes) - 1, rows)[:m]
 
 

@@ -352,7 +352,7 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off,
         for c in range(n_fwd):
             lo, hi = c * fwd_chunk, min(n1, (c + 1) * fwd_chunk)
             H[:, lo:hi] = _forward_block(HB, c, m, hi - lo)
-        backward(params, w_off, b_off, sizes, hidden, output, cost, H, Ym, acts, a_off, deltas, 1)
+        backward(params, w_off, b_off, sizes, hidden, output, cost, H, Ym, acts, a_off, deltas, np.int64(1))
         block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
         k += 1
         if not barrier(sync, nthreads, k):

@@ -31,6 +31,12 @@ from .update import (check_rule, online_update, sgd_block_apply, sgd_block_bias,
 from .views import view2d
 
 BLOCK = 16  # examples per delayed first-layer update in online learning
+# Layer numbers passed as np.int64, never as literals: a constant argument is typed Literal[int](0) or (1), and
+# left out, Omitted(0); each is a type of its own, so backward, with all it calls, was compiled once per kind of
+# constant (the transposed first layer's constants had made a cold start 10-15 s longer). The transposed
+# layer's batch loop stays inside minibatch_epoch for the same reason: as a function of its own, LLVM optimised
+# backward and every product route again inside it (5-8 s more).
+FIRST_LAYER = np.int64(0)
 
 
 @njit(cache=True)
@@ -82,7 +88,7 @@ def _online_epoch_blocked(params, w_off, b_off, sizes, hidden, output, cost, X, 
             A1 = block(acts, a_off, sizes, 1, 1)
             sgd_block_input(Z0, G, D0, P, b0, eta, t, A1[0])
             activate(A1, output if L == 1 else hidden)
-            forward_layers(params, w_off, b_off, sizes, hidden, output, A1, acts, a_off, 1)
+            forward_layers(params, w_off, b_off, sizes, hidden, output, A1, acts, a_off, FIRST_LAYER + 1)
             A_out = block(acts, a_off, sizes, L, 1)
             block_loss(A_out, Y[r:r + 1], cost, loss)
             D = view2d(d1, 0, 1, sizes[L])
@@ -137,7 +143,7 @@ def _online_epoch_rule(params, velocity, w_off, b_off, sizes, hidden, output, co
     for t in range(len(order)):
         r = order[t]
         A0 = X[r:r + 1]
-        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, 0)
+        forward_layers(params, w_off, b_off, sizes, hidden, output, A0, acts, a_off, FIRST_LAYER)
         A_out = block(acts, a_off, sizes, L, 1)
         block_loss(A_out, Y[r:r + 1], cost, loss)
         D = view2d(d1, 0, 1, sizes[L])
@@ -197,35 +203,6 @@ def _next_batch(X, Y, order, start, batch_size, Xb, Yb):
     return m, Xm, Ym
 
 
-@njit(cache=True)
-def _transposed_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, batch_size, rule,
-                      hyper, acts, a_off, deltas, Xb, Yb, G, WT, VT, loss):
-    """minibatch_epoch's loop with the first layer's weights in WT and its velocity in VT (n_in, n_out) for the
-    epoch (VT empty for plain SGD); adds the costs to loss. A loop of its own, which costs compile time: it calls
-    backward with a literal layer number (typed apart from minibatch_epoch's call) and LLVM optimises backward
-    and add_outer again inside it; a first fit on an empty cache took 31-45 s against 27-32 s before. As a
-    branch of the one loop, batch 10 of [784, 30, 10] had come out 0.7-1% slower, but so did this loop in
-    later runs (1.002-1.010): the loop of its own bought nothing measurable."""
-    L = len(sizes) - 1
-    W0, V0 = weights(params, w_off, sizes, 0), weights(velocity, w_off, sizes, 0)
-    b0, vb0 = biases(params, b_off, sizes, 0), biases(velocity, b_off, sizes, 0)
-    _transpose_into(W0, WT)
-    if rule != SGD:
-        _transpose_into(V0, VT)
-    for start in range(0, len(order), batch_size):
-        m, Xm, Ym = _next_batch(X, Y, order, start, batch_size, Xb, Yb)
-        A1 = block(acts, a_off, sizes, 1, m)
-        blas_linear_transposed(WT, b0, Xm, A1)
-        activate(A1, output if L == 1 else hidden)
-        backward(params, w_off, b_off, sizes, hidden, output, cost, A1, Ym, acts, a_off, deltas, 1)
-        block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
-        update_transposed(rule, hyper, WT, b0, VT, vb0, block(deltas, a_off, sizes, 1, m), Xm, G)
-        update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G, 1)
-    _transpose_into(WT, W0)
-    if rule != SGD:
-        _transpose_into(VT, V0)
-
-
 @njit(cache=True, nogil=True)
 def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, batch_size, rule,
                     hyper):
@@ -254,17 +231,33 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     transposed = first_layer_transposed(m_max, sizes[1], X.itemsize)
     WT = np.empty((sizes[0], sizes[1]) if transposed else (0, 0), dtype=X.dtype)
     VT = np.empty((sizes[0], sizes[1]) if transposed and rule != SGD else (0, 0), dtype=X.dtype)
+    W0, V0 = weights(params, w_off, sizes, FIRST_LAYER), weights(velocity, w_off, sizes, FIRST_LAYER)
+    b0, vb0 = biases(params, b_off, sizes, FIRST_LAYER), biases(velocity, b_off, sizes, FIRST_LAYER)
     loss = new_loss()
     state = flush_denormals()  # after every check and allocation: nothing below raises
     if transposed:
-        _transposed_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, batch_size, rule,
-                          hyper, acts, a_off, deltas, Xb, Yb, G, WT, VT, loss)
+        _transpose_into(W0, WT)
+        if rule != SGD:
+            _transpose_into(V0, VT)
+        for start in range(0, len(order), batch_size):
+            m, Xm, Ym = _next_batch(X, Y, order, start, batch_size, Xb, Yb)
+            A1 = block(acts, a_off, sizes, 1, m)
+            blas_linear_transposed(WT, b0, Xm, A1)
+            activate(A1, output if L == 1 else hidden)
+            backward(params, w_off, b_off, sizes, hidden, output, cost, A1, Ym, acts, a_off, deltas, FIRST_LAYER + 1)
+            block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
+            update_transposed(rule, hyper, WT, b0, VT, vb0, block(deltas, a_off, sizes, 1, m), Xm, G)
+            update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G,
+                          FIRST_LAYER + 1)
+        _transpose_into(WT, W0)
+        if rule != SGD:
+            _transpose_into(VT, V0)
     else:
         for start in range(0, len(order), batch_size):
             m, Xm, Ym = _next_batch(X, Y, order, start, batch_size, Xb, Yb)
-            backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas)
+            backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas, FIRST_LAYER)
             block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
-            update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G)
+            update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G, FIRST_LAYER)
     restore_denormals(state)
     return loss_value(loss)
 

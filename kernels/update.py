@@ -33,7 +33,7 @@ from numba import njit
 
 from .codes import DECAY, ETA, FASTMATH, MOMENTUM, MU, NESTEROV, SGD
 from .backprop import column_sums
-from .gemm import add_outer
+from .gemm import add_outer, blas_add_outer
 from .views import view2d
 
 
@@ -73,22 +73,23 @@ def update_rows(rule, hyper, W, b, V, vb, D, A, G):
     ``sgd.gradient_scratch``): rows * (n_in + 1) entries for the rules that need the gradient
     itself, rows for SGD; the last rows entries take the bias gradient.
     """
-    _update(rule, hyper, W, b, V, vb, D, A, G, False)
+    _update(rule, hyper, W, b, V, vb, D, A, G, _add_gradient)
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def update_transposed(rule, hyper, WT, b, VT, vb, D, A, G):
     """update_rows for a layer whose weights and velocity are held transposed, WT and VT (n_in, rows), as
     ``sgd.minibatch_epoch`` keeps its first layer on some shapes (``gemm.first_layer_transposed``): the
-    summed gradient is formed as A^T D."""
-    _update(rule, hyper, WT, b, VT, vb, D, A, G, True)
+    summed gradient is A^T D. The product goes to BLAS itself (``gemm.blas_add_outer``, which reads every
+    operand as the epoch passes it), where the route sends it anyway: through add_outer, whose routes LLVM
+    compiles again inside every caller, this function cost 3-4 s of a cold start."""
+    _update(rule, hyper, WT, b, VT, vb, D, A, G, _add_gradient_transposed)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
-def _update(rule, hyper, W, b, V, vb, D, A, G, transposed):
-    """update_rows (transposed False) and update_transposed (True): a constant, so each compiles one branch.
-    (A run-time flag was first measured at about 1% of the epoch at batch 20, by the A/B tool before its
-    control showed that size of bias at identical kernels: bench/ab-control.md. The flag's cost is unknown.)"""
+def _update(rule, hyper, W, b, V, vb, D, A, G, add_gradient):
+    """update_rows' and update_transposed's step; add_gradient(C, alpha, D, A) adds alpha times the summed
+    weight gradient, D^T A in C's orientation, into C (a function, so each caller compiles its own)."""
     m, n_out = D.shape
     dt = W.dtype.type
     s = hyper[ETA] / dt(m)
@@ -99,28 +100,33 @@ def _update(rule, hyper, W, b, V, vb, D, A, G, transposed):
             for j in range(W.shape[0]):
                 for k in range(W.shape[1]):
                     W[j, k] *= c
-        if transposed:
-            add_outer(W, -s, A, D)
-        else:
-            add_outer(W, -s, D, A)
+        add_gradient(W, -s, D, A)
         gb = column_sums(D, G[:n_out])
         for j in range(n_out):
             b[j] -= s * gb[j]
         return
-    n_in = A.shape[1]
     Gw = view2d(G, 0, W.shape[0], W.shape[1])
     Gw[:, :] = dt(0)
-    if transposed:
-        add_outer(Gw, dt(1), A, D)
-    else:
-        add_outer(Gw, dt(1), D, A)
-    gb = column_sums(D, G[n_out * n_in:n_out * (n_in + 1)])
+    add_gradient(Gw, dt(1), D, A)
+    gb = column_sums(D, G[Gw.size:Gw.size + n_out])
     if rule == MOMENTUM:
         _gradient_rows(MOMENTUM, s, decay, hyper[MU], W, b, V, vb, gb, Gw)
     elif rule == NESTEROV:
         _gradient_rows(NESTEROV, s, decay, hyper[MU], W, b, V, vb, gb, Gw)
     else:
         raise ValueError("unknown update rule code")
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _add_gradient(C, alpha, D, A):
+    """C += alpha D^T A, by whichever route add_outer picks."""
+    add_outer(C, alpha, D, A)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _add_gradient_transposed(CT, alpha, D, A):
+    """CT += alpha A^T D, straight to BLAS (see update_transposed)."""
+    blas_add_outer(CT, alpha, A, D)
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
