@@ -125,8 +125,10 @@ def threads_call(module, net, batch_size, eta, n):
         else:  # the transpose of the first hidden layer, one row per neuron
             line = 64 // dtype.itemsize
             H = aligned_empty((sizes[1], -(-m_max // line) * line), dtype)
-        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, H, params, velocity, *args[1:], X, Y,
-                                                              order, batch_size, rule, hyper), 2)
+        shared = (aligned_empty(parallel.shared_blocks(np.asarray(sizes), m_max), dtype),) \
+            if hasattr(parallel, "shared_blocks") else ()  # the whole batch's deltas, each thread its rows
+        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, H, *shared, params, velocity, *args[1:],
+                                                              X, Y, order, batch_size, rule, hyper), 2)
     return call
 
 

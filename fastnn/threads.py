@@ -18,7 +18,7 @@ import numpy as np
 from .blas import blas_threads, may_use_blas
 from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 from .kernels.layout import aligned_empty
-from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part
+from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part, shared_blocks
 from .kernels.sgd import minibatch_epoch, online_epoch
 
 BLAS_SPLIT_EXAMPLES = 512  # blas_splits: BLAS on two threads from this many examples
@@ -97,12 +97,13 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
     m_max = min(batch_size, max(len(order), 1))
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
     HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads), X.dtype)
-    # Every thread computes the whole batch's output (phase 3): thread 0's sum is the epoch's.
+    S = aligned_empty(shared_blocks(sizes, m_max), X.dtype)
+    # Each thread computes the output of its own rows of every batch (phase 3): the epoch's loss is the sum.
     with blas_threads(1, needed):
-        losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off,
+        losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off,
                                                               b_off, sizes, hidden, output, cost, X, Y, order,
                                                               batch_size, rule, hyper), nthreads)
-    return losses[0]
+    return sum(losses)
 
 
 def hogwild_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,

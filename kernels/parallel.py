@@ -9,12 +9,16 @@ between the threads. Per mini-batch:
    against the whole batch), a chunk of neurons each (a thread's share in one chunk
    where that product goes to BLAS), every chunk into a contiguous block of its own
    in a shared buffer;
-3. barrier; each thread runs the small layers above, forward and backward down
-   to the first layer's delta, on its own copy of their activations and deltas
-   (the same arithmetic in every thread, so the copies agree);
+3. barrier; each thread runs the layers above, forward and backward down to the
+   first layer's delta, for its own rows of the batch (examples), in buffers of its
+   own, and copies those rows' activations and deltas into the whole batch's blocks
+   in the shared buffer S (both threads used to run the whole batch here alike:
+   paired two-thread epochs take 0.920 [0.909, 0.923] of that time at
+   [784,30,30,30,30,10] batch 20 and 0.988 [0.980, 0.996] at [784,300,10] batch 100,
+   bench/ab-threads-rows.md);
 4. barrier: every thread has read this batch's weights; they update the first
    layer a chunk of neurons each (a thread's share in one chunk where that product
-   goes to BLAS), and each its own fixed rows of the small layers.
+   goes to BLAS), and each its own fixed rows of the small layers, from S.
 
 Chunks are claimed from an atomic counter, thread 0 from the front and thread 1
 from the back, so each keeps the same rows while the cores run at the same
@@ -211,6 +215,39 @@ def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo
 
 
 @njit(cache=True)
+def shared_offsets(sizes, m_max):
+    """Where each layer's block (layer 1 and up, m_max rows) starts in a row of ``shared_blocks``."""
+    off = np.zeros(len(sizes), dtype=np.int64)
+    pos = 0
+    for l in range(1, len(sizes)):
+        off[l] = pos
+        pos += m_max * sizes[l]
+    return off
+
+
+@njit(cache=True)
+def shared_blocks(sizes, m_max):
+    """The shape of ``minibatch_part``'s buffer S: row 0 the whole batch's activations of layers 1 and up,
+    row 1 their deltas, each layer a block of m_max rows (``shared_offsets``)."""
+    n = 0
+    for l in range(1, len(sizes)):
+        n += sizes[l]
+    return 2, m_max * n
+
+
+@njit(cache=True, inline="always")
+def _copy_rows(src, dst, r0):
+    """dst[r0 + i] = src[i] for every row i of src. A loop: the slice assignment
+    ``block(SD, s_off, sizes, l, m)[r0:r1] = block(deltas, a_off, sizes, l, mt)`` in _minibatch_part compiled
+    to no stores with numba 0.68.1 (the rows of S stayed as they were; the same line in a small function of
+    its own did store), and the tests caught it."""
+    for i in range(src.shape[0]):
+        d, s = dst[r0 + i], src[i]
+        for j in range(src.shape[1]):
+            d[j] = s[j]
+
+
+@njit(cache=True)
 def forward_chunk(n1, m_max=0, nthreads=1):
     """Neurons per claim in the forward pass of a first hidden layer of n1 neurons, for batches of up to
     m_max examples split between nthreads threads: a thread's share of ceil(n1 / nthreads) neurons, where
@@ -260,7 +297,7 @@ def _forward_block(HB, c, m, rows):
 
 
 @njit(cache=True, nogil=True)
-def minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, sizes, hidden, output, cost,
+def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                    X, Y, order, batch_size, rule, hyper):
     """Thread tid's share of a synchronous mini-batch epoch (see the module docstring).
 
@@ -275,29 +312,37 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, 
 
     Denormals are flushed to zero in this thread while it runs (``kernels.denormals``).
 
-    Returns the epoch's summed cost, as ``sgd.minibatch_epoch`` (every thread computes the whole
-    batch's output in phase 3, so every thread returns it; the sum so far if another thread failed).
+    S (``shared_blocks``) the whole batch's activations and deltas of the layers above the first, each thread
+    writing its own rows in phase 3 (where two threads' rows meet inside a block, they may share a line).
+
+    Returns the summed cost of this thread's rows of every batch: the threads' returns add up to
+    ``sgd.minibatch_epoch``'s (the sum so far if another thread failed).
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)
     claims, length = forward_blocks(sizes[1], min(batch_size, max(len(order), 1)), X.itemsize, nthreads)
     if HB.shape[0] < claims or HB.shape[1] < length:  # the claims would write past its rows
         raise ValueError("HB is smaller than forward_blocks gives for this layer, batch and number of threads")
+    rows, length = shared_blocks(sizes, min(batch_size, max(len(order), 1)))
+    if S.shape[0] < rows or S.shape[1] < length:
+        raise ValueError("S is smaller than shared_blocks gives for these layers and batch")
     state = flush_denormals()
-    loss = _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, sizes, hidden, output, cost,
+    loss = _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                            X, Y, order, batch_size, rule, hyper)
     restore_denormals(state)
     return loss
 
 
 @njit(cache=True)
-def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off, sizes, hidden, output, cost,
+def _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_off, sizes, hidden, output, cost,
                     X, Y, order, batch_size, rule, hyper):
     """minibatch_part's work, its codes checked."""
     L = len(sizes) - 1
     m_max = min(batch_size, max(len(order), 1))
-    acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's copy of every layer's activations
-    deltas, _ = alloc_acts(sizes, m_max, X)  # and of every layer's delta, same layout
+    acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's rows' activations
+    deltas, _ = alloc_acts(sizes, m_max, X)  # and deltas, same layout
+    s_off = shared_offsets(sizes, m_max)
+    SA, SD = S[0], S[1]  # the whole batch's activations and deltas, layers 1 and up (shared_blocks)
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     G = gradient_scratch(sizes, rule, X)  # for the rules that need the gradient itself
     n1 = sizes[1]
@@ -347,26 +392,35 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, params, velocity, w_off, b_off,
         k += 1
         if not barrier(sync, nthreads, k):
             return loss_value(loss)
-        # 3. the small layers, forward and backward, in every thread alike
-        H = block(acts, a_off, sizes, 1, m)
-        for c in range(n_fwd):
-            lo, hi = c * fwd_chunk, min(n1, (c + 1) * fwd_chunk)
-            H[:, lo:hi] = _forward_block(HB, c, m, hi - lo)
-        backward(params, w_off, b_off, sizes, hidden, output, cost, H, Ym, acts, a_off, deltas, np.int64(1))
-        block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
+        # 3. the layers above the first, forward and backward, each thread on its own rows of the batch, whose
+        # activations and deltas it then copies into the whole batch's blocks in S
+        r0, r1 = own_rows(m, tid, nthreads)
+        mt = r1 - r0
+        if mt > 0:
+            H = block(acts, a_off, sizes, 1, mt)
+            for c in range(n_fwd):
+                lo, hi = c * fwd_chunk, min(n1, (c + 1) * fwd_chunk)
+                H[:, lo:hi] = _forward_block(HB, c, m, hi - lo)[r0:r1]
+            Yt = Ym[r0:r1]
+            backward(params, w_off, b_off, sizes, hidden, output, cost, H, Yt, acts, a_off, deltas, np.int64(1))
+            block_loss(block(acts, a_off, sizes, L, mt), Yt, cost, loss)
+            for l in range(1, L + 1):
+                _copy_rows(block(deltas, a_off, sizes, l, mt), block(SD, s_off, sizes, l, m), r0)
+                if l < L:
+                    _copy_rows(block(acts, a_off, sizes, l, mt), block(SA, s_off, sizes, l, m), r0)
         k += 1
         if not barrier(sync, nthreads, k):
             return loss_value(loss)
-        # 4. rows of the first layer a chunk at a time, and this thread's rows of the small layers
+        # 4. rows of the first layer a chunk at a time, and this thread's rows of the layers above
         c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         while c >= 0:
             _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, 0, c * upd_chunk,
-                               min(n1, (c + 1) * upd_chunk), block(deltas, a_off, sizes, 1, m), Xm, G)
+                               min(n1, (c + 1) * upd_chunk), block(SD, s_off, sizes, 1, m), Xm, G)
             c = next_chunk(sync, UPDATE, updated, n_upd, tid, nthreads)
         for l in range(1, L):
             lo, hi = own_rows(sizes[l + 1], tid, nthreads)
             if hi > lo:
                 _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo, hi,
-                                   block(deltas, a_off, sizes, l + 1, m), block(acts, a_off, sizes, l, m), G)
+                                   block(SD, s_off, sizes, l + 1, m), block(SA, s_off, sizes, l, m), G)
         batch += 1
     return loss_value(loss)

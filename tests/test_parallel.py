@@ -342,9 +342,14 @@ def test_a_buffer_too_small_for_the_claims_is_refused():
     args = (net.params, net.params, *net.kernel_args()[1:], d.X, d.Y, np.arange(400), m, optimizer.rule,
             optimizer.hyper(400, net.dtype))
     small = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 1), np.float64)
+    S = layout.aligned_empty(parallel.shared_blocks(np.array(sizes), m), np.float64)
     before = net.params.copy()
     with pytest.raises(ValueError, match="HB is smaller than forward_blocks gives"):
-        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, small, *args), 2)
+        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, small, S, *args), 2)
+    HB = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 2), np.float64)
+    S_small = layout.aligned_empty(parallel.shared_blocks(np.array(sizes), m // 2), np.float64)
+    with pytest.raises(ValueError, match="S is smaller than shared_blocks gives"):
+        run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, HB, S_small, *args), 2)
     np.testing.assert_array_equal(net.params, before)  # refused before any work
 
 
