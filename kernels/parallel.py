@@ -13,8 +13,9 @@ between the threads. Per mini-batch:
    first layer's delta, for its own rows of the batch (examples), in buffers of its
    own, and copies those rows' activations and deltas into the whole batch's blocks
    in the shared buffer S (both threads used to run the whole batch here alike:
-   paired two-thread epochs take 0.920 [0.909, 0.923] of that time at
-   [784,30,30,30,30,10] batch 20 and 0.988 [0.980, 0.996] at [784,300,10] batch 100,
+   paired two-thread epochs take 0.920 [0.909, 0.923] of the whole epoch's time
+   at [784,30,30,30,30,10] batch 20; at [784,300,10] batch 100 0.988 [0.980, 0.996]
+   in one run and 1.006 [0.989, 1.024] in another, within the noise;
    bench/ab-threads-rows.md);
 4. barrier: every thread has read this batch's weights; they update the first
    layer a chunk of neurons each (a thread's share in one chunk where that product
@@ -23,8 +24,10 @@ between the threads. Per mini-batch:
 Chunks are claimed from an atomic counter, thread 0 from the front and thread 1
 from the back, so each keeps the same rows while the cores run at the same
 speed, and a core slowed by other work hands part of its share to the other.
-No thread writes what another reads in the same phase, and every row is
-computed by the same loops as in the serial kernel, except the first layer's forward pass where
+No thread writes what another reads in the same phase. The layers above the first run on about half
+of the batch's rows in each thread (phase 3), and the routes of their products depend on the number of
+rows, so they can round differently from the serial kernel's (1e-16 in float64, 1e-7 in float32 was seen);
+and so can the first layer's forward pass where
 the serial kernel sends it to BLAS (``linear``: from ``Routes.blas_linear_block`` examples into 64 neurons)
 and two threads do not hand the epoch to BLAS (``fastnn.threads.blas_splits``): there a claim either
 stays on linear's loops or, where a thread's share goes to BLAS itself, is that share, one BLAS product
@@ -227,8 +230,9 @@ def shared_offsets(sizes, m_max):
 
 @njit(cache=True)
 def shared_blocks(sizes, m_max):
-    """The shape of ``minibatch_part``'s buffer S: row 0 the whole batch's activations of layers 1 and up,
-    row 1 their deltas, each layer a block of m_max rows (``shared_offsets``)."""
+    """The shape of ``minibatch_part``'s buffer S: row 0 the whole batch's activations of layers 1 and up
+    (the output layer's block is laid out but not used), row 1 their deltas, each layer a block of m_max rows
+    (``shared_offsets``)."""
     n = 0
     for l in range(1, len(sizes)):
         n += sizes[l]
@@ -237,10 +241,13 @@ def shared_blocks(sizes, m_max):
 
 @njit(cache=True, inline="always")
 def _copy_rows(src, dst, r0):
-    """dst[r0 + i] = src[i] for every row i of src. A loop: the slice assignment
-    ``block(SD, s_off, sizes, l, m)[r0:r1] = block(deltas, a_off, sizes, l, mt)`` in _minibatch_part compiled
-    to no stores with numba 0.68.1 (the rows of S stayed as they were; the same line in a small function of
-    its own did store), and the tests caught it."""
+    """dst[r0 + i] = src[i] for every row i of src. A loop, inlined: the slice assignment
+    ``block(SD, s_off, sizes, l, m)[r0:r1] = block(deltas, a_off, sizes, l, mt)`` in _minibatch_part lost its
+    store in Numba's own IR (numba 0.68.1: the typed IR still builds both views but has no setitem; the same
+    line in a small function stored). Our reading of Numba's source: its dead-code pass does not count a view
+    returned by a call as an alias of the array it was made from, so a store into such a temporary view looks
+    dead. Here the row views stay live across the loop. tests/test_parallel.py's parity tests fail if the
+    copy is lost."""
     for i in range(src.shape[0]):
         d, s = dst[r0 + i], src[i]
         for j in range(src.shape[1]):
@@ -301,7 +308,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_of
                    X, Y, order, batch_size, rule, hyper):
     """Thread tid's share of a synchronous mini-batch epoch (see the module docstring).
 
-    Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts:
+    Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts (but S's, below):
     Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches;
     HB (``forward_blocks``) the first hidden layer's activations, a block per claim of the forward pass.
     A block of its own, rather than columns of one (batch, neurons) array or rows of its transpose: the
@@ -316,7 +323,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_of
     writing its own rows in phase 3 (where two threads' rows meet inside a block, they may share a line).
 
     Returns the summed cost of this thread's rows of every batch: the threads' returns add up to
-    ``sgd.minibatch_epoch``'s (the sum so far if another thread failed).
+    ``sgd.minibatch_epoch``'s, up to round-off (the sum so far if another thread failed).
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)

@@ -44,6 +44,7 @@ PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum, nesterov
     ([13, 1, 4], 6, "sigmoid", "cross_entropy", 0.0, 0.0, False),  # one hidden neuron: one thread owns none
     ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3, False),  # deep; the last batch is partial
     ([40, 500, 5], 30, "sigmoid", "quadratic", 0.0, 0.0, False),  # forward claims of 48 neurons, the last of 20
+    ([20, 9, 4], 2, "sigmoid", "quadratic", 0.0, 0.0, False),  # a last batch of one example: one thread has no rows
 ]
 
 
@@ -81,13 +82,15 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
 
 @two_cores
 def test_two_threads_compute_what_one_thread_computes_through_the_tiles_forward():
-    # above the first layer each thread runs the forward products itself: into 30 neurons at batch 520 they
-    # take the tiles over transposed weights on an AVX-512 CPU, each thread with the scratch of its own buffers
+    # above the first layer each thread runs the forward products itself on its half of the batch: into 30
+    # neurons, 520 rows each at batch 1040, they take the tiles over transposed weights on an AVX-512 CPU,
+    # each thread with the scratch of its own buffers
     sizes = [20, 40, 30, 5]
-    assert gemm.linear_takes_tiles(520, 30) == gemm.host_has_avx512() and not blas_splits(sizes, 520, 1100, "float64")
-    X, y = make_data(1100, sizes[0], sizes[-1])
-    serial, serial_loss = epochs(sizes, X, y, 520, 1, cost="quadratic", momentum=0.5)
-    threaded, threaded_loss = epochs(sizes, X, y, 520, 2, cost="quadratic", momentum=0.5)
+    assert gemm.linear_takes_tiles(1040 // 2, 30) == gemm.host_has_avx512()
+    assert not blas_splits(sizes, 1040, 2200, "float64")
+    X, y = make_data(2200, sizes[0], sizes[-1])
+    serial, serial_loss = epochs(sizes, X, y, 1040, 1, cost="quadratic", momentum=0.5)
+    threaded, threaded_loss = epochs(sizes, X, y, 1040, 2, cost="quadratic", momentum=0.5)
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-12)
     np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-12, atol=0)
 
