@@ -237,17 +237,24 @@ def test_hogwild_trains_and_touches_every_example(batch_size):
 def test_hogwild_shares_out_the_examples():
     """With eta so small that updates barely interact, one Hogwild epoch moves the weights as the serial one does."""
     X, y = make_data(600, 10, 4)
-    nets = [fastnn.Network([10, 8, 4], dtype="float64", seed=0) for _ in range(2)]
-    serial = nets[0].fit(X, y, 1, 1, 1e-4, shuffle=False)
-    hogwild = nets[1].fit(X, y, 1, 1, 1e-4, shuffle=False, threads=2, hogwild=True)
-    step = nets[0].params - fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
-    # Updates that race on one weight can be lost. The output biases, which every example updates, lose the
-    # most: 1-3% of the step on a quiet host, 18% on one CI run. Losing or repeating a thread's share of the
-    # examples would miss by about half the step everywhere, the first layer's weights included, which
-    # rarely race (0.8% of the step on that run).
-    miss = np.abs(nets[1].params - nets[0].params)
-    assert miss.max() < 0.35 * np.abs(step).max()
-    assert np.median(miss) < 0.1 * np.median(np.abs(step))
+
+    def fit(rows, **kw):
+        net = fastnn.Network([10, 8, 4], dtype="float64", seed=0)
+        return net, net.fit(X[rows], y[rows], 1, 1, 1e-4, shuffle=False, **kw)
+    start = fastnn.Network([10, 8, 4], dtype="float64", seed=0).params
+    every = np.arange(600)
+    (serial_net, serial), (hogwild_net, hogwild) = fit(every), fit(every, threads=2, hogwild=True)
+    step = serial_net.params - start
+
+    def off(net):  # how far a run's step is from the serial step, relative to it
+        return np.linalg.norm(net.params - start - step) / np.linalg.norm(step)
+    # Losing one thread's share (every other example) or running it twice misses by about half the step; the
+    # test would catch either.
+    assert off(fit(every[::2])[0]) > 0.45 and off(fit(np.r_[every, every[1::2]])[0]) > 0.45
+    # Updates that race on one weight can be lost: 3% of the step in a typical run, at most 11% in 400 runs
+    # on a loaded host. Per weight the losses are uneven: on one CI run the median weight missed by 19% of
+    # the median step while every miss stayed under 35% of the largest step, so the test compares whole steps.
+    assert off(hogwild_net) < 0.38
     # the loss adds up both threads' examples (one thread's share alone would be about half of it). Which of
     # the other thread's updates an example's cost sees depends on when the threads run (an epoch of 300
     # examples of this net is shorter than starting a thread): 0.12% from serial was seen on a loaded host.
