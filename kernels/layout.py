@@ -76,12 +76,20 @@ def alloc_acts(sizes, m_max, dtype_like, transposed=True):
     Layer 1's block starts after ``gemm.linear``'s scratch for transposed weights (``linear_scratch``),
     which is empty when ``transposed`` is false: then ``linear`` keeps every block off the tiles' route.
     """
+    a_off, end = act_offsets(sizes, m_max, linear_scratch_size(sizes, m_max) if transposed else 0)
+    return np.empty(end, dtype=dtype_like.dtype), a_off
+
+
+@njit(cache=True)
+def act_offsets(sizes, m_max, start):
+    """(a_off, end): where each layer's block of m_max rows (layer 1 and up, one after another) starts in a
+    buffer whose first block starts at start, and where the last one ends."""
     a_off = np.zeros(len(sizes), dtype=np.int64)
-    pos = linear_scratch_size(sizes, m_max) if transposed else 0
+    pos = start
     for l in range(1, len(sizes)):
         a_off[l] = pos
         pos += m_max * sizes[l]
-    return np.empty(pos, dtype=dtype_like.dtype), a_off
+    return a_off, pos
 
 
 @njit(cache=True)

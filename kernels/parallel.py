@@ -58,7 +58,7 @@ from .backprop import backward, gather_rows, prefetch_rows
 from .costs import block_loss, check_training_codes, loss_value, new_loss
 from .denormals import flush_denormals, restore_denormals
 from .gemm import add_outer_takes_blas, add_outer_takes_tiles, linear, linear_takes_blas
-from .layout import alloc_acts, biases, block, weights
+from .layout import act_offsets, alloc_acts, biases, block, weights
 from .sgd import gradient_scratch
 from .update import check_rule, update_rows
 from .views import view2d
@@ -218,25 +218,11 @@ def _update_layer_rows(rule, hyper, params, velocity, w_off, b_off, sizes, l, lo
 
 
 @njit(cache=True)
-def shared_offsets(sizes, m_max):
-    """Where each layer's block (layer 1 and up, m_max rows) starts in a row of ``shared_blocks``."""
-    off = np.zeros(len(sizes), dtype=np.int64)
-    pos = 0
-    for l in range(1, len(sizes)):
-        off[l] = pos
-        pos += m_max * sizes[l]
-    return off
-
-
-@njit(cache=True)
 def shared_blocks(sizes, m_max):
     """The shape of ``minibatch_part``'s buffer S: row 0 the whole batch's activations of layers 1 and up
-    (the output layer's block is laid out but not used), row 1 their deltas, each layer a block of m_max rows
-    (``shared_offsets``)."""
-    n = 0
-    for l in range(1, len(sizes)):
-        n += sizes[l]
-    return 2, m_max * n
+    (the output layer's block is laid out but not used), row 1 their deltas, each row in the layout of
+    ``layout.act_offsets(sizes, m_max, 0)``."""
+    return 2, act_offsets(sizes, m_max, np.int64(0))[1]
 
 
 @njit(cache=True, inline="always")
@@ -346,9 +332,10 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_o
     """minibatch_part's work, its codes checked."""
     L = len(sizes) - 1
     m_max = min(batch_size, max(len(order), 1))
-    acts, a_off = alloc_acts(sizes, m_max, X)  # this thread's rows' activations
-    deltas, _ = alloc_acts(sizes, m_max, X)  # and deltas, same layout
-    s_off = shared_offsets(sizes, m_max)
+    own_max = (m_max + nthreads - 1) // nthreads  # the most rows own_rows gives a thread
+    acts, a_off = alloc_acts(sizes, own_max, X)  # this thread's rows' activations
+    deltas, _ = alloc_acts(sizes, own_max, X)  # and deltas, same layout
+    s_off, _ = act_offsets(sizes, m_max, np.int64(0))
     SA, SD = S[0], S[1]  # the whole batch's activations and deltas, layers 1 and up (shared_blocks)
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     G = gradient_scratch(sizes, rule, X)  # for the rules that need the gradient itself

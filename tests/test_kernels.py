@@ -395,6 +395,8 @@ def test_activation_buffers_hold_linears_scratch_where_it_takes_the_tiles():
         assert len(acts) == a_off[1] + m * (30 + 40 + 10) and a_off[2] == a_off[1] + m * 30
         acts, a_off = kernels.layout.alloc_acts(np.array([784, 30, 40, 10]), m, X, False)
         assert a_off[1] == 0 and len(acts) == m * 80
+        # the two-thread buffer S: the same blocks from offset 0, activations and deltas
+        assert kernels.parallel.shared_blocks(np.array([784, 30, 40, 10]), m) == (2, m * 80)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
