@@ -117,9 +117,12 @@ def threads_call(module, net, batch_size, eta, n):
         m_max = min(batch_size, len(order))
         Xs = aligned_empty((2, m_max, X.shape[1]), dtype)
         if hasattr(parallel, "forward_blocks"):  # a block per claim of the forward pass
-            try:  # claims whose size depends on the threads (a share each where it goes to BLAS)
+            names = inspect.signature(getattr(parallel.forward_blocks, "py_func", parallel.forward_blocks)).parameters
+            if "n_in" in names:  # claims whose size depends on the layer's inputs too (routes on Zen 4)
+                shape = parallel.forward_blocks(sizes[1], m_max, dtype.itemsize, 2, sizes[0])
+            elif "nthreads" in names:  # claims whose size depends on the threads (a share each where it goes to BLAS)
                 shape = parallel.forward_blocks(sizes[1], m_max, dtype.itemsize, 2)
-            except TypeError:  # older kernels: the same claims for any number of threads
+            else:  # older kernels: the same claims for any number of threads
                 shape = parallel.forward_blocks(sizes[1], m_max, dtype.itemsize)
             H = aligned_empty(shape, dtype)
         else:  # the transpose of the first hidden layer, one row per neuron

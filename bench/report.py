@@ -531,7 +531,7 @@ def small_updates():
 
 def large_products_why():
     """Which products go to BLAS on this CPU (kernels.gemm.ROUTES), and what keeps fastnn behind where a peer leads."""
-    if gemm.ROUTES == gemm.AVX512_ROUTES:
+    if gemm.ROUTES in (gemm.AVX512_ROUTES, gemm.ZEN4_ROUTES):
         routes = (
             "- Large products. This CPU has AVX-512: OpenBLAS's kernels for it use 64-byte vectors, and so do "
             "fastnn's register tiles (`kernels/tiles.py`: 6 rows x 32 columns held in registers while the examples "
@@ -542,8 +542,15 @@ def large_products_why():
             "neurons or more to sgemm, and into 30 to 63 neurons from 512 examples to the tiles over transposed "
             "weights (bench/routes-avx512.md has the rates of every route, bench/ab-avx512-tiles.md the paired "
             "epochs). JAX calls XLA's gemm, NumPy OpenBLAS. "
-            "Every kernel flushes denormal numbers to zero while it runs, as XLA does: on this Intel CPU they cost "
+            "Every kernel flushes denormal numbers to zero while it runs, as XLA does: on Intel CPUs they cost "
             "microcode assists (bench/ab-denormals.md). ")
+        if gemm.ROUTES == gemm.ZEN4_ROUTES:
+            routes += (
+                "This CPU is AMD Zen 4, which runs 64-byte vectors in two halves: there, in float32, the first "
+                "layer's forward product from 512 inputs or more into fewer than 256 neurons stays on fastnn's loops "
+                "below 512 examples, and the tiles take the update of up to 128 neurons of 256 inputs or more from "
+                "100 examples (`gemm.ZEN4_ROUTES`; bench/routes-zen4.md has the rates, bench/ab-zen4-routes.md the "
+                "paired epochs). ")
     else:
         routes = (
             "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "
@@ -667,9 +674,10 @@ def threads_why(threads):
         "- Two threads (" + ", ".join(f"{r['sizes']} batch {r['batch']}: {r['speedup']:.2f}x" for r in slow) +
         "). Each mini-batch is split between the threads (`kernels/parallel.py`): they gather the batch's rows, "
         "compute the first layer and update it a chunk of neurons at a time, claimed from an atomic counter, and "
-        "meet at three spin barriers per batch. The small layers above the first are run by both threads, so "
-        "that part does not shrink, and each thread reads rows of the batch that the other core copied. The more "
-        "of the epoch these take (deep nets of narrow layers), the further the speed-up falls below 2. Where both "
+        "meet at three spin barriers per batch. Above the first layer each thread runs its own rows of the batch "
+        "and copies their activations and deltas where the update reads them; each thread reads rows of the batch "
+        "that the other core copied. The smaller the first layer's share of the epoch (deep nets of narrow "
+        "layers), the more the barriers and copies weigh and the further the speed-up falls below 2. Where both "
         f"of the first layer's products go to BLAS (batch {gemm.ROUTES.blas_linear_block} and more into "
         f"{gemm.BLAS_LINEAR_ROWS} neurons and more, the update in BLAS too) and the batch has "
         f"{BLAS_SPLIT_EXAMPLES} examples or more, "

@@ -8,8 +8,8 @@ against ``gemm.tile_linear``, which transposes W first, and ``gemm.blas_linear``
 layer), 100 and 30 (the layers above, and w^T delta, whose "examples" are the next layer's neurons).
 The routes alternate within each round, so a slow spell on the shared host hits all of them; a cell is
 the median GFLOP/s over the rounds, and the ratio the median of the rounds' time ratios. The last column
-is the route that ``ROUTES`` gives on this machine (``gemm.host_has_avx512``: which of ``AVX2_ROUTES``
-and ``AVX512_ROUTES``). Every thread runs on one CPU (``conftest.one_cpu``); OpenBLAS on one thread.
+is the route that ``ROUTES`` gives on this machine (``gemm.host_routes``: which of ``AVX2_ROUTES``,
+``AVX512_ROUTES`` and ``ZEN4_ROUTES``). Every thread runs on one CPU (``conftest.one_cpu``); OpenBLAS on one thread.
 """
 import argparse
 import os
@@ -74,7 +74,7 @@ def forward_rows(dtype, rounds, rng):
                       lambda: blas_linear(W, b, A, Z)], rounds)
             rate = 2.0 * m * n * 784 / np.median(t, axis=0) / 1e9
             takes = ("tiles" if m > 1 and gemm.linear_takes_tiles(m, n) else
-                     "BLAS" if m > 1 and gemm.linear_takes_blas(m, n) else "loops")
+                     "BLAS" if m > 1 and gemm.linear_takes_blas(m, n, 784, np.dtype(dtype).itemsize) else "loops")
             lines.append(f"| {m} | {n} | {rate[0]:.1f} | {rate[1]:.1f} | {rate[2]:.1f} | "
                          f"{np.median(t[:, 1] / t[:, 0]):.2f} | {np.median(t[:, 2] / t[:, 0]):.2f} | {takes} |")
     return lines
@@ -109,8 +109,9 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     cpu = cpu_name()
     lines = ["# kernels.gemm's routes on this CPU", "",
-             f"Made by `python bench/routes_probe.py --rounds {args.rounds}` on {cpu} "
-             f"(AVX-512: {gemm.host_has_avx512()}, so `ROUTES` = {gemm.ROUTES}). "
+             f"Made by `python bench/routes_probe.py --rounds {args.rounds} --dtypes {' '.join(args.dtypes)}` on {cpu} "
+             f"(LLVM's name for it: {gemm.host_cpu_name()}; AVX-512: {gemm.host_has_avx512()}; so `ROUTES` = "
+             f"{gemm.ROUTES}). "
              "Median GFLOP/s over the rounds, the routes alternating; a time ratio below 1 means BLAS (or the tiles) "
              "is faster.",
              ""]

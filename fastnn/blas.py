@@ -45,7 +45,8 @@ def may_use_blas(sizes, batch_size: int, n_examples: int, dtype, routes=ROUTES) 
     itemsize = np.dtype(dtype).itemsize
     for l in range(len(sizes) - 1):
         n_in, n_out = int(sizes[l]), int(sizes[l + 1])
-        if linear_takes_blas_on(routes, m, n_out) or add_outer_takes_blas_on(routes, m, n_out, n_in, itemsize):
+        if (linear_takes_blas_on(routes, m, n_out, n_in, itemsize)
+                or add_outer_takes_blas_on(routes, m, n_out, n_in, itemsize)):
             return True
         if l > 0 and add_outer_takes_blas_on(routes, n_out, m, n_in, itemsize):  # w^T delta down to layer l
             return True

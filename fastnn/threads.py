@@ -75,8 +75,9 @@ def first_layer_in_blas(sizes, batch_size, n_examples, dtype, routes=ROUTES):
     two-thread epoch ``blas_splits`` may hand to BLAS on both cores."""
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
-    return bool(linear_takes_blas_on(routes, m, n_out)
-                and add_outer_takes_blas_on(routes, m, n_out, n_in, np.dtype(dtype).itemsize))
+    itemsize = np.dtype(dtype).itemsize
+    return bool(linear_takes_blas_on(routes, m, n_out, n_in, itemsize)
+                and add_outer_takes_blas_on(routes, m, n_out, n_in, itemsize))
 
 
 def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
@@ -96,7 +97,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
     Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
-    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads), X.dtype)
+    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads, sizes[0]), X.dtype)
     S = aligned_empty(shared_blocks(sizes, m_max), X.dtype)
     # Each thread computes the output of its own rows of every batch (phase 3): the epoch's loss is the sum.
     with blas_threads(1, needed):

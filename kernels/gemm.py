@@ -72,6 +72,13 @@ as it packs it, and the update adds X^T delta into W^T. Paired epochs took 0.94-
 64 to 300 into 64 to 100 neurons and at batch 100 into 300 and 1000, level at 500 and 1000 examples; at
 batch 200 into 300 neurons 1.004-1.008 (so wide layers stop at 200), and in float64 1.04-1.06
 (bench/ab-transposed-first.md).
+On AMD Zen 4 (``ZEN4_ROUTES``, where LLVM names the CPU znver4), which has AVX-512 but runs 64-byte vectors in
+two halves, two float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md): ``linear`` keeps blocks of
+LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
+GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
+only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 128 rows
+of 256 columns or more (105-110 GFLOP/s against BLAS's 99-104 at 100 rows of 784 columns). Paired epochs of
+[784,100,10] took 0.92-0.95 of the time at batch 100 and 200, 0.98 at 1000; wider layers keep the routes above.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -110,7 +117,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .codes import FASTMATH
-from .vectors import host_has_avx512, wide_vectors
+from .vectors import host_cpu_name, host_has_avx512, wide_vectors
 from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
                     tile_4, tile_5, tile_6)
 from .views import any_layout, view2d
@@ -130,6 +137,7 @@ TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
 TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
 TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
+LONG_INPUTS = 512  # Routes.loops_long_below: blocks of this many inputs or more
 TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
@@ -149,17 +157,31 @@ class Routes(NamedTuple):
     transposed_below: int  # a float32 mini-batch epoch keeps its first layer's weights transposed for batches
     # from blas_linear_block up to (not including) this many examples into BLAS_LINEAR_ROWS neurons or more (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
+    tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES examples
+    # where C has TRANSPOSED_WIDE_ROWS columns or more (TILE_MAX_ROWS where it has fewer)
+    loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
+    # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
 
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
 AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
-                     transposed_wide_below=0)
+                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
-                       transposed_wide_below=200)
+                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0)
+# AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves: ZEN4 below.
+ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=128, loops_long_below=512)
 
 
-ROUTES = AVX512_ROUTES if host_has_avx512() else AVX2_ROUTES
+def host_routes():
+    """The routes for the CPU that Numba compiles for: ZEN4_ROUTES on AMD Zen 4, AVX512_ROUTES on other CPUs with
+    AVX-512, AVX2_ROUTES on the rest."""
+    if not host_has_avx512():
+        return AVX2_ROUTES
+    return ZEN4_ROUTES if host_cpu_name() == "znver4" else AVX512_ROUTES
+
+
+ROUTES = host_routes()
 
 
 def _load_openblas():
@@ -219,9 +241,12 @@ _GEMM = {types.float32: _cblas_gemm_type(types.float32, "scipy_cblas_sgemm"),
 
 
 @njit(cache=True)
-def linear_takes_blas_on(routes, m, n_out):
-    """True when ``linear`` sends a block of m examples into n_out neurons to BLAS (rows contiguous) under routes."""
-    return m >= routes.blas_linear_block and n_out >= BLAS_LINEAR_ROWS
+def linear_takes_blas_on(routes, m, n_out, n_in, itemsize):
+    """True when ``linear`` sends a block of m examples of n_in inputs into n_out neurons to BLAS (rows contiguous,
+    itemsize bytes an entry) under routes."""
+    long_on_loops = ((itemsize == 4) & (n_in >= LONG_INPUTS) & (n_out < TRANSPOSED_WIDE_ROWS)
+                     & (m < routes.loops_long_below))
+    return (m >= routes.blas_linear_block) & (n_out >= BLAS_LINEAR_ROWS) & (not long_on_loops)
 
 
 @njit(cache=True)
@@ -232,11 +257,11 @@ def linear_takes_tiles_on(routes, m, n_out):
 
 
 @njit(cache=True)
-def first_layer_transposed_on(routes, m, n_out, itemsize):
+def first_layer_transposed_on(routes, m, n_out, n_in, itemsize):
     """True when a mini-batch epoch of batches of m examples keeps its first layer's n_out rows of weights
     transposed (the forward product ``blas_linear_transposed``), under routes: float32 only."""
     below = routes.transposed_wide_below if n_out >= TRANSPOSED_WIDE_ROWS else routes.transposed_below
-    return (itemsize == 4) & (routes.blas_linear_block <= m) & (m < below) & (n_out >= BLAS_LINEAR_ROWS)
+    return (itemsize == 4) & linear_takes_blas_on(routes, m, n_out, n_in, itemsize) & (m < below)
 
 
 @njit(cache=True)
@@ -247,7 +272,10 @@ def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
     if not routes.tiles:
         return False
     if itemsize == 4:
-        rows = TILE_SHORT_ROWS if m < TILE_SHORT_EXAMPLES else TILE_MAX_ROWS
+        if m < TILE_SHORT_EXAMPLES:
+            rows = TILE_SHORT_ROWS
+        else:
+            rows = routes.tile_max_rows if K >= TRANSPOSED_WIDE_ROWS else TILE_MAX_ROWS
     else:
         rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))
@@ -261,9 +289,9 @@ def add_outer_takes_blas_on(routes, m, n, K, itemsize):
 
 
 @njit(cache=True)
-def linear_takes_blas(m, n_out):
+def linear_takes_blas(m, n_out, n_in, itemsize):
     """``linear_takes_blas_on`` with this machine's ROUTES."""
-    return linear_takes_blas_on(ROUTES, m, n_out)
+    return linear_takes_blas_on(ROUTES, m, n_out, n_in, itemsize)
 
 
 @njit(cache=True)
@@ -273,9 +301,9 @@ def linear_takes_tiles(m, n_out):
 
 
 @njit(cache=True)
-def first_layer_transposed(m, n_out, itemsize):
+def first_layer_transposed(m, n_out, n_in, itemsize):
     """``first_layer_transposed_on`` with this machine's ROUTES."""
-    return first_layer_transposed_on(ROUTES, m, n_out, itemsize)
+    return first_layer_transposed_on(ROUTES, m, n_out, n_in, itemsize)
 
 
 @njit(cache=True)
@@ -428,7 +456,7 @@ def linear(W, b, A, Z, scratch=None):
             and rows_contiguous(Z) and rows_contiguous(A)):
         tile_linear(W, b, A, Z, view2d(scratch, 0, n_in, n_out))
         return
-    if linear_takes_blas(m, n_out) & blas_rows(W) & blas_rows(A) & blas_rows(Z):
+    if linear_takes_blas(m, n_out, n_in, W.itemsize) & blas_rows(W) & blas_rows(A) & blas_rows(Z):
         blas_linear(W, b, A, Z)
         return
     linear_loops(W, b, A, Z)

@@ -241,20 +241,21 @@ def _copy_rows(src, dst, r0):
 
 
 @njit(cache=True)
-def forward_chunk(n1, m_max=0, nthreads=1):
-    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons, for batches of up to
-    m_max examples split between nthreads threads: a thread's share of ceil(n1 / nthreads) neurons, where
-    ``linear`` sends the share's product to BLAS (``gemm.linear_takes_blas``: from 50 examples into 64
-    neurons or more on an AVX-512 CPU, so from 127 neurons on two threads, whose second claim of 63 then
-    runs on the loops; from 200 examples on an AVX2 one), else ``_forward_chunk_loops``'s claims for
-    linear's loops.
+def forward_chunk(n1, m_max, nthreads, n_in, itemsize):
+    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons from n_in inputs (itemsize
+    bytes an entry), for batches of up to m_max examples split between nthreads threads: a thread's share of
+    ceil(n1 / nthreads) neurons, where ``linear`` sends the share's product to BLAS (``gemm.linear_takes_blas``:
+    from 50 examples into 64 neurons or more on an AVX-512 CPU, so from 127 neurons on two threads, whose second
+    claim of 63 then runs on the loops; on Zen 4 in float32 from 512 examples for shares of fewer than 256
+    neurons from 512 inputs or more; from 200 examples on an AVX2 CPU), else ``_forward_chunk_loops``'s claims
+    for linear's loops.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
     (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on
     both cores; in shares, the own split is level with that or faster (bench/split-probe.md). A share is
     not split further: each BLAS call packs the batch's rows again (as for the update's shares)."""
     share = (n1 + nthreads - 1) // nthreads
-    if nthreads > 1 and linear_takes_blas(m_max, share):
+    if nthreads > 1 and linear_takes_blas(m_max, share, n_in, itemsize):
         return share
     return _forward_chunk_loops(n1)
 
@@ -275,10 +276,11 @@ def _forward_chunk_loops(n1):
 
 
 @njit(cache=True)
-def forward_blocks(n1, m_max, itemsize, nthreads):
-    """The shape of ``minibatch_part``'s buffer HB for nthreads threads: one row per claim of the forward pass,
-    holding that chunk's activations as a contiguous (m, chunk) block, each row a whole number of cache lines."""
-    chunk = forward_chunk(n1, m_max, nthreads)
+def forward_blocks(n1, m_max, itemsize, nthreads, n_in):
+    """The shape of ``minibatch_part``'s buffer HB for nthreads threads (a first hidden layer of n1 neurons from
+    n_in inputs): one row per claim of the forward pass, holding that chunk's activations as a contiguous
+    (m, chunk) block, each row a whole number of cache lines."""
+    chunk = forward_chunk(n1, m_max, nthreads, n_in, itemsize)
     line = 64 // itemsize
     return (n1 + chunk - 1) // chunk, (m_max * chunk + line - 1) // line * line
 
@@ -313,7 +315,7 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_of
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)
-    claims, length = forward_blocks(sizes[1], min(batch_size, max(len(order), 1)), X.itemsize, nthreads)
+    claims, length = forward_blocks(sizes[1], min(batch_size, max(len(order), 1)), X.itemsize, nthreads, sizes[0])
     if HB.shape[0] < claims or HB.shape[1] < length:  # the claims would write past its rows
         raise ValueError("HB is smaller than forward_blocks gives for this layer, batch and number of threads")
     rows, length = shared_blocks(sizes, min(batch_size, max(len(order), 1)))
@@ -342,7 +344,7 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_o
     n1 = sizes[1]
     W0 = weights(params, w_off, sizes, 0)
     b0 = biases(params, b_off, sizes, 0)
-    fwd_chunk = forward_chunk(n1, m_max, nthreads)
+    fwd_chunk = forward_chunk(n1, m_max, nthreads, sizes[0], X.itemsize)
     n_fwd = (n1 + fwd_chunk - 1) // fwd_chunk
     upd_chunk = UPDATE_CHUNK
     share = (n1 + nthreads - 1) // nthreads

@@ -209,7 +209,8 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     """One epoch of mini-batch SGD over X[order] in batches of batch_size, updating params in place.
 
     Where ``gemm.first_layer_transposed`` says so (in float32, batches of 50 to 399 examples into 64 to 255
-    neurons, or to 199 into more, on a CPU with AVX-512), the first layer's weights (and velocity) are kept
+    neurons, or to 199 into more, on a CPU with AVX-512, but not from 512 inputs into fewer than 256 neurons
+    on AMD Zen 4, where that product stays on the loops), the first layer's weights (and velocity) are kept
     transposed, W^T (n_in, n_out), for the whole epoch and put back at its end: OpenBLAS multiplies the batch
     by W^T as it is (neither operand transposed), where the product with W (n_out, n_in) transposes W as it
     packs it, and the update adds X^T delta into W^T. Nothing else reads the first layer's weights during an
@@ -228,7 +229,7 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     Yb = np.empty((m_max, Y.shape[1]), dtype=Y.dtype)
     G = gradient_scratch(sizes, rule, X)
     L = len(sizes) - 1
-    transposed = first_layer_transposed(m_max, sizes[1], X.itemsize)
+    transposed = first_layer_transposed(m_max, sizes[1], sizes[0], X.itemsize)
     WT = np.empty((sizes[0], sizes[1]) if transposed else (0, 0), dtype=X.dtype)
     VT = np.empty((sizes[0], sizes[1]) if transposed and rule != SGD else (0, 0), dtype=X.dtype)
     W0, V0 = weights(params, w_off, sizes, FIRST_LAYER), weights(velocity, w_off, sizes, FIRST_LAYER)

@@ -31,6 +31,12 @@ def host_has_avx512():
     return "+avx512f" in features.split(",")
 
 
+def host_cpu_name():
+    """The name of the CPU that Numba compiles for ($NUMBA_CPU_NAME, else the host's, as LLVM names it:
+    "znver4", "sapphirerapids", ...), which also keys Numba's on-disk cache."""
+    return numba_config.CPU_NAME or llvm.get_host_cpu_name()
+
+
 WIDE = host_has_avx512()
 
 

@@ -215,18 +215,19 @@ def gemm_paths(dtype, routes):
         if gemm.add_outer_takes_tiles_on(routes, m, n, K, size):
             return "tiles"
         return "BLAS" if gemm.add_outer_takes_blas_on(routes, m, n, K, size) else "loops"
-    def forward(m, n):
+    def forward(m, n, K):
         if gemm.linear_takes_tiles_on(routes, m, n):
             return "tiles"
-        return "BLAS" if gemm.linear_takes_blas_on(routes, m, n) else "loops"
-    return [(forward(m, n), route(m, n, K), route(n, m, K)) for m, n, K in GEMM_SHAPES]
+        return "BLAS" if gemm.linear_takes_blas_on(routes, m, n, K, size) else "loops"
+    return [(forward(m, n, K), route(m, n, K), route(n, m, K)) for m, n, K in GEMM_SHAPES]
 
 
 def test_this_machine_takes_the_routes_of_its_vector_width():
     avx512 = gemm.host_has_avx512()
-    assert gemm.ROUTES == (gemm.AVX512_ROUTES if avx512 else gemm.AVX2_ROUTES)
+    zen4 = gemm.host_cpu_name() == "znver4"
+    assert gemm.ROUTES == (gemm.AVX2_ROUTES if not avx512 else gemm.ZEN4_ROUTES if zen4 else gemm.AVX512_ROUTES)
     assert gemm.add_outer_takes_blas(10, 30, 784, 4) == avx512  # batch 10's update: BLAS only with AVX-512
-    assert gemm.linear_takes_blas(100, 1000) == avx512
+    assert gemm.linear_takes_blas(100, 1000, 784, 4) == avx512
     assert gemm.add_outer_takes_tiles(100, 30, 784, 4)  # the first layer of [784, 30, 10] at batch 100: both
     assert gemm.linear_takes_tiles(1000, 30) == avx512  # its forward product at batch 1000: tiles only with AVX-512
     assert kernels.tiles.columns(4) == (32 if avx512 else 16)  # two vectors of 64 or 32 bytes
@@ -268,8 +269,8 @@ def test_gemm_shapes_cover_every_path_on_avx2():
     for m, n, K in [(32, 1, 16), (32, 49, 63), (100, 10_000, 16), (32, 129, 64), (1000, 300, 100), (32, 41, 784), (32, 201, 63)]:
         for itemsize in (4, 8):
             assert tiles(on, m, n, K, itemsize) != blas(on, m, n, K, itemsize)
-    assert not linear_blas(on, 1000, 63) and not linear_blas(on, 199, 1000)
-    assert linear_blas(on, 200, 64) and linear_blas(on, 1000, 100)
+    assert not linear_blas(on, 1000, 63, 784, 4) and not linear_blas(on, 199, 1000, 784, 4)
+    assert linear_blas(on, 200, 64, 784, 4) and linear_blas(on, 1000, 100, 784, 4)
 
 
 def test_gemm_shapes_cover_every_path_on_avx512():
@@ -298,10 +299,29 @@ def test_gemm_shapes_cover_every_path_on_avx512():
     for width in (30, 64):
         assert blas(on, 31, width, 784, 4) and tiles(on, 32, width, 784, 4) and tiles(on, 1000, width, 784, 4)
     assert tiles(on, 99, 100, 784, 4) and blas(on, 100, 100, 784, 4)
-    assert not linear_blas(on, 49, 1000) and not linear_blas(on, 1000, 63)
-    assert linear_blas(on, 50, 64) and linear_blas(on, 100, 1000)
+    assert not linear_blas(on, 49, 1000, 784, 4) and not linear_blas(on, 1000, 63, 784, 4)
+    assert linear_blas(on, 50, 64, 784, 4) and linear_blas(on, 100, 1000, 784, 4) and linear_blas(on, 100, 100, 784, 4)
     assert not linear_tiles(on, 511, 30) and linear_tiles(on, 512, 30) and linear_tiles(on, 10_000, 63)
     assert not linear_tiles(on, 1000, 29) and not linear_tiles(on, 1000, 64)
+
+
+def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_its_update_in_tiles():
+    # AMD Zen 4 (AVX-512 in two 32-byte halves): float32, 784 inputs into 64 to 255 neurons, linear's loops
+    # ran ahead of BLAS below 512 examples, and the register tiles ahead of BLAS for the update of up to 128
+    # rows of 784 columns from 100 examples (bench/routes-zen4.md); paired epochs: bench/ab-zen4-routes.md.
+    # Everything else as on other AVX-512 CPUs.
+    on, intel = gemm.ZEN4_ROUTES, gemm.AVX512_ROUTES
+    linear_blas, tiles, blas = gemm.linear_takes_blas_on, gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on
+    for n in (64, 100, 255):
+        assert not linear_blas(on, 511, n, 784, 4) and linear_blas(on, 512, n, 784, 4)
+        assert linear_blas(intel, 50, n, 784, 4)
+    assert linear_blas(on, 50, 256, 784, 4) and linear_blas(on, 50, 100, 511, 4)  # wide, or fewer inputs
+    assert linear_blas(on, 50, 100, 784, 8)  # float64: BLAS as elsewhere
+    assert tiles(on, 100, 128, 784, 4) and not tiles(on, 100, 129, 784, 4) and blas(on, 100, 129, 784, 4)
+    assert not tiles(intel, 100, 100, 784, 4)
+    assert not tiles(on, 100, 100, 255, 4) and blas(on, 100, 100, 255, 4)  # fewer columns: as elsewhere
+    assert not tiles(on, 100, 100, 784, 8)  # float64: as elsewhere
+    assert on._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0) == intel
 
 
 def update_case(m, n, K, dtype, seed):
@@ -590,7 +610,7 @@ def test_epoch_matches_reference_through_blas(batch_size, momentum):
     # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples, the forward product
     # too from 520; 560 examples end on a short batch.
     assert gemm.add_outer_takes_blas(batch_size, 260, 80, 8)
-    assert gemm.linear_takes_blas(batch_size, 260) == (batch_size == 520)
+    assert gemm.linear_takes_blas(batch_size, 260, 80, 8) == (batch_size == 520)
     got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
@@ -613,9 +633,19 @@ def test_float32_epoch_with_the_first_layer_transposed_matches_reference(sizes, 
     # float32 against the float64 reference: round-off over 6 updates left at most 2e-7 here; a weight put back
     # in the wrong place, or a step or a velocity missed, is off by far more (the velocity's: 1e-3 and up).
     # The same kernels in float64, to 1e-10: test_transposed_first_layer_kernels_match_the_untransposed_ones.
-    assert gemm.first_layer_transposed(60, sizes[1], 4) == gemm.host_has_avx512()
+    assert gemm.first_layer_transposed(60, sizes[1], sizes[0], 4) == gemm.host_has_avx512()
     got, want = epochs_vs_reference(sizes, "sigmoid", "quadratic", 60, lmbda, momentum, n=130, nesterov=nesterov,
                                     dtype="float32")
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
+def test_float32_epoch_on_the_loops_where_zen4_keeps_them_matches_reference():
+    # 600 inputs into 70 neurons at batch 60 in float32: on Zen 4 the first layer's forward product stays on
+    # linear's loops and the layer is not transposed; elsewhere with AVX-512 it goes to BLAS from W^T
+    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
+    assert gemm.linear_takes_blas(60, 70, 600, 4) == (gemm.host_has_avx512() and not zen4)
+    assert gemm.first_layer_transposed(60, 70, 600, 4) == (gemm.host_has_avx512() and not zen4)
+    got, want = epochs_vs_reference([600, 70, 5], "sigmoid", "quadratic", 60, 1.0, 0.9, n=130, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
@@ -623,11 +653,15 @@ def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_o
     # paired epochs: 0.95-0.99 of the time at batch 64 to 300 in float32, level at 500, slower at batch 200
     # into 300 neurons and in float64 (bench/ab-transposed-first.md); never on AVX2, where it was not measured
     t, on = gemm.first_layer_transposed_on, gemm.AVX512_ROUTES
-    assert t(on, 50, 64, 4) and t(on, 100, 100, 4) and t(on, 399, 255, 4) and t(on, 199, 1000, 4)
-    assert not t(on, 49, 100, 4) and not t(on, 400, 100, 4) and not t(on, 100, 63, 4) and not t(on, 100, 100, 8)
-    assert not t(on, 200, 256, 4) and not t(on, 200, 300, 4)
-    assert not any(t(gemm.AVX2_ROUTES, m, n, 4) for m in (50, 100, 200, 399) for n in (64, 100, 1000))
-    assert gemm.first_layer_transposed(100, 100, 4) == gemm.host_has_avx512()
+    assert t(on, 50, 64, 784, 4) and t(on, 100, 100, 784, 4) and t(on, 399, 255, 784, 4) and t(on, 199, 1000, 784, 4)
+    assert not t(on, 49, 100, 784, 4) and not t(on, 400, 100, 784, 4) and not t(on, 100, 63, 784, 4)
+    assert not t(on, 100, 100, 784, 8) and not t(on, 200, 256, 784, 4) and not t(on, 200, 300, 784, 4)
+    assert not any(t(gemm.AVX2_ROUTES, m, n, 784, 4) for m in (50, 100, 200, 399) for n in (64, 100, 1000))
+    assert gemm.first_layer_transposed(100, 100, 80, 4) == gemm.host_has_avx512()
+    # on Zen 4 a first layer of 512 inputs or more into fewer than 256 neurons stays on linear's loops below 512
+    # examples, so it is not transposed there; wider layers, and layers of fewer inputs, as elsewhere
+    zen4 = gemm.ZEN4_ROUTES
+    assert not t(zen4, 100, 100, 784, 4) and t(zen4, 100, 100, 511, 4) and t(zen4, 100, 300, 784, 4)
 
 
 @pytest.mark.parametrize("rule", [kernels.codes.SGD, kernels.codes.MOMENTUM, kernels.codes.NESTEROV])

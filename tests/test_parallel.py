@@ -71,8 +71,8 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
     assert blas_splits(sizes, batch_size, 1100, "float64") == blas_threads
     assert gemm.add_outer_takes_blas(batch_size, sizes[1] // 2, sizes[0], 8)  # kernels.parallel's halves
     if batch_size == 200:  # the forward product's halves too (on either CPU: BLAS from 200 examples on AVX2)
-        assert gemm.linear_takes_blas(batch_size, sizes[1] // 2)
-        assert parallel.forward_chunk(sizes[1], batch_size, 2) == sizes[1] // 2
+        assert gemm.linear_takes_blas(batch_size, sizes[1] // 2, sizes[0], 8)
+        assert parallel.forward_chunk(sizes[1], batch_size, 2, sizes[0], 8) == sizes[1] // 2
     X, y = make_data(1030, sizes[0], sizes[-1])  # a last batch of 30 at batch 200: its halves on the loops
     serial, serial_loss = epochs(sizes, X, y, batch_size, 1, cost="quadratic", momentum=0.5)
     threaded, threaded_loss = epochs(sizes, X, y, batch_size, 2, cost="quadratic", momentum=0.5)
@@ -118,7 +118,7 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     # only w^T delta (40 rows of W, 200 examples, 100 columns) goes to BLAS here
     assert not blas(200, 100, 50, 8) and not blas(200, 40, 100, 8)
     assert blas(40, 200, 100, 8) and may([50, 100, 40], 200, 10_000, "float64")
-    assert not blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas_on(on, 31, 10_000)
+    assert not blas(31, 10_000, 10_000, 8) and not gemm.linear_takes_blas_on(on, 31, 10_000, 784, 8)
     assert not blas(10_000, 40, 10_000, 8)  # w^T delta: 40 examples, any width
     # two threads run the serial epoch with BLAS on both only where both first-layer products go to BLAS,
     # from 512 examples
@@ -315,12 +315,13 @@ def test_online_learning_on_two_threads_needs_hogwild():
 
 
 def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
-    assert [parallel.forward_chunk(n) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36, 48, 48]
+    assert [parallel.forward_chunk(n, 1, 1, 784, 4) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36,
+                                                                                                  48, 48]
     assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim for the loops stays on them
     for n1, m, itemsize, nthreads in [(30, 20, 4, 2), (500, 30, 8, 2), (1000, 100, 4, 2), (1, 1, 8, 2),
                                       (1000, 100, 4, 1), (301, 100, 8, 2), (128, 50, 4, 2)]:
-        claims, length = parallel.forward_blocks(n1, m, itemsize, nthreads)
-        chunk = parallel.forward_chunk(n1, m, nthreads)
+        claims, length = parallel.forward_blocks(n1, m, itemsize, nthreads, 784)
+        chunk = parallel.forward_chunk(n1, m, nthreads, 784, itemsize)
         assert (claims - 1) * chunk < n1 <= claims * chunk  # every neuron in exactly one claim
         assert length >= m * chunk and length * itemsize % 64 == 0  # every block starts on a cache line
 
@@ -329,15 +330,22 @@ def test_a_forward_share_that_goes_to_blas_is_one_claim():
     # where linear sends a thread's share of the first layer to BLAS, the share is the claim: one product
     # each, not a BLAS call per claim of 6 to 48 neurons (each packs the batch's rows again) nor the loops
     avx512 = gemm.host_has_avx512()  # linear takes BLAS from 50 examples there, from 200 on AVX2
-    assert parallel.forward_chunk(1000, 100, 2) == (500 if avx512 else 48)
-    assert parallel.forward_blocks(1000, 100, 4, 2)[0] == (2 if avx512 else 21)
-    assert parallel.forward_chunk(1000, 200, 2) == 500 and parallel.forward_blocks(1000, 200, 4, 2)[0] == 2
-    assert parallel.forward_chunk(301, 200, 2) == 151 and parallel.forward_blocks(301, 200, 8, 2)[0] == 2
-    assert parallel.forward_chunk(127, 200, 2) == 64  # shares of 64 and 63: the second on the loops
-    assert parallel.forward_chunk(126, 200, 2) == 12  # shares of 63 neurons: claims for the loops
-    assert parallel.forward_chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
-    assert parallel.forward_chunk(1000, 200, 1) == 48  # one thread: no shares
-    assert parallel.forward_chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3)[0] == 3
+
+    def chunk(n1, m, nthreads, n_in=784, itemsize=4):
+        return parallel.forward_chunk(n1, m, nthreads, n_in, itemsize)
+    assert chunk(1000, 100, 2) == (500 if avx512 else 48)
+    assert parallel.forward_blocks(1000, 100, 4, 2, 784)[0] == (2 if avx512 else 21)
+    assert chunk(1000, 200, 2) == 500 and parallel.forward_blocks(1000, 200, 4, 2, 784)[0] == 2
+    assert chunk(301, 200, 2, 784, 8) == 151 and parallel.forward_blocks(301, 200, 8, 2, 784)[0] == 2
+    assert chunk(127, 200, 2, 100) == 64  # shares of 64 and 63: the second on the loops
+    assert chunk(126, 200, 2) == 12  # shares of 63 neurons: claims for the loops
+    assert chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
+    assert chunk(1000, 200, 1) == 48  # one thread: no shares
+    assert chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3, 784)[0] == 3
+    # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops below 512 examples
+    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
+    assert chunk(300, 200, 2) == (36 if zen4 else 150) and chunk(300, 200, 2, 784, 8) == 150
+    assert chunk(300, 512, 2) == 150 and chunk(300, 200, 2, 100) == 150
 
 
 @two_cores
@@ -351,12 +359,12 @@ def test_a_buffer_too_small_for_the_claims_is_refused():
     optimizer = fastnn.Optimizer(0.1)
     args = (net.params, net.params, *net.kernel_args()[1:], d.X, d.Y, np.arange(400), m, optimizer.rule,
             optimizer.hyper(400, net.dtype))
-    small = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 1), np.float64)
+    small = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 1, sizes[0]), np.float64)
     S = layout.aligned_empty(parallel.shared_blocks(np.array(sizes), m), np.float64)
     before = net.params.copy()
     with pytest.raises(ValueError, match="HB is smaller than forward_blocks gives"):
         run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, small, S, *args), 2)
-    HB = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 2), np.float64)
+    HB = layout.aligned_empty(parallel.forward_blocks(sizes[1], m, 8, 2, sizes[0]), np.float64)
     S_small = layout.aligned_empty(parallel.shared_blocks(np.array(sizes), m // 2), np.float64)
     with pytest.raises(ValueError, match="S is smaller than shared_blocks gives"):
         run_threads(lambda tid, sync: parallel.minibatch_part(tid, 2, sync, Xs, HB, S_small, *args), 2)
