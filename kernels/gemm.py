@@ -169,7 +169,8 @@ AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_line
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
                        transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0)
-# AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves: ZEN4 below.
+# AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
+# bench/ab-zen4-routes.md. It changes two fields (their comments in Routes say where they act; float32 only).
 ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=128, loops_long_below=512)
 
 
