@@ -548,8 +548,8 @@ def large_products_why():
             routes += (
                 "This CPU is AMD Zen 4, which runs 64-byte vectors in two halves: there, in float32, the first "
                 "layer's forward product from 512 inputs or more into fewer than 256 neurons stays on fastnn's loops "
-                "below 512 examples, and the tiles take the update of up to 128 neurons of 256 inputs or more from "
-                "100 examples (`gemm.ZEN4_ROUTES`; bench/routes-zen4.md has the rates, bench/ab-zen4-routes.md the "
+                "below 512 examples, and the tiles take the update of up to 128 neurons of 512 inputs or more from "
+                "100 to 511 examples (`gemm.ZEN4_ROUTES`; bench/routes-zen4.md has the rates, bench/ab-zen4-routes.md the "
                 "paired epochs). ")
     else:
         routes = (
@@ -679,7 +679,10 @@ def threads_why(threads):
         "that the other core copied. The smaller the first layer's share of the epoch (deep nets of narrow "
         "layers), the more the barriers and copies weigh and the further the speed-up falls below 2. Where both "
         f"of the first layer's products go to BLAS (batch {gemm.ROUTES.blas_linear_block} and more into "
-        f"{gemm.BLAS_LINEAR_ROWS} neurons and more, the update in BLAS too) and the batch has "
+        f"{gemm.BLAS_LINEAR_ROWS} neurons and more" +
+        (f", but from batch {gemm.ROUTES.loops_long_below} where {gemm.LONG_INPUTS} inputs or more go into "
+         f"fewer than {gemm.TRANSPOSED_WIDE_ROWS} neurons in float32" if gemm.ROUTES.loops_long_below else "") +
+        ", the update in BLAS too) and the batch has "
         f"{BLAS_SPLIT_EXAMPLES} examples or more, "
         "two threads run the serial epoch with OpenBLAS on both cores instead (`fastnn/threads.py::blas_splits`): "
         "then the products are split, and everything between them runs on one core. Below that batch, where a "

@@ -72,13 +72,14 @@ as it packs it, and the update adds X^T delta into W^T. Paired epochs took 0.94-
 64 to 300 into 64 to 100 neurons and at batch 100 into 300 and 1000, level at 500 and 1000 examples; at
 batch 200 into 300 neurons 1.004-1.008 (so wide layers stop at 200), and in float64 1.04-1.06
 (bench/ab-transposed-first.md).
-On AMD Zen 4 (``ZEN4_ROUTES``, where LLVM names the CPU znver4), which has AVX-512 but runs 64-byte vectors in
+On AMD Zen 4 (``ZEN4_ROUTES``, ``host_routes``), which has AVX-512 but runs 64-byte vectors in
 two halves, two float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md): ``linear`` keeps blocks of
 LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
 GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
 only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 128 rows
-of 256 columns or more (105-110 GFLOP/s against BLAS's 99-104 at 100 rows of 784 columns). Paired epochs of
-[784,100,10] took 0.92-0.95 of the time at batch 100 and 200, 0.98 at 1000; wider layers keep the routes above.
+of LONG_INPUTS columns or more below LONG_TILES_BELOW examples (105-110 GFLOP/s against BLAS's 99-104 at 100 rows
+of 784 columns). Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200; batch 1000 and
+wider layers keep the routes above.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -137,7 +138,12 @@ TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
 TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
 TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
-LONG_INPUTS = 512  # Routes.loops_long_below: blocks of this many inputs or more
+LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this many inputs or more (measured at 784;
+# at 100 inputs BLAS stays ahead of both the loops and the tiles on Zen 4, between the two it was not measured)
+LONG_TILES_BELOW = 512  # Routes.tile_max_rows holds below this many examples: from there the first layer's update
+# goes to BLAS as elsewhere, and two threads share both of its products in BLAS (fastnn.threads.blas_splits):
+# with the update in tiles, two threads at [784,100,10] batch 1000 ran fastnn's own split instead, 5% slower in
+# the median in two of four runs and erratic in one
 TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
@@ -155,10 +161,10 @@ class Routes(NamedTuple):
     tile_linear_block: int  # linear into TILE_LINEAR_ROWS .. BLAS_LINEAR_ROWS neurons takes the tiles from this
     # many examples, over a transposed copy of the weights (0: never)
     transposed_below: int  # a float32 mini-batch epoch keeps its first layer's weights transposed for batches
-    # from blas_linear_block up to (not including) this many examples into BLAS_LINEAR_ROWS neurons or more (0: never),
+    # below this many examples where linear sends its forward product to BLAS (linear_takes_blas_on) (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
-    tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES examples
-    # where C has TRANSPOSED_WIDE_ROWS columns or more (TILE_MAX_ROWS where it has fewer)
+    tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES to
+    # LONG_TILES_BELOW examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS)
     loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
     # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
 
@@ -176,10 +182,11 @@ ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=128, loops_long_below=512)
 
 def host_routes():
     """The routes for the CPU that Numba compiles for: ZEN4_ROUTES on AMD Zen 4, AVX512_ROUTES on other CPUs with
-    AVX-512, AVX2_ROUTES on the rest."""
+    AVX-512, AVX2_ROUTES on the rest. LLVM names Zen 4 znver4 from LLVM 16 on; older ones (Numba 0.61 and
+    before) call it znver3, and a Zen 3 has no AVX-512, so znver3 with AVX-512 is a Zen 4 too."""
     if not host_has_avx512():
         return AVX2_ROUTES
-    return ZEN4_ROUTES if host_cpu_name() == "znver4" else AVX512_ROUTES
+    return ZEN4_ROUTES if host_cpu_name() in ("znver3", "znver4") else AVX512_ROUTES
 
 
 ROUTES = host_routes()
@@ -276,7 +283,7 @@ def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
         if m < TILE_SHORT_EXAMPLES:
             rows = TILE_SHORT_ROWS
         else:
-            rows = routes.tile_max_rows if K >= TRANSPOSED_WIDE_ROWS else TILE_MAX_ROWS
+            rows = routes.tile_max_rows if (K >= LONG_INPUTS) & (m < LONG_TILES_BELOW) else TILE_MAX_ROWS
     else:
         rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))

@@ -224,7 +224,7 @@ def gemm_paths(dtype, routes):
 
 def test_this_machine_takes_the_routes_of_its_vector_width():
     avx512 = gemm.host_has_avx512()
-    zen4 = gemm.host_cpu_name() == "znver4"
+    zen4 = gemm.host_cpu_name() in ("znver3", "znver4")  # with AVX-512 (see gemm.host_routes)
     assert gemm.ROUTES == (gemm.AVX2_ROUTES if not avx512 else gemm.ZEN4_ROUTES if zen4 else gemm.AVX512_ROUTES)
     assert gemm.add_outer_takes_blas(10, 30, 784, 4) == avx512  # batch 10's update: BLAS only with AVX-512
     assert gemm.linear_takes_blas(100, 1000, 784, 4) == avx512
@@ -318,8 +318,9 @@ def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_it
     assert linear_blas(on, 50, 256, 784, 4) and linear_blas(on, 50, 100, 511, 4)  # wide, or fewer inputs
     assert linear_blas(on, 50, 100, 784, 8)  # float64: BLAS as elsewhere
     assert tiles(on, 100, 128, 784, 4) and not tiles(on, 100, 129, 784, 4) and blas(on, 100, 129, 784, 4)
+    assert tiles(on, 511, 100, 784, 4) and not tiles(on, 512, 100, 784, 4) and blas(on, 512, 100, 784, 4)
     assert not tiles(intel, 100, 100, 784, 4)
-    assert not tiles(on, 100, 100, 255, 4) and blas(on, 100, 100, 255, 4)  # fewer columns: as elsewhere
+    assert tiles(on, 100, 100, 512, 4) and not tiles(on, 100, 100, 511, 4) and blas(on, 100, 100, 511, 4)
     assert not tiles(on, 100, 100, 784, 8)  # float64: as elsewhere
     assert on._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0) == intel
 
