@@ -16,12 +16,10 @@ import threading
 import numpy as np
 
 from .blas import blas_threads, may_use_blas
-from .kernels.gemm import ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
+from .kernels.gemm import BLAS_SPLIT_EXAMPLES, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part, shared_blocks
 from .kernels.sgd import minibatch_epoch, online_epoch
-
-BLAS_SPLIT_EXAMPLES = 512  # blas_splits: BLAS on two threads from this many examples
 
 
 def run_threads(work, nthreads):

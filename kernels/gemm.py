@@ -77,7 +77,7 @@ two halves, two float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-route
 LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
 GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
 only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 128 rows
-of LONG_INPUTS columns or more below LONG_TILES_BELOW examples (105-110 GFLOP/s against BLAS's 99-104 at 100 rows
+of LONG_INPUTS columns or more below BLAS_SPLIT_EXAMPLES examples (105-110 GFLOP/s against BLAS's 99-104 at 100 rows
 of 784 columns). Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200; batch 1000 and
 wider layers keep the routes above.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
@@ -140,10 +140,10 @@ TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: 
 TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
 LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this many inputs or more (measured at 784;
 # at 100 inputs BLAS stays ahead of both the loops and the tiles on Zen 4, between the two it was not measured)
-LONG_TILES_BELOW = 512  # Routes.tile_max_rows holds below this many examples: from there the first layer's update
-# goes to BLAS as elsewhere, and two threads share both of its products in BLAS (fastnn.threads.blas_splits):
-# with the update in tiles, two threads at [784,100,10] batch 1000 ran fastnn's own split instead, 5% slower in
-# the median in two of four runs and erratic in one
+BLAS_SPLIT_EXAMPLES = 512  # from this many examples two threads hand both of the first layer's products to BLAS
+# (fastnn.threads.blas_splits), so Routes.tile_max_rows holds only below it: with the update in tiles, two threads
+# at [784,100,10] batch 1000 ran fastnn's own split instead, 5% slower in the median in two of four runs and
+# erratic in one
 TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
@@ -164,7 +164,7 @@ class Routes(NamedTuple):
     # below this many examples where linear sends its forward product to BLAS (linear_takes_blas_on) (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
     tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES to
-    # LONG_TILES_BELOW examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS)
+    # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS)
     loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
     # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
 
@@ -283,7 +283,7 @@ def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
         if m < TILE_SHORT_EXAMPLES:
             rows = TILE_SHORT_ROWS
         else:
-            rows = routes.tile_max_rows if (K >= LONG_INPUTS) & (m < LONG_TILES_BELOW) else TILE_MAX_ROWS
+            rows = routes.tile_max_rows if (K >= LONG_INPUTS) & (m < BLAS_SPLIT_EXAMPLES) else TILE_MAX_ROWS
     else:
         rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))

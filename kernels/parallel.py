@@ -315,25 +315,25 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_of
     """
     check_rule(rule)
     check_training_codes(hidden, output, cost)
-    claims, length = forward_blocks(sizes[1], min(batch_size, max(len(order), 1)), X.itemsize, nthreads, sizes[0])
+    m_max = min(batch_size, max(len(order), 1))  # the largest batch
+    claims, length = forward_blocks(sizes[1], m_max, X.itemsize, nthreads, sizes[0])
     if HB.shape[0] < claims or HB.shape[1] < length:  # the claims would write past its rows
         raise ValueError("HB is smaller than forward_blocks gives for this layer, batch and number of threads")
-    rows, length = shared_blocks(sizes, min(batch_size, max(len(order), 1)))
+    rows, length = shared_blocks(sizes, m_max)
     if S.shape[0] < rows or S.shape[1] < length:
         raise ValueError("S is smaller than shared_blocks gives for these layers and batch")
     state = flush_denormals()
     loss = _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_off, sizes, hidden, output, cost,
-                           X, Y, order, batch_size, rule, hyper)
+                           X, Y, order, batch_size, m_max, rule, hyper)
     restore_denormals(state)
     return loss
 
 
 @njit(cache=True)
 def _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_off, sizes, hidden, output, cost,
-                    X, Y, order, batch_size, rule, hyper):
-    """minibatch_part's work, its codes checked."""
+                    X, Y, order, batch_size, m_max, rule, hyper):
+    """minibatch_part's work, its codes and buffers checked for batches of up to m_max examples."""
     L = len(sizes) - 1
-    m_max = min(batch_size, max(len(order), 1))
     own_max = (m_max + nthreads - 1) // nthreads  # the most rows own_rows gives a thread
     acts, a_off = alloc_acts(sizes, own_max, X)  # this thread's rows' activations
     deltas, _ = alloc_acts(sizes, own_max, X)  # and deltas, same layout

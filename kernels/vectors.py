@@ -33,7 +33,9 @@ def host_has_avx512():
 
 def host_cpu_name():
     """The name of the CPU that Numba compiles for ($NUMBA_CPU_NAME, else the host's, as LLVM names it:
-    "znver4", "sapphirerapids", ...), which also keys Numba's on-disk cache."""
+    "znver4", "sapphirerapids", ...), which also keys Numba's on-disk cache. Given as LLVM takes it: LLVM does
+    not resolve NUMBA_CPU_NAME=host (it warns "'host' is not a recognized processor" and tunes for no CPU in
+    particular), so neither does this, and such a process takes the routes of no particular CPU either."""
     return numba_config.CPU_NAME or llvm.get_host_cpu_name()
 
 
