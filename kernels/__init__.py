@@ -5,8 +5,9 @@ Installed as ``fastnn.kernels``. See ``layout`` for the parameter buffer, ``forw
 algorithms, ``gemm`` for the blocked matrix products they spend their time in (and the routes that send the large
 ones to BLAS, per kind of CPU), ``denormals`` for the flush to zero every kernel sets while it runs, ``parallel``
 for one thread's share of a multi-threaded epoch, ``codes`` for the activation, cost and
-update-rule codes.
+update-rule codes; ``cache`` keys Numba's cache of every kernel by all of their source files.
 """
+from .cache import SOURCE_STAMP  # first: installs the cache's key before any kernel is compiled or loaded
 from .backprop import accumulate_gradient
 from .codes import (CROSS_ENTROPY, IDENTITY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID,
                     SOFTMAX, TANH)
