@@ -73,13 +73,14 @@ as it packs it, and the update adds X^T delta into W^T. Paired epochs took 0.94-
 batch 200 into 300 neurons 1.004-1.008 (so wide layers stop at 200), and in float64 1.04-1.06
 (bench/ab-transposed-first.md).
 On AMD Zen 4 (``ZEN4_ROUTES``, ``host_routes``), which has AVX-512 but runs 64-byte vectors in
-two halves, two float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md): ``linear`` keeps blocks of
+two halves, float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md): ``linear`` keeps blocks of
 LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
 GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
-only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 128 rows
-of LONG_INPUTS columns or more below BLAS_SPLIT_EXAMPLES examples (105-110 GFLOP/s against BLAS's 99-104 at 100 rows
-of 784 columns). Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200; batch 1000 and
-wider layers keep the routes above.
+only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 300 rows
+of LONG_INPUTS columns or more from 100 examples to below BLAS_SPLIT_EXAMPLES (105-110 GFLOP/s against BLAS's 99-104
+at 100 and 300 rows of 784 columns), and a first layer whose update they take is not kept transposed either.
+Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200, [784,300,10] 0.98 at batch 100
+(bench/ab-zen4-wide-tiles.md); batch 1000 and wider layers keep the routes above.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -167,17 +168,21 @@ class Routes(NamedTuple):
     # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS)
     loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
     # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
+    tiles_keep_layout: bool  # a first layer of LONG_INPUTS inputs or more whose update add_outer's tiles take is
+    # not kept transposed (its forward product goes to BLAS from W as it is, and the tiles update W)
 
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
 AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
-                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0)
+                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0, tiles_keep_layout=False)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
-                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0)
+                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0,
+                       tiles_keep_layout=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
-# bench/ab-zen4-routes.md. It changes two fields (their comments in Routes say where they act; float32 only).
-ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=128, loops_long_below=512)
+# bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md. It changes three fields (their comments in Routes say where
+# they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300 (at 1000 BLAS is faster).
+ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, loops_long_below=512, tiles_keep_layout=True)
 
 
 def host_routes():
@@ -267,9 +272,12 @@ def linear_takes_tiles_on(routes, m, n_out):
 @njit(cache=True)
 def first_layer_transposed_on(routes, m, n_out, n_in, itemsize):
     """True when a mini-batch epoch of batches of m examples keeps its first layer's n_out rows of weights
-    transposed (the forward product ``blas_linear_transposed``), under routes: float32 only."""
+    transposed (the forward product ``blas_linear_transposed``), under routes: float32 only, and not where
+    routes.tiles_keep_layout and the tiles take the update of a layer of LONG_INPUTS inputs or more."""
     below = routes.transposed_wide_below if n_out >= TRANSPOSED_WIDE_ROWS else routes.transposed_below
-    return (itemsize == 4) & linear_takes_blas_on(routes, m, n_out, n_in, itemsize) & (m < below)
+    tiles = (routes.tiles_keep_layout and n_in >= LONG_INPUTS
+             and add_outer_takes_tiles_on(routes, m, n_out, n_in, itemsize))
+    return (itemsize == 4) & linear_takes_blas_on(routes, m, n_out, n_in, itemsize) & (m < below) & (not tiles)
 
 
 @njit(cache=True)

@@ -307,8 +307,9 @@ def test_gemm_shapes_cover_every_path_on_avx512():
 
 def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_its_update_in_tiles():
     # AMD Zen 4 (AVX-512 in two 32-byte halves): float32, 784 inputs into 64 to 255 neurons, linear's loops
-    # ran ahead of BLAS below 512 examples, and the register tiles ahead of BLAS for the update of up to 128
-    # rows of 784 columns from 100 examples (bench/routes-zen4.md); paired epochs: bench/ab-zen4-routes.md.
+    # ran ahead of BLAS below 512 examples, and the register tiles ahead of BLAS for the update of up to 300
+    # rows of 784 columns from 100 examples (bench/routes-zen4.md); paired epochs: bench/ab-zen4-routes.md,
+    # bench/ab-zen4-wide-tiles.md.
     # Everything else as on other AVX-512 CPUs.
     on, intel = gemm.ZEN4_ROUTES, gemm.AVX512_ROUTES
     linear_blas, tiles, blas = gemm.linear_takes_blas_on, gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on
@@ -317,12 +318,13 @@ def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_it
         assert linear_blas(intel, 50, n, 784, 4)
     assert linear_blas(on, 50, 256, 784, 4) and linear_blas(on, 50, 100, 511, 4)  # wide, or fewer inputs
     assert linear_blas(on, 50, 100, 784, 8)  # float64: BLAS as elsewhere
-    assert tiles(on, 100, 128, 784, 4) and not tiles(on, 100, 129, 784, 4) and blas(on, 100, 129, 784, 4)
+    assert tiles(on, 100, 300, 784, 4) and not tiles(on, 100, 301, 784, 4) and blas(on, 100, 301, 784, 4)
+    assert not tiles(on, 99, 129, 784, 4)  # below 100 examples the limit of other CPUs (128 rows)
     assert tiles(on, 511, 100, 784, 4) and not tiles(on, 512, 100, 784, 4) and blas(on, 512, 100, 784, 4)
     assert not tiles(intel, 100, 100, 784, 4)
     assert tiles(on, 100, 100, 512, 4) and not tiles(on, 100, 100, 511, 4) and blas(on, 100, 100, 511, 4)
     assert not tiles(on, 100, 100, 784, 8)  # float64: as elsewhere
-    assert on._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0) == intel
+    assert on._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0, tiles_keep_layout=False) == intel
 
 
 def update_case(m, n, K, dtype, seed):
@@ -650,6 +652,17 @@ def test_float32_epoch_on_the_loops_where_zen4_keeps_them_matches_reference():
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
+def test_float32_epoch_with_the_wide_first_layer_in_tiles_where_zen4_keeps_it_matches_reference():
+    # 600 inputs into 260 neurons at batch 100 in float32: on Zen 4 the tiles take the first layer's update and
+    # the layer is not transposed (tiles_keep_layout); elsewhere with AVX-512 the layer is transposed and its
+    # update goes to BLAS. 230 examples end on a short batch of 30, which goes to BLAS on every CPU.
+    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
+    assert gemm.add_outer_takes_tiles(100, 260, 600, 4) == zen4
+    assert gemm.first_layer_transposed(100, 260, 600, 4) == (gemm.host_has_avx512() and not zen4)
+    got, want = epochs_vs_reference([600, 260, 5], "sigmoid", "quadratic", 100, 1.0, 0.9, n=230, dtype="float32")
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
 def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_or_more():
     # paired epochs: 0.95-0.99 of the time at batch 64 to 300 in float32, level at 500, slower at batch 200
     # into 300 neurons and in float64 (bench/ab-transposed-first.md); never on AVX2, where it was not measured
@@ -662,7 +675,12 @@ def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_o
     # on Zen 4 a first layer of 512 inputs or more into fewer than 256 neurons stays on linear's loops below 512
     # examples, so it is not transposed there; wider layers, and layers of fewer inputs, as elsewhere
     zen4 = gemm.ZEN4_ROUTES
-    assert not t(zen4, 100, 100, 784, 4) and t(zen4, 100, 100, 511, 4) and t(zen4, 100, 300, 784, 4)
+    assert not t(zen4, 100, 100, 784, 4) and t(zen4, 100, 100, 511, 4)
+    # nor where the tiles take its update (tiles_keep_layout): 300 neurons from 100 examples; 1000 neurons, or
+    # fewer than 100 examples, go on as elsewhere
+    assert not t(zen4, 100, 300, 784, 4) and not t(zen4, 199, 300, 784, 4)
+    assert t(zen4, 100, 1000, 784, 4) and t(zen4, 99, 300, 784, 4) and t(zen4, 50, 300, 784, 4)
+    assert t(on, 100, 300, 784, 4)  # on other AVX-512 CPUs the tiles take 64 rows from 100 examples
 
 
 @pytest.mark.parametrize("rule", [kernels.codes.SGD, kernels.codes.MOMENTUM, kernels.codes.NESTEROV])
