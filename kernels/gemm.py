@@ -144,7 +144,8 @@ LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this man
 BLAS_SPLIT_EXAMPLES = 512  # from this many examples two threads hand both of the first layer's products to BLAS
 # (fastnn.threads.blas_splits), so Routes.tile_max_rows holds only below it: with the update in tiles, two threads
 # at [784,100,10] batch 1000 ran fastnn's own split instead, 5% slower in the median in two of four runs and
-# erratic in one
+# erratic in one (measured in a checkout whose cached epoch kernels predated the Zen 4 routes, kernels/cache.py:
+# to be measured again)
 TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
