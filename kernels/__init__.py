@@ -7,7 +7,7 @@ ones to BLAS, per kind of CPU), ``denormals`` for the flush to zero every kernel
 for one thread's share of a multi-threaded epoch, ``codes`` for the activation, cost and
 update-rule codes; ``cache`` keys Numba's cache of every kernel by all of their source files.
 """
-from .cache import SOURCE_STAMP  # first: installs the cache's key before any kernel is compiled or loaded
+from . import cache  # noqa: F401 -- first: keys the cache before any kernel is compiled or loaded
 from .backprop import accumulate_gradient
 from .codes import (CROSS_ENTROPY, IDENTITY, LOG_LIKELIHOOD, MOMENTUM, NESTEROV, QUADRATIC, RELU, SGD, SIGMOID,
                     SOFTMAX, TANH)

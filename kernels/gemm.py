@@ -77,8 +77,10 @@ two halves, float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md
 LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
 GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
 only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 300 rows
-of LONG_INPUTS columns or more from 100 examples to below BLAS_SPLIT_EXAMPLES (105-110 GFLOP/s against BLAS's 99-104
-at 100 and 300 rows of 784 columns), and a first layer whose update they take is not kept transposed either.
+of LONG_INPUTS columns or more from 100 examples to below BLAS_SPLIT_EXAMPLES (from 100 examples 110.4 GFLOP/s
+against BLAS's 104.1 at 100 rows of 784 columns, 109.8 against 106.4 at 300 rows; from 200 examples at 300 rows
+BLAS was level or ahead, 106.7 against 105.5, and the limit rests there on paired epochs, level at batch 200
+and 300), and a first layer whose update they take is not kept transposed either.
 Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200, [784,300,10] 0.98 at batch 100
 (bench/ab-zen4-wide-tiles.md); batch 1000 and wider layers keep the routes above.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.

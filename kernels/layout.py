@@ -21,7 +21,7 @@ from .views import view2d
 
 PREFETCH_LOCALITY = 2  # llvm.prefetch's hint: 2 (prefetcht1) brings the line into L2, not L1. With 3 (prefetcht0,
 # into L1 as well) the next batch's rows pushed the current block's operands out of L1: on AMD Zen 4, epochs at
-# batch 1 to 20 ran 3-5% slower than with 2 (bench/ab-prefetch-l2.md)
+# batch 1 to 20 ran 1.5-4.7% slower than with 2 (bench/ab-prefetch-l2.md); not measured on Intel CPUs
 
 
 def aligned_empty(shape, dtype, align=64):

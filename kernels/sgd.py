@@ -210,7 +210,8 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
 
     Where ``gemm.first_layer_transposed`` says so (in float32, batches of 50 to 399 examples into 64 to 255
     neurons, or to 199 into more, on a CPU with AVX-512, but not from 512 inputs into fewer than 256 neurons
-    on AMD Zen 4, where that product stays on the loops), the first layer's weights (and velocity) are kept
+    on AMD Zen 4, where that product stays on the loops, nor where the register tiles take the update of such
+    a layer there, up to 300 neurons from 100 examples), the first layer's weights (and velocity) are kept
     transposed, W^T (n_in, n_out), for the whole epoch and put back at its end: OpenBLAS multiplies the batch
     by W^T as it is (neither operand transposed), where the product with W (n_out, n_in) transposes W as it
     packs it, and the update adds X^T delta into W^T. Nothing else reads the first layer's weights during an

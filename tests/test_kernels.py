@@ -655,7 +655,7 @@ def test_float32_epoch_on_the_loops_where_zen4_keeps_them_matches_reference():
 def test_float32_epoch_with_the_wide_first_layer_in_tiles_where_zen4_keeps_it_matches_reference():
     # 600 inputs into 260 neurons at batch 100 in float32: on Zen 4 the tiles take the first layer's update and
     # the layer is not transposed (tiles_keep_layout); elsewhere with AVX-512 the layer is transposed and its
-    # update goes to BLAS. 230 examples end on a short batch of 30, which goes to BLAS on every CPU.
+    # update goes to BLAS. 230 examples end on a short batch of 30, whose update is too short for the tiles.
     zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
     assert gemm.add_outer_takes_tiles(100, 260, 600, 4) == zen4
     assert gemm.first_layer_transposed(100, 260, 600, 4) == (gemm.host_has_avx512() and not zen4)
