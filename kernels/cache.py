@@ -70,13 +70,13 @@ def _keyed_locator(base, folder):
     class KernelsLocator(base):
         @classmethod
         def from_function(cls, py_func, py_file):
-            if Path(py_file).resolve().parent != folder or source_stamp(folder) is None:
+            if Path(py_file).resolve().parent != folder:
                 return None
-            return super().from_function(py_func, py_file)
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._kernels_stamp = source_stamp(folder)
+            stamp = source_stamp(folder)
+            locator = None if stamp is None else super().from_function(py_func, py_file)
+            if locator is not None:
+                locator._kernels_stamp = stamp
+            return locator
 
         def get_source_stamp(self):
             return super().get_source_stamp(), self._kernels_stamp

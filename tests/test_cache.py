@@ -30,6 +30,15 @@ def value():
 '''
 
 
+def package_copy(root):
+    """A copy of the kernels package in root, as kernels_copy, with caller.py calling callee.py's value() == 1."""
+    package = root / "kernels_copy"
+    shutil.copytree(KERNELS, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "caller.py").write_text(CALLER)
+    (package / "callee.py").write_text(CALLEE.format(1))
+    return package
+
+
 def run_caller(root, env):
     """caller() of the package copy in root, in a fresh process: (its result, whether it came from the cache)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
@@ -45,10 +54,7 @@ def run_caller(root, env):
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled or cached")
 @pytest.mark.parametrize("cache_dir", ["in the tree", "NUMBA_CACHE_DIR"])
 def test_a_cached_kernel_follows_a_change_to_a_function_it_calls_in_another_file(tmp_path, cache_dir):
-    package = tmp_path / "kernels_copy"
-    shutil.copytree(KERNELS, package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "caller.py").write_text(CALLER)
-    (package / "callee.py").write_text(CALLEE.format(1))
+    package = package_copy(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     if cache_dir == "NUMBA_CACHE_DIR":
         env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba_cache")
@@ -65,10 +71,7 @@ def test_a_cached_kernel_follows_a_change_to_a_function_it_calls_in_another_file
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled or cached")
 def test_a_module_reloaded_after_a_change_sees_it(tmp_path):
     # the stamp is taken when a function's cache is opened, not once at the package's import
-    package = tmp_path / "kernels_copy"
-    shutil.copytree(KERNELS, package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "caller.py").write_text(CALLER)
-    (package / "callee.py").write_text(CALLEE.format(1))
+    package_copy(tmp_path)
     code = ("import importlib, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1])\n"
             "import kernels_copy.callee as callee, kernels_copy.caller as caller\n"
             "first = caller.caller()\n"
