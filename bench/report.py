@@ -547,11 +547,13 @@ def large_products_why():
         if gemm.ROUTES == gemm.ZEN4_ROUTES:
             routes += (
                 "This CPU is AMD Zen 4, which runs 64-byte vectors in two halves: there, in float32, the first "
-                "layer's forward product from 512 inputs or more into fewer than 256 neurons stays on fastnn's loops "
-                f"below 512 examples, and the tiles take the update of up to {gemm.ZEN4_ROUTES.tile_max_rows} neurons "
-                "of 512 inputs or more from 100 to 511 examples, such a layer then not kept transposed "
-                "(`gemm.ZEN4_ROUTES`; bench/routes-zen4.md has the rates, bench/ab-zen4-routes.md and "
-                "bench/ab-zen4-wide-tiles.md the paired epochs). ")
+                "layer's forward product from 512 inputs or more into fewer than 256 neurons stays on fastnn's loops, "
+                f"and the tiles take the update of up to {gemm.ZEN4_ROUTES.tile_max_rows} neurons "
+                "of 512 inputs or more from 100 examples, such a layer then not kept transposed; from "
+                f"{BLAS_SPLIT_EXAMPLES} examples only while OpenBLAS runs on one thread, so that two threads hand "
+                "those products to it on both cores (`gemm.ZEN4_ROUTES`; bench/routes-zen4.md has the rates, "
+                "bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md and bench/ab-zen4-own-large.md the paired "
+                "epochs). ")
     else:
         routes = (
             "- Large products. Above measured sizes (`kernels/gemm.py`: the update from 32 examples where the "

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .kernels.denormals import flush_thread, restore_thread
-from .kernels.gemm import OPENBLAS, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
+from .kernels.gemm import OPENBLAS, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on, shared_routes
 
 _lock = threading.Lock()
 _state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
@@ -40,7 +40,9 @@ def may_use_blas(sizes, batch_size: int, n_examples: int, dtype, routes=ROUTES) 
     """True when some product of an epoch over n_examples in mini-batches of batch_size, in dtype, can go
     to BLAS (``kernels.gemm``'s rules for the forward product, the update or gradient, and w^T delta,
     under routes: this machine's by default). Other epochs skip the limit, and with it threadpoolctl's
-    scan of the loaded libraries."""
+    scan of the loaded libraries. Asked as with BLAS on more than one thread (``shared_routes``), which sends it
+    the most: so the limit is set wherever BLAS's own thread count decides a route."""
+    routes = shared_routes(routes)
     m = min(batch_size, n_examples)
     itemsize = np.dtype(dtype).itemsize
     for l in range(len(sizes) - 1):

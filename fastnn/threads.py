@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .blas import blas_threads, may_use_blas
-from .kernels.gemm import BLAS_SPLIT_EXAMPLES, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on
+from .kernels.gemm import BLAS_SPLIT_EXAMPLES, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on, shared_routes
 from .kernels.layout import aligned_empty
 from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part, shared_blocks
 from .kernels.sgd import minibatch_epoch, online_epoch
@@ -70,7 +70,10 @@ def blas_splits(sizes, batch_size, n_examples, dtype, routes=ROUTES):
 def first_layer_in_blas(sizes, batch_size, n_examples, dtype, routes=ROUTES):
     """True where both of the first layer's products go to BLAS (``kernels.gemm``: ``linear_takes_blas``,
     and ``add_outer_takes_blas`` where the register tiles do not take the update): the shapes whose
-    two-thread epoch ``blas_splits`` may hand to BLAS on both cores."""
+    two-thread epoch ``blas_splits`` may hand to BLAS on both cores. Asked as with BLAS on both cores
+    (``shared_routes``): on one thread, routes that keep large products off BLAS (Routes.own_large_alone) would
+    say no."""
+    routes = shared_routes(routes)
     m = min(batch_size, n_examples)
     n_in, n_out = int(sizes[0]), int(sizes[1])
     itemsize = np.dtype(dtype).itemsize
@@ -94,11 +97,11 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
             return minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order,
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
-    Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
-    HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads, sizes[0]), X.dtype)
-    S = aligned_empty(shared_blocks(sizes, m_max), X.dtype)
-    # Each thread computes the output of its own rows of every batch (phase 3): the epoch's loss is the sum.
-    with blas_threads(1, needed):
+    with blas_threads(1, needed):  # before HB's shape: the routes of its claims may read BLAS's thread count
+        Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
+        HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads, sizes[0]), X.dtype)
+        S = aligned_empty(shared_blocks(sizes, m_max), X.dtype)
+        # Each thread computes the output of its own rows of every batch (phase 3): the epoch's loss is the sum.
         losses = run_threads(lambda tid, sync: minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off,
                                                               b_off, sizes, hidden, output, cost, X, Y, order,
                                                               batch_size, rule, hyper), nthreads)

@@ -74,15 +74,20 @@ batch 200 into 300 neurons 1.004-1.008 (so wide layers stop at 200), and in floa
 (bench/ab-transposed-first.md).
 On AMD Zen 4 (``ZEN4_ROUTES``, ``host_routes``), which has AVX-512 but runs 64-byte vectors in
 two halves, float32 routes differ (bench/routes-zen4.md, bench/ab-zen4-routes.md): ``linear`` keeps blocks of
-LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops below 512 examples (97-102
+LONG_INPUTS inputs or more into fewer than TRANSPOSED_WIDE_ROWS neurons on its loops (97-102
 GFLOP/s there against BLAS's 84-97 from 50 to 200 examples; from 100 or 300 inputs the loops fall to 47-70, so
 only long rows stay), and such a first layer is not kept transposed; the tiles take the update of up to 300 rows
-of LONG_INPUTS columns or more from 100 examples to below BLAS_SPLIT_EXAMPLES (from 100 examples 110.4 GFLOP/s
+of LONG_INPUTS columns or more from 100 examples (from 100 examples 110.4 GFLOP/s
 against BLAS's 104.1 at 100 rows of 784 columns, 109.8 against 106.4 at 300 rows; from 200 examples at 300 rows
 BLAS was level or ahead, 106.7 against 105.5, and the limit rests there on paired epochs, level at batch 200
 and 300), and a first layer whose update they take is not kept transposed either.
 Paired epochs of [784,100,10] took 0.92-0.95 of the time at batch 100 and 200, [784,300,10] 0.98 at batch 100
-(bench/ab-zen4-wide-tiles.md); batch 1000 and wider layers keep the routes above.
+(bench/ab-zen4-wide-tiles.md); wider layers keep the routes above. From BLAS_SPLIT_EXAMPLES examples the loops
+and tiles keep those products only while BLAS runs on one thread (``Routes.own_large_alone``, ``blas_alone``:
+the compiled route checks ask OpenBLAS its thread count): one thread's epochs of [784,100,10] took 0.970 of
+the time at batch 600, 0.975 at 1000, [784,100,100,10] 0.978 at 1000, [784,300,10] level at 1000; two threads
+hand those epochs to BLAS on both cores (``fastnn.threads.blas_splits``), which ran them faster than fastnn's
+own split, and there BLAS keeps them, level with before (bench/ab-zen4-own-large.md).
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -144,10 +149,9 @@ TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share 
 LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this many inputs or more (measured at 784;
 # at 100 inputs BLAS stays ahead of both the loops and the tiles on Zen 4, between the two it was not measured)
 BLAS_SPLIT_EXAMPLES = 512  # from this many examples two threads hand both of the first layer's products to BLAS
-# (fastnn.threads.blas_splits), so Routes.tile_max_rows holds only below it: with the update in tiles, two threads
-# at [784,100,10] batch 1000 ran fastnn's own split instead, 5% slower in the median in two of four runs and
-# erratic in one (measured in a checkout whose cached epoch kernels predated the Zen 4 routes, kernels/cache.py:
-# to be measured again)
+# (fastnn.threads.blas_splits), so Routes.tile_max_rows and loops_long_below hold from there only while BLAS runs
+# on one thread (Routes.own_large_alone): two threads at [784,100,10] batch 1000 ran BLAS on both cores faster
+# than fastnn's own split (bench/split_probe.py, fresh kernels: 0.881 of the time, interval [0.769, 1.098])
 TRANSPOSED_WIDE_ROWS = 256  # a first layer this wide is kept transposed only below Routes.transposed_wide_below examples
 
 
@@ -173,19 +177,30 @@ class Routes(NamedTuple):
     # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
     tiles_keep_layout: bool  # a first layer of LONG_INPUTS inputs or more whose update add_outer's tiles take is
     # not kept transposed (its forward product goes to BLAS from W as it is, and the tiles update W)
+    own_large_alone: bool  # from BLAS_SPLIT_EXAMPLES examples too, tile_max_rows and loops_long_below keep their
+    # products on the tiles and loops while BLAS runs on one thread (``blas_alone``); with BLAS on more (two
+    # threads' BLAS split, fastnn.threads.blas_splits) BLAS takes them there
 
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
 AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
-                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0, tiles_keep_layout=False)
+                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0, tiles_keep_layout=False,
+                     own_large_alone=False)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
                        transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0,
-                       tiles_keep_layout=False)
+                       tiles_keep_layout=False, own_large_alone=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
 # bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md. It changes three fields (their comments in Routes say where
 # they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300 (at 1000 BLAS is faster).
-ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, loops_long_below=512, tiles_keep_layout=True)
+ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, loops_long_below=512, tiles_keep_layout=True,
+                                     own_large_alone=True)
+
+
+def shared_routes(routes):
+    """routes as they are while BLAS runs on more than one thread: what own_large_alone keeps off BLAS goes to
+    it. The routes of a two-thread BLAS split, and the largest set of products that may go to BLAS."""
+    return routes._replace(own_large_alone=False)
 
 
 def host_routes():
@@ -202,7 +217,7 @@ ROUTES = host_routes()
 
 def _load_openblas():
     """Load the OpenBLAS of the ``scipy-openblas32`` wheel and give its CBLAS products (``scipy_cblas_sgemm``,
-    ``scipy_cblas_dgemm``) to LLVM's symbol table, so that compiled kernels, fresh or from Numba's cache,
+    ``scipy_cblas_dgemm``) and its thread count (``blas_alone``) to LLVM's symbol table, so that compiled kernels, fresh or from Numba's cache,
     call them. The library is loaded locally (ctypes' default): its symbols stay out of the process's
     global scope, where they would take the place of SciPy's own OpenBLAS (the same symbol names) for
     SciPy's extension modules loaded after fastnn. So the package is found, not imported: its
@@ -235,7 +250,7 @@ def _load_openblas():
             del os.environ["OPENBLAS_NUM_THREADS"]
         else:
             os.environ["OPENBLAS_NUM_THREADS"] = before
-    for name in ("scipy_cblas_sgemm", "scipy_cblas_dgemm"):
+    for name in ("scipy_cblas_sgemm", "scipy_cblas_dgemm", "scipy_openblas_get_num_threads"):
         binding.add_symbol(name, ctypes.cast(getattr(library, name), ctypes.c_void_p).value)
     return path, library
 
@@ -256,12 +271,36 @@ _GEMM = {types.float32: _cblas_gemm_type(types.float32, "scipy_cblas_sgemm"),
          types.float64: _cblas_gemm_type(types.float64, "scipy_cblas_dgemm")}
 
 
+def blas_thread_count():
+    """The number of threads the kernels' OpenBLAS runs a product on now (``fastnn.blas`` sets it).
+
+    This body serves Python callers and NUMBA_DISABLE_JIT=1; compiled code calls the library directly."""
+    return _OPENBLAS_LIBRARY.scipy_openblas_get_num_threads()
+
+
+_THREAD_COUNT = types.ExternalFunction("scipy_openblas_get_num_threads", types.intc())
+
+
+@overload(blas_thread_count)
+def _blas_thread_count_compiled():
+    return lambda: _THREAD_COUNT()
+
+
+@njit(cache=True, inline="always")
+def blas_alone(routes, m):
+    """True where routes.own_large_alone keeps a block of m examples off BLAS: from BLAS_SPLIT_EXAMPLES examples,
+    while BLAS runs on one thread. Below that, or without own_large_alone, False without asking BLAS."""
+    if routes.own_large_alone and m >= BLAS_SPLIT_EXAMPLES:
+        return blas_thread_count() <= 1
+    return False
+
+
 @njit(cache=True)
 def linear_takes_blas_on(routes, m, n_out, n_in, itemsize):
     """True when ``linear`` sends a block of m examples of n_in inputs into n_out neurons to BLAS (rows contiguous,
     itemsize bytes an entry) under routes."""
     long_on_loops = ((itemsize == 4) & (n_in >= LONG_INPUTS) & (n_out < TRANSPOSED_WIDE_ROWS)
-                     & (m < routes.loops_long_below))
+                     & ((m < routes.loops_long_below) | blas_alone(routes, m)))
     return (m >= routes.blas_linear_block) & (n_out >= BLAS_LINEAR_ROWS) & (not long_on_loops)
 
 
@@ -294,7 +333,8 @@ def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
         if m < TILE_SHORT_EXAMPLES:
             rows = TILE_SHORT_ROWS
         else:
-            rows = routes.tile_max_rows if (K >= LONG_INPUTS) & (m < BLAS_SPLIT_EXAMPLES) else TILE_MAX_ROWS
+            long_rows = (K >= LONG_INPUTS) & ((m < BLAS_SPLIT_EXAMPLES) | blas_alone(routes, m))
+            rows = routes.tile_max_rows if long_rows else TILE_MAX_ROWS
     else:
         rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))

@@ -7,6 +7,7 @@ from numba import njit
 
 import fastnn
 from fastnn import kernels
+from fastnn.blas import blas_threads as fastnn_blas_threads
 from conftest import make_data
 import reference as ref
 from fastnn.kernels import gemm
@@ -314,17 +315,31 @@ def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_it
     on, intel = gemm.ZEN4_ROUTES, gemm.AVX512_ROUTES
     linear_blas, tiles, blas = gemm.linear_takes_blas_on, gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on
     for n in (64, 100, 255):
-        assert not linear_blas(on, 511, n, 784, 4) and linear_blas(on, 512, n, 784, 4)
+        assert not linear_blas(on, 511, n, 784, 4) and linear_blas(gemm.shared_routes(on), 512, n, 784, 4)
         assert linear_blas(intel, 50, n, 784, 4)
     assert linear_blas(on, 50, 256, 784, 4) and linear_blas(on, 50, 100, 511, 4)  # wide, or fewer inputs
     assert linear_blas(on, 50, 100, 784, 8)  # float64: BLAS as elsewhere
     assert tiles(on, 100, 300, 784, 4) and not tiles(on, 100, 301, 784, 4) and blas(on, 100, 301, 784, 4)
     assert not tiles(on, 99, 129, 784, 4)  # below 100 examples the limit of other CPUs (128 rows)
-    assert tiles(on, 511, 100, 784, 4) and not tiles(on, 512, 100, 784, 4) and blas(on, 512, 100, 784, 4)
     assert not tiles(intel, 100, 100, 784, 4)
     assert tiles(on, 100, 100, 512, 4) and not tiles(on, 100, 100, 511, 4) and blas(on, 100, 100, 511, 4)
     assert not tiles(on, 100, 100, 784, 8)  # float64: as elsewhere
-    assert on._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0, tiles_keep_layout=False) == intel
+    # from 512 examples (gemm.BLAS_SPLIT_EXAMPLES) the loops and tiles keep those products while BLAS runs on
+    # one thread (own_large_alone: one thread's epochs of [784,100,10] at batch 600 and 1000 took 0.97 of the
+    # time, bench/ab-zen4-own-large.md); with BLAS on two threads (two threads' BLAS split) BLAS takes them
+    shared = gemm.shared_routes(on)
+    assert gemm.blas_thread_count() == 1  # as OpenBLAS is loaded (kernels.gemm._load_openblas)
+    for m in (511, 512, 1000, 10_000):
+        assert not linear_blas(on, m, 100, 784, 4) and tiles(on, m, 100, 784, 4) and tiles(on, m, 300, 784, 4)
+        assert linear_blas(shared, m, 100, 784, 4) == (m >= 512) and tiles(shared, m, 100, 784, 4) == (m < 512)
+    assert blas(on, 1000, 301, 784, 4) and linear_blas(on, 1000, 256, 784, 4)  # beyond the limits: as below 512
+    with fastnn_blas_threads(2):
+        assert gemm.blas_thread_count() == 2
+        assert linear_blas(on, 512, 100, 784, 4) and blas(on, 512, 100, 784, 4) and blas(on, 1000, 300, 784, 4)
+        assert not linear_blas(on, 511, 100, 784, 4) and tiles(on, 511, 300, 784, 4)  # below 512: as alone
+    assert not linear_blas(on, 1000, 100, 784, 4)  # alone again
+    assert intel == shared._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0, tiles_keep_layout=False)
+    assert gemm.shared_routes(intel) == intel
 
 
 def update_case(m, n, K, dtype, seed):
@@ -660,6 +675,17 @@ def test_float32_epoch_with_the_wide_first_layer_in_tiles_where_zen4_keeps_it_ma
     assert gemm.add_outer_takes_tiles(100, 260, 600, 4) == zen4
     assert gemm.first_layer_transposed(100, 260, 600, 4) == (gemm.host_has_avx512() and not zen4)
     got, want = epochs_vs_reference([600, 260, 5], "sigmoid", "quadratic", 100, 1.0, 0.9, n=230, dtype="float32")
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+
+
+def test_float32_epoch_of_large_batches_where_zen4_keeps_loops_and_tiles_alone_matches_reference():
+    # 600 inputs into 70 neurons at batch 520 in float32, one thread: on Zen 4 (own_large_alone) the forward
+    # product on linear's loops and the update in the tiles; elsewhere both in BLAS. The two-thread epoch
+    # with BLAS on both cores is checked against this one in tests/test_parallel.py.
+    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
+    assert gemm.linear_takes_blas(520, 70, 600, 4) == (not zen4)
+    assert gemm.add_outer_takes_tiles(520, 70, 600, 4) == zen4
+    got, want = epochs_vs_reference([600, 70, 5], "sigmoid", "quadratic", 520, 1.0, 0.9, n=1100, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 

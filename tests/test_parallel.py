@@ -81,6 +81,23 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
 
 
 @two_cores
+def test_two_threads_on_blas_compute_what_one_thread_computes_on_zen4s_loops_and_tiles():
+    # float32, 600 inputs into 70 neurons at batch 520: two threads hand the epoch to BLAS on both cores; one
+    # thread keeps the first layer's products on the loops and tiles on Zen 4 (gemm.Routes.own_large_alone),
+    # in BLAS elsewhere. The same epochs up to float32 round-off.
+    sizes = [600, 70, 5]
+    assert blas_splits(sizes, 520, 1100, "float32")
+    assert gemm.linear_takes_blas(520, 70, 600, 4) == (gemm.ROUTES != gemm.ZEN4_ROUTES)
+    X, y = make_data(1100, sizes[0], sizes[-1])
+    serial, serial_loss = epochs(sizes, X, y, 520, 1, dtype="float32", cost="quadratic", momentum=0.5)
+    threaded, threaded_loss = epochs(sizes, X, y, 520, 2, dtype="float32", cost="quadratic", momentum=0.5)
+    np.testing.assert_allclose(threaded, serial, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(threaded_loss, serial_loss, rtol=1e-5, atol=0)
+    assert not np.array_equal(serial, epochs(sizes, X, y, 520, 1, dtype="float32", cost="quadratic",
+                                             momentum=0.5, n_epochs=1)[0])  # it trained
+
+
+@two_cores
 def test_two_threads_compute_what_one_thread_computes_through_the_tiles_forward():
     # above the first layer each thread runs the forward products itself on its half of the batch: into 30
     # neurons, 520 rows each at batch 1040, they take the tiles over transposed weights on an AVX-512 CPU,
@@ -143,6 +160,13 @@ def test_import_leaves_scipy_linalg_for_later_and_small_batches_skip_the_blas_li
     assert blas_splits([784, 300, 10], 512, 5000, "float32", routes=on512)
     assert blas_splits([784, 65, 10], 512, 5000, "float32", routes=on512)  # 65 rows: the update leaves the tiles
     assert not blas_splits([784, 63, 10], 1000, 5000, "float32", routes=on512)  # the forward on the tiles
+    # on Zen 4 one thread keeps [784,100,10]'s first layer off BLAS at any batch (own_large_alone), but two
+    # threads hand it to BLAS on both cores from 512 examples, and one thread sets BLAS's limit to one there
+    zen4 = gemm.ZEN4_ROUTES
+    assert not fastnn_may_use_blas([784, 100, 5], 511, 10_000, "float32", routes=zen4)  # w^T delta: 5 neurons
+    assert fastnn_may_use_blas([784, 100, 5], 512, 10_000, "float32", routes=zen4)
+    assert blas_splits([784, 100, 10], 1000, 5000, "float32", routes=zen4)
+    assert not blas_splits([784, 100, 10], 511, 5000, "float32", routes=zen4)
     before = current_blas_threads()
     with fastnn_blas_threads(1 if before[0] > 1 else 2, needed=False):
         assert current_blas_threads() == before
@@ -345,10 +369,13 @@ def test_a_forward_share_that_goes_to_blas_is_one_claim():
     assert chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
     assert chunk(1000, 200, 1) == 48  # one thread: no shares
     assert chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3, 784)[0] == 3
-    # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops below 512 examples
+    # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops, from 512 examples
+    # while BLAS runs on one thread (as the own split runs it: fastnn.threads)
     zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
     assert chunk(300, 200, 2) == (36 if zen4 else 150) and chunk(300, 200, 2, 784, 8) == 150
-    assert chunk(300, 512, 2) == 150 and chunk(300, 200, 2, 100) == 150
+    assert chunk(300, 512, 2) == (36 if zen4 else 150) and chunk(300, 200, 2, 100) == 150
+    with fastnn_blas_threads(2):
+        assert chunk(300, 512, 2) == 150 and chunk(300, 511, 2) == (36 if zen4 else 150)
 
 
 @two_cores
