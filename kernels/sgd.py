@@ -20,11 +20,12 @@ from numba import njit
 
 from .activations import activate, scale_by_derivative
 from .backprop import backward, gather_rows, prefetch_rows
-from .codes import ETA, DECAY, SGD
+from .codes import ETA, DECAY, FASTMATH, SGD
 from .costs import block_loss, check_training_codes, loss_value, new_loss, output_delta
 from .denormals import flush_denormals, restore_denormals
 from .forward import forward_layers
-from .gemm import blas_linear_transposed, first_layer_transposed, linear
+from .gemm import (EB, blas_linear_transposed, first_layer_transposed, linear, linear_loops, linear_takes_blas,
+                   linear_takes_tiles)
 from .layout import alloc_acts, biases, block, max_width, weights
 from .update import (check_rule, online_update, sgd_block_apply, sgd_block_bias, sgd_block_input,
                      sgd_block_powers, update_rows, update_transposed)
@@ -203,6 +204,35 @@ def _next_batch(X, Y, order, start, batch_size, Xb, Yb):
     return m, Xm, Ym
 
 
+@njit(cache=True)
+def first_layer_streamed(m, n_out, n_in, itemsize):
+    """True where a batch of m examples (two or more) takes its first layer's forward product on linear's loops,
+    neither BLAS nor the tiles: ``minibatch_epoch`` then gathers the batch EB rows at a time and multiplies
+    each EB rows as they arrive (``_gather_forward``)."""
+    return (m > 1) & (not linear_takes_tiles(m, n_out)) & (not linear_takes_blas(m, n_out, n_in, itemsize))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _gather_forward(W, b, X, order, start, m, ahead, Xb, Z):
+    """Xb[:m] = X[order[start:start + m]] and Z = Xb[:m] W^T + b on linear's loops, EB rows at a time: each
+    EB rows are gathered, the next EB asked for (past the batch's end, the next batch's first ``ahead``), and
+    the EB rows multiplied while those arrive. Returns Xb[:m].
+
+    The loops take a block EB examples at a time anyway (``gemm._linear_loops``), so Z is what ``linear``
+    gives for the whole block, to the bit. Gathered whole, a batch of 1000 rows (3.1 MB at 784 float32
+    inputs) waits for memory row after row; asked for ahead whole, it pushed the block being multiplied
+    out of L2 (bench/ab-prefetch.md)."""
+    for c0 in range(0, m, EB):
+        c1 = min(m, c0 + EB)
+        gather_rows(X, order, start, c1, Xb, c0)
+        if c1 < m:
+            prefetch_rows(X, order, start + c1, min(EB, m - c1))
+        else:
+            prefetch_rows(X, order, start + m, ahead)
+        linear_loops(W, b, Xb[c0:c1], Z[c0:c1])
+    return Xb[:m]
+
+
 @njit(cache=True, nogil=True)
 def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost, X, Y, order, batch_size, rule,
                     hyper):
@@ -216,6 +246,10 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
     by W^T as it is (neither operand transposed), where the product with W (n_out, n_in) transposes W as it
     packs it, and the update adds X^T delta into W^T. Nothing else reads the first layer's weights during an
     epoch (no delta goes below it). The measurements are in ``kernels/gemm.py``'s docstring.
+
+    Where the first layer's forward product runs on linear's loops (``first_layer_streamed``), each batch is
+    gathered EB rows at a time, each EB rows multiplied while the next arrive (``_gather_forward``): paired
+    epochs took 0.975-0.995 of the time at batch 10 to 1000, level at 50 (bench/ab-streamed-first-layer.md).
 
     Returns sum over the examples of C(a(x), y(x)) at the weights before x's mini-batch's update, in float64.
     """
@@ -256,8 +290,19 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
             _transpose_into(VT, V0)
     else:
         for start in range(0, len(order), batch_size):
-            m, Xm, Ym = _next_batch(X, Y, order, start, batch_size, Xb, Yb)
-            backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas, FIRST_LAYER)
+            m = min(batch_size, len(order) - start)
+            if first_layer_streamed(m, sizes[1], sizes[0], X.itemsize):
+                ahead = min(batch_size, len(order) - start - m)
+                Ym = gather_rows(Y, order, start, m, Yb)
+                prefetch_rows(Y, order, start + m, ahead)
+                A1 = block(acts, a_off, sizes, 1, m)
+                Xm = _gather_forward(W0, b0, X, order, start, m, ahead, Xb, A1)
+                activate(A1, output if L == 1 else hidden)
+                backward(params, w_off, b_off, sizes, hidden, output, cost, A1, Ym, acts, a_off, deltas,
+                         FIRST_LAYER + 1)
+            else:
+                m, Xm, Ym = _next_batch(X, Y, order, start, batch_size, Xb, Yb)
+                backward(params, w_off, b_off, sizes, hidden, output, cost, Xm, Ym, acts, a_off, deltas, FIRST_LAYER)
             block_loss(block(acts, a_off, sizes, L, m), Ym, cost, loss)
             update_layers(rule, hyper, params, velocity, w_off, b_off, sizes, Xm, acts, deltas, a_off, G, FIRST_LAYER)
     restore_denormals(state)

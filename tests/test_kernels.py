@@ -689,6 +689,33 @@ def test_float32_epoch_of_large_batches_where_zen4_keeps_loops_and_tiles_alone_m
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_streamed_first_layer_equals_gather_then_linear_to_the_bit(dtype):
+    # sgd._gather_forward gathers a batch EB rows at a time and multiplies each EB rows as they arrive: the
+    # loops take EB examples a block anyway, so every output is the one linear gives for the whole batch,
+    # including the blocks that end on one or two examples (gemm._rows_by_two)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 70)).astype(dtype)
+    W, b = rng.standard_normal((13, 70)).astype(dtype), rng.standard_normal(13).astype(dtype)
+    order = rng.permutation(300)
+    eb = gemm.EB
+    for start, m in [(0, 2), (5, eb - 1), (7, eb), (0, eb + 1), (40, 2 * eb + 2), (1, 200), (100, 200)]:
+        assert kernels.sgd.first_layer_streamed(m, 13, 70, X.itemsize)
+        Xb, Z = np.full((200, 70), np.nan, dtype), np.full((200, 13), np.nan, dtype)
+        got = kernels.sgd._gather_forward(W, b, X, order, start, m, min(m, 300 - start - m), Xb, Z[:m])
+        want = np.empty((m, 13), dtype)
+        gemm.linear(W, b, np.ascontiguousarray(X[order[start:start + m]]), want, np.empty(0, dtype))
+        np.testing.assert_array_equal(got, X[order[start:start + m]])
+        np.testing.assert_array_equal(Z[:m], want)
+        assert np.isnan(Z[m:]).all() and np.isnan(Xb[m:]).all()  # nothing past the batch
+    # one example goes through linear's matrix-vector loop, BLAS and the tiles keep their blocks whole
+    assert not kernels.sgd.first_layer_streamed(1, 13, 70, 8)
+    assert kernels.sgd.first_layer_streamed(1000, 100, 784, 4) == (gemm.ROUTES == gemm.ZEN4_ROUTES)
+    assert not kernels.sgd.first_layer_streamed(1000, 300, 784, 4)  # BLAS on every CPU
+    assert kernels.sgd.first_layer_streamed(100, 30, 784, 4)  # the loops on every CPU (tiles from 512)
+    assert kernels.sgd.first_layer_streamed(1000, 30, 784, 4) == (not gemm.host_has_avx512())
+
+
 def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_or_more():
     # paired epochs: 0.95-0.99 of the time at batch 64 to 300 in float32, level at 500, slower at batch 200
     # into 300 neurons and in float64 (bench/ab-transposed-first.md); never on AVX2, where it was not measured
