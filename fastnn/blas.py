@@ -24,7 +24,7 @@ from .kernels.denormals import flush_thread, restore_thread
 from .kernels.gemm import OPENBLAS, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on, shared_routes
 
 _lock = threading.Lock()
-_state = {"controller": None, "depth": 0, "limiter": None, "threads": None}
+_state = {"controller": None, "split": None, "depth": 0, "limiter": None, "threads": None}
 
 
 def _controller():
@@ -93,10 +93,7 @@ def _limit(n):
     its workers flush denormals as the kernels do (Intel cores compute them in microcode: bench/ab-denormals.md,
     bench/ab-blas-workers.md). Every other BLAS library (NumPy's, SciPy's) is limited outside the flush, so
     the workers it starts keep denormals, as the caller's own code expects."""
-    ours = os.path.realpath(OPENBLAS)
-    paths = [lib.filepath for lib in _controller().lib_controllers if lib.user_api == "blas"]
-    kernels_blas = _controller().select(filepath=[p for p in paths if os.path.realpath(p) == ours])
-    others = _controller().select(filepath=[p for p in paths if os.path.realpath(p) != ours])
+    kernels_blas, others = _split_controller()
     limiters = [others.limit(limits=n, user_api="blas")]
     state = flush_thread()
     try:
@@ -104,6 +101,18 @@ def _limit(n):
     finally:
         restore_thread(state)
     return limiters
+
+
+def _split_controller():
+    """(the kernels' OpenBLAS, every other BLAS library) as two threadpoolctl controllers, made once with the
+    controller they select from: resolving the libraries' paths took 0.4 ms, 1% of a 10,000-example epoch of
+    [784,100,10] at batch 200."""
+    if _state["split"] is None:
+        ours = os.path.realpath(OPENBLAS)
+        paths = [lib.filepath for lib in _controller().lib_controllers if lib.user_api == "blas"]
+        _state["split"] = (_controller().select(filepath=[p for p in paths if os.path.realpath(p) == ours]),
+                           _controller().select(filepath=[p for p in paths if os.path.realpath(p) != ours]))
+    return _state["split"]
 
 
 def _take_control():
