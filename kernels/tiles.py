@@ -20,6 +20,10 @@ in L1 while the rows of D come from L2.
 
 A row whose length is not a multiple of the tile's width ends in masked tiles (``edge_*``: masked
 loads and stores of the last columns), so the 100 or 300 inputs of a hidden layer take tiles too.
+Where those last columns fit in one vector, a masked tile has one vector a row, not a second one all
+masked: half the multiply-adds there (paired epochs on Zen 4: 0.986-0.991 of the time at [784,100,10]
+batch 100 to 1000, [784,30,10] and [784,300,10] batch 100, [784,100,100,10] batch 1000;
+bench/ab-half-tiles.md).
 
 Numba's loops cannot say this: LLVM does not keep an array's elements in registers across a
 loop (it cannot prove that C does not alias A or D), and twelve named scalars per vector lane
@@ -52,7 +56,8 @@ def _tile_codegen(rows, masked):
     """LLVM IR for a tile of ``rows`` rows: C[j0:j0+rows, k0:k0+columns] += alpha sum_{i0<=i<i1} D[i, j]^T A[i, k].
 
     ``masked``: the tile has a last argument ``cols``, and only its first cols columns are read and written
-    (masked loads and stores: the last columns of a row whose length is not a multiple of the tile's width).
+    (masked loads and stores: the last columns of a row whose length is not a multiple of the tile's width);
+    where cols fit in one vector, the tile has one vector a row, not a second one all masked.
     """
 
     def codegen(context, builder, sig, args):
@@ -114,52 +119,63 @@ def _tile_codegen(rows, masked):
             else:
                 builder.store(value, ptr, align=size)
 
-        k_bytes = builder.mul(k0, ir.Constant(i64, size))
-        a_strip = builder.add(a_base, k_bytes)
-        d_strip = builder.add(d_base, builder.mul(j0, d_col))
-        d_cols = [builder.mul(ir.Constant(i64, r), d_col) for r in range(rows)]
+        def emit(lanes):
+            """The tile's loop over the examples and its store, with ``lanes`` vectors a row."""
+            k_bytes = builder.mul(k0, ir.Constant(i64, size))
+            a_strip = builder.add(a_base, k_bytes)
+            d_strip = builder.add(d_base, builder.mul(j0, d_col))
+            d_cols = [builder.mul(ir.Constant(i64, r), d_col) for r in range(rows)]
 
-        entry = builder.basic_block
-        loop = builder.append_basic_block("tile.examples")
-        done = builder.append_basic_block("tile.store")
-        builder.cbranch(builder.icmp_signed("<", i0, i1), loop, done)
+            entry = builder.basic_block
+            loop = builder.append_basic_block("tile.examples")
+            done = builder.append_basic_block("tile.store")
+            builder.cbranch(builder.icmp_signed("<", i0, i1), loop, done)
 
-        builder.position_at_end(loop)
-        i = builder.phi(i64)
-        acc = [[builder.phi(vec) for _ in range(LANES)] for _ in range(rows)]
-        a_i = builder.add(a_strip, builder.mul(i, a_row))
-        d_i = builder.add(d_strip, builder.mul(i, d_row))
-        a_vecs = [load(at(plus(a_i, v * VECTOR_BYTES), vec), v) for v in range(LANES)]
-        new = []
-        for r in range(rows):
-            d = splat(builder.load(at(builder.add(d_i, d_cols[r]), fty), align=size))
-            new.append([builder.call(fma, [d, a_vecs[v], acc[r][v]]) for v in range(LANES)])
-        i_next = plus(i, 1)
-        i.add_incoming(i0, entry)
-        i.add_incoming(i_next, loop)
-        for r in range(rows):
-            for v in range(LANES):
-                acc[r][v].add_incoming(zeros, entry)
-                acc[r][v].add_incoming(new[r][v], loop)
-        builder.cbranch(builder.icmp_signed("<", i_next, i1), loop, done)
+            builder.position_at_end(loop)
+            i = builder.phi(i64)
+            acc = [[builder.phi(vec) for _ in range(lanes)] for _ in range(rows)]
+            a_i = builder.add(a_strip, builder.mul(i, a_row))
+            d_i = builder.add(d_strip, builder.mul(i, d_row))
+            a_vecs = [load(at(plus(a_i, v * VECTOR_BYTES), vec), v) for v in range(lanes)]
+            new = []
+            for r in range(rows):
+                d = splat(builder.load(at(builder.add(d_i, d_cols[r]), fty), align=size))
+                new.append([builder.call(fma, [d, a_vecs[v], acc[r][v]]) for v in range(lanes)])
+            i_next = plus(i, 1)
+            i.add_incoming(i0, entry)
+            i.add_incoming(i_next, loop)
+            for r in range(rows):
+                for v in range(lanes):
+                    acc[r][v].add_incoming(zeros, entry)
+                    acc[r][v].add_incoming(new[r][v], loop)
+            builder.cbranch(builder.icmp_signed("<", i_next, i1), loop, done)
 
-        builder.position_at_end(done)
-        sums = []
-        for r in range(rows):
-            row = []
-            for v in range(LANES):
-                s = builder.phi(vec)
-                s.add_incoming(zeros, entry)
-                s.add_incoming(new[r][v], loop)
-                row.append(s)
-            sums.append(row)
-        scale = splat(alpha)
-        c_strip = builder.add(c_base, k_bytes)
-        for r in range(rows):
-            c_r = builder.add(c_strip, builder.mul(plus(j0, r), c_row))
-            for v in range(LANES):
-                p = at(plus(c_r, v * VECTOR_BYTES), vec)
-                store(builder.call(fma, [scale, sums[r][v], load(p, v)]), p, v)
+            builder.position_at_end(done)
+            sums = []
+            for r in range(rows):
+                row = []
+                for v in range(lanes):
+                    s = builder.phi(vec)
+                    s.add_incoming(zeros, entry)
+                    s.add_incoming(new[r][v], loop)
+                    row.append(s)
+                sums.append(row)
+            scale = splat(alpha)
+            c_strip = builder.add(c_base, k_bytes)
+            for r in range(rows):
+                c_r = builder.add(c_strip, builder.mul(plus(j0, r), c_row))
+                for v in range(lanes):
+                    p = at(plus(c_r, v * VECTOR_BYTES), vec)
+                    store(builder.call(fma, [scale, sums[r][v], load(p, v)]), p, v)
+
+        if masked:  # one vector a row where the last cols fit in one: half the multiply-adds
+            with builder.if_else(builder.icmp_signed("<=", cols, i32(width))) as (one, two):
+                with one:
+                    emit(1)
+                with two:
+                    emit(LANES)
+        else:
+            emit(LANES)
         return context.get_dummy_value()
 
     return codegen

@@ -377,6 +377,22 @@ def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_last_columns_of_the_tiles_in_one_vector_or_two_match_numpy(dtype):
+    # a row's last columns take tiles of one vector (kernels.tiles.half_*) where they fit in one, masked tiles
+    # of two where they do not: every count of last columns either side of that line, every row remainder
+    width = kernels.tiles.columns(np.dtype(dtype).itemsize)
+    vector = width // kernels.tiles.LANES
+    for K in (1, vector - 1, vector, vector + 1, width - 1, width + vector, width + vector + 1):
+        for n in (1, 5, 6, 13):
+            C, D, A, want, tol = update_case(40, n, K, dtype, K * 100 + n)
+            wide = np.full((n, K + width), 7.0, dtype=dtype)  # nothing written past the row's K columns
+            wide[:, :K] = C
+            tiles_add_outer(wide[:, :K], C.dtype.type(-0.25), D, A)
+            np.testing.assert_allclose(wide[:, :K], want, rtol=0, atol=tol)
+            assert (wide[:, K:] == 7.0).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("m,n_out,n_in", GEMM_SHAPES)
 def test_linear_matches_numpy(m, n_out, n_in, dtype):
     rng = np.random.default_rng(m * 1000 + n_out)
