@@ -543,7 +543,11 @@ def no_data(monkeypatch, tmp_path):
 
 
 def test_settings_are_checked_before_the_data_load(no_data, capsys):
-    with pytest.raises(SystemExit, match="--batch-size 1.*use --threads 1, a --batch-size above 1, or --hogwild"):
+    # on one usable core (a pinned process) the count of threads is refused first, also before the load
+    from fastnn.checks import usable_cores
+    refused = ("--batch-size 1.*use --threads 1, a --batch-size above 1, or --hogwild" if usable_cores() >= 2
+               else "--threads 2, but this process may run on only 1 core")
+    with pytest.raises(SystemExit, match=refused):
         main(["train", "--data", "mnist", "--no-download", "--batch-size", "1", "--threads", "2"])
     assert capsys.readouterr().out == ""  # nothing loaded, nothing trained
 
