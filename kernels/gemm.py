@@ -172,9 +172,11 @@ class Routes(NamedTuple):
     # below this many examples where linear sends its forward product to BLAS (linear_takes_blas_on) (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
     tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES to
-    # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS)
+    # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS), and from there
+    # too where own_large_alone holds; any such product, w^T delta into a layer of LONG_INPUTS neurons too
     loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
-    # stays on the loops below this many examples (0: BLAS from blas_linear_block as for any other block)
+    # stays on the loops below this many examples, and from there too where own_large_alone holds (0: BLAS from
+    # blas_linear_block as for any other block)
     tiles_keep_layout: bool  # a first layer of LONG_INPUTS inputs or more whose update add_outer's tiles take is
     # not kept transposed (its forward product goes to BLAS from W as it is, and the tiles update W)
     own_large_alone: bool  # from BLAS_SPLIT_EXAMPLES examples too, tile_max_rows and loops_long_below keep their
@@ -191,8 +193,9 @@ AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_line
                        transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0,
                        tiles_keep_layout=False, own_large_alone=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
-# bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md. It changes three fields (their comments in Routes say where
-# they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300 (at 1000 BLAS is faster).
+# bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md, bench/ab-zen4-own-large.md. It changes four fields (their
+# comments in Routes say where they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300
+# examples; at 1000, where in isolation BLAS was faster at 1000 rows, paired epochs of [784,300,10] were level.
 ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, loops_long_below=512, tiles_keep_layout=True,
                                      own_large_alone=True)
 

@@ -246,8 +246,9 @@ def forward_chunk(n1, m_max, nthreads, n_in, itemsize):
     bytes an entry), for batches of up to m_max examples split between nthreads threads: a thread's share of
     ceil(n1 / nthreads) neurons, where ``linear`` sends the share's product to BLAS (``gemm.linear_takes_blas``:
     from 50 examples into 64 neurons or more on an AVX-512 CPU, so from 127 neurons on two threads, whose second
-    claim of 63 then runs on the loops; on Zen 4 in float32 from 512 examples for shares of fewer than 256
-    neurons from 512 inputs or more; from 200 examples on an AVX2 CPU), else ``_forward_chunk_loops``'s claims
+    claim of 63 then runs on the loops; on Zen 4 in float32 shares of fewer than 256 neurons from 512 inputs or
+    more stay on the loops, from 512 examples too while BLAS runs on one thread, as it does for this split;
+    from 200 examples on an AVX2 CPU), else ``_forward_chunk_loops``'s claims
     for linear's loops.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate

@@ -378,12 +378,13 @@ def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_last_columns_of_the_tiles_in_one_vector_or_two_match_numpy(dtype):
-    # a row's last columns take tiles of one vector (kernels.tiles.half_*) where they fit in one, masked tiles
-    # of two where they do not: every count of last columns either side of that line, every row remainder
+    # a row's last columns take masked tiles of one vector a row where they fit in one (the branch in
+    # kernels.tiles._tile_codegen), of two where they do not: counts of last columns either side of that line,
+    # every row remainder after the tiles of 6 (n = 1 to 7, and 13)
     width = kernels.tiles.columns(np.dtype(dtype).itemsize)
     vector = width // kernels.tiles.LANES
     for K in (1, vector - 1, vector, vector + 1, width - 1, width + vector, width + vector + 1):
-        for n in (1, 5, 6, 13):
+        for n in (1, 2, 3, 4, 5, 6, 7, 13):
             C, D, A, want, tol = update_case(40, n, K, dtype, K * 100 + n)
             wide = np.full((n, K + width), 7.0, dtype=dtype)  # nothing written past the row's K columns
             wide[:, :K] = C
