@@ -38,36 +38,22 @@ ROUTES = ["loops", "tiles", "tiles over W^T", "BLAS", "BLAS from W^T"]
 
 
 @njit(cache=False)
-def loops(W, WT, b, A, Z, scratch, reps):
+def run(route, W, WT, b, A, Z, scratch, reps):
+    """reps forward products through ROUTES[route]."""
     for _ in range(reps):
-        gemm.linear_loops(W, b, A, Z)
-
-
-@njit(cache=False)
-def tiles(W, WT, b, A, Z, scratch, reps):
-    for _ in range(reps):
-        gemm.tile_linear(W, b, A, Z, scratch)  # W transposed into the scratch on every call, as linear runs it
-
-
-@njit(cache=False)
-def tiles_transposed(W, WT, b, A, Z, scratch, reps):
-    for _ in range(reps):
-        for i in range(A.shape[0]):
-            for j in range(WT.shape[1]):
-                Z[i, j] = b[j]
-        gemm.tile_add_outer(Z, Z.dtype.type(1), any_layout(A.T), WT)
-
-
-@njit(cache=False)
-def blas(W, WT, b, A, Z, scratch, reps):
-    for _ in range(reps):
-        gemm.blas_linear(W, b, A, Z)
-
-
-@njit(cache=False)
-def blas_transposed(W, WT, b, A, Z, scratch, reps):
-    for _ in range(reps):
-        gemm.blas_linear_transposed(WT, b, A, Z)
+        if route == 0:
+            gemm.linear_loops(W, b, A, Z)
+        elif route == 1:
+            gemm.tile_linear(W, b, A, Z, scratch)  # W transposed into the scratch on every call, as linear runs it
+        elif route == 2:  # over weights already transposed
+            for i in range(A.shape[0]):
+                for j in range(WT.shape[1]):
+                    Z[i, j] = b[j]
+            gemm.tile_add_outer(Z, Z.dtype.type(1), any_layout(A.T), WT)
+        elif route == 3:
+            gemm.blas_linear(W, b, A, Z)
+        else:
+            gemm.blas_linear_transposed(WT, b, A, Z)
 
 
 def takes(n_in, n_out, m, itemsize):
@@ -86,7 +72,7 @@ def row(n_in, n_out, m, dtype, rounds, rng):
     scratch = np.empty((n_in, n_out), dtype=dtype)
     reps = max(1, 5000 // m)  # about 5,000 examples a call, repeated inside compiled code
     args = (W, WT, b, A, Z, scratch, reps)
-    t = race([lambda f=f: f(*args) for f in (loops, tiles, tiles_transposed, blas, blas_transposed)], rounds)
+    t = race([lambda r=r: run(r, *args) for r in range(len(ROUTES))], rounds)
     ms = np.median(t, axis=0) * 50_000 / (reps * m) * 1e3
     route = takes(n_in, n_out, m, np.dtype(dtype).itemsize)
     ratios = np.median(t / t[:, [ROUTES.index(route)]], axis=0)
