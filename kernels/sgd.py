@@ -193,15 +193,19 @@ def _transpose_into(W, WT):
 
 
 @njit(cache=True, inline="always")
+def _next_rows(A, order, start, m, ahead, out):
+    """A[order[start:start + m]] gathered into out, with the next batch's first ``ahead`` rows asked for."""
+    rows = gather_rows(A, order, start, m, out)
+    prefetch_rows(A, order, start + m, ahead)
+    return rows
+
+
+@njit(cache=True, inline="always")
 def _next_batch(X, Y, order, start, batch_size, Xb, Yb):
     """(m, X[order[start:start + m]], Y[...]) gathered into Xb, Yb, with the next batch's rows asked for."""
     m = min(batch_size, len(order) - start)
-    Xm = gather_rows(X, order, start, m, Xb)
-    Ym = gather_rows(Y, order, start, m, Yb)
     ahead = min(batch_size, len(order) - start - m)
-    prefetch_rows(X, order, start + m, ahead)
-    prefetch_rows(Y, order, start + m, ahead)
-    return m, Xm, Ym
+    return m, _next_rows(X, order, start, m, ahead, Xb), _next_rows(Y, order, start, m, ahead, Yb)
 
 
 @njit(cache=True)
@@ -293,8 +297,7 @@ def minibatch_epoch(params, velocity, w_off, b_off, sizes, hidden, output, cost,
             m = min(batch_size, len(order) - start)
             if first_layer_streamed(m, sizes[1], sizes[0], X.itemsize):
                 ahead = min(batch_size, len(order) - start - m)
-                Ym = gather_rows(Y, order, start, m, Yb)
-                prefetch_rows(Y, order, start + m, ahead)
+                Ym = _next_rows(Y, order, start, m, ahead, Yb)
                 A1 = block(acts, a_off, sizes, 1, m)
                 Xm = _gather_forward(W0, b0, X, order, start, m, ahead, Xb, A1)
                 activate(A1, output if L == 1 else hidden)

@@ -119,13 +119,14 @@ def _tile_codegen(rows, masked):
             else:
                 builder.store(value, ptr, align=size)
 
+        k_bytes = builder.mul(k0, ir.Constant(i64, size))
+        a_strip = builder.add(a_base, k_bytes)
+        d_strip = builder.add(d_base, builder.mul(j0, d_col))
+        d_cols = [builder.mul(ir.Constant(i64, r), d_col) for r in range(rows)]
+        c_strip = builder.add(c_base, k_bytes)
+
         def emit(lanes):
             """The tile's loop over the examples and its store, with ``lanes`` vectors a row."""
-            k_bytes = builder.mul(k0, ir.Constant(i64, size))
-            a_strip = builder.add(a_base, k_bytes)
-            d_strip = builder.add(d_base, builder.mul(j0, d_col))
-            d_cols = [builder.mul(ir.Constant(i64, r), d_col) for r in range(rows)]
-
             entry = builder.basic_block
             loop = builder.append_basic_block("tile.examples")
             done = builder.append_basic_block("tile.store")
@@ -161,7 +162,6 @@ def _tile_codegen(rows, masked):
                     row.append(s)
                 sums.append(row)
             scale = splat(alpha)
-            c_strip = builder.add(c_base, k_bytes)
             for r in range(rows):
                 c_r = builder.add(c_strip, builder.mul(plus(j0, r), c_row))
                 for v in range(lanes):
