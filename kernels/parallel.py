@@ -7,8 +7,8 @@ between the threads. Per mini-batch:
 1. the threads copy the batch's rows into a shared buffer, a chunk of rows each;
 2. barrier; they compute the first hidden layer (the big first weight matrix
    against the whole batch), a chunk of neurons each (a thread's share in one chunk
-   where that product goes to BLAS), every chunk into a contiguous block of its own
-   in a shared buffer;
+   up to SHARE_NEURONS neurons or where that product goes to BLAS: ``forward_chunk``),
+   every chunk into a contiguous block of its own in a shared buffer;
 3. barrier; each thread runs the layers above, forward and backward down to the
    first layer's delta, for its own rows of the batch (examples), in buffers of its
    own, and copies those rows' activations and deltas into the whole batch's blocks
@@ -73,6 +73,7 @@ GATHER_CHUNK = 4  # rows of the batch per claim
 FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass on
 # linear's loops: below gemm.BLAS_LINEAR_ROWS, so such a claim never goes to BLAS; where a thread's share
 # would, the share is the claim (forward_chunk)
+SHARE_NEURONS = 300  # up to this many neurons, a first layer's forward pass is claimed a share per thread
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
 # share per thread where that share's product goes to register tiles or BLAS
 
@@ -244,35 +245,43 @@ def _copy_rows(src, dst, r0):
 def forward_chunk(n1, m_max, nthreads, n_in, itemsize):
     """Neurons per claim in the forward pass of a first hidden layer of n1 neurons from n_in inputs (itemsize
     bytes an entry), for batches of up to m_max examples split between nthreads threads: a thread's share of
-    ceil(n1 / nthreads) neurons, where ``linear`` sends the share's product to BLAS (``gemm.linear_takes_blas``:
-    from 50 examples into 64 neurons or more on an AVX-512 CPU, so from 127 neurons on two threads, whose second
-    claim of 63 then runs on the loops; on Zen 4 in float32 shares of fewer than 256 neurons from 512 inputs or
-    more stay on the loops, from 512 examples too while BLAS runs on one thread, as it does for this split;
-    from 200 examples on an AVX2 CPU), else ``_forward_chunk_loops``'s claims
-    for linear's loops.
+    ceil(n1 / nthreads) neurons for a layer of up to SHARE_NEURONS, or where ``linear`` sends the share's
+    product to BLAS (``gemm.linear_takes_blas``: from 50 examples into 64 neurons or more on an AVX-512 CPU, so
+    from 127 neurons on two threads, whose second claim of 63 then runs on the loops; on Zen 4 in float32
+    shares of fewer than 256 neurons from 512 inputs or more stay on the loops, from 512 examples too while
+    BLAS runs on one thread, as it does for this split; from 200 examples on an AVX2 CPU), else
+    ``_forward_chunk_loops``'s claims for linear's loops.
+
+    Every claim reads the whole batch's rows again: a share each reads them once per thread. On the loops,
+    paired two-thread epochs with a share per thread against claims of an eighth of the layer (6 to 48
+    neurons) took 0.94-0.95 of the time at [784,30,10] batch 20 to 1000 (float64 0.93-0.95), 0.97-0.98 at
+    [784,100,10] batch 20 to 1000, 0.99 at [784,200,10] batch 100, 0.97 at [784,300,10] batch 1000 (level at 20
+    and 100); with a share at every width, 0.95 at [784,500,10] batch 20 but 1.03 at [784,600,10] batch 50
+    (bench/ab-forward-shares.md, AMD Zen 4): hence SHARE_NEURONS.
+    With a share each, a core slowed by other work can hand the other a whole share, no less.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
     (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on
     both cores; in shares, the own split is level with that or faster (bench/split-probe.md). A share is
     not split further: each BLAS call packs the batch's rows again (as for the update's shares)."""
     share = (n1 + nthreads - 1) // nthreads
-    if nthreads > 1 and linear_takes_blas(m_max, share, n_in, itemsize):
+    if nthreads > 1 and (n1 <= SHARE_NEURONS or linear_takes_blas(m_max, share, n_in, itemsize)):
         return share
     return _forward_chunk_loops(n1)
 
 
 @njit(cache=True)
 def _forward_chunk_loops(n1):
-    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons: an eighth of the
-    layer, so that a core slowed by other work can hand some claims to the other, in multiples of 6
-    (``linear``'s blocks of 3 rows, twice), at least FORWARD_CHUNK_MIN and at most FORWARD_CHUNK_MAX
-    (so wider layers get more claims than eight: 21 at 1000 neurons).
+    """Neurons per claim in the forward pass of a first hidden layer of n1 neurons (wider than SHARE_NEURONS,
+    or one thread): an eighth of the layer, so that a core slowed by other work can hand some claims to the
+    other, in multiples of 6 (``linear``'s blocks of 3 rows, twice), at least FORWARD_CHUNK_MIN and at most
+    FORWARD_CHUNK_MAX (so wider layers get more claims than eight: 21 at 1000 neurons).
 
     Measured: speed-up of two threads over one, medians of 12 paired epochs (5,000 examples,
-    float32). At [784,300,10] batch 100, claims of 24 and 48 neurons both gave 1.71x (this rule
-    picks 36, between them); at [784,1000,10] batch 100, 24 gave 1.76x and 48 1.73x, inside each
-    other's interquartile range (1.63-1.82 and 1.68-1.81); at [784,100,10] batch 20, claims of 6,
-    12 and 24 gave 1.52x, 1.58x and 1.57x (the rule: 12)."""
+    float32). At [784,1000,10] batch 100, claims of 24 gave 1.76x and 48 1.73x, inside each
+    other's interquartile range (1.63-1.82 and 1.68-1.81). (Claims of 24 to 48 neurons at [784,300,10]
+    batch 100, and of 6 to 24 at [784,100,10] batch 20, were measured here too, 1.71x and 1.52-1.58x, before
+    those layers took a share per thread: ``forward_chunk``.)"""
     return min(FORWARD_CHUNK_MAX, max(FORWARD_CHUNK_MIN, n1 // 8 // 6 * 6))
 
 

@@ -365,17 +365,30 @@ def test_a_forward_share_that_goes_to_blas_is_one_claim():
     assert chunk(1000, 200, 2) == 500 and parallel.forward_blocks(1000, 200, 4, 2, 784)[0] == 2
     assert chunk(301, 200, 2, 784, 8) == 151 and parallel.forward_blocks(301, 200, 8, 2, 784)[0] == 2
     assert chunk(127, 200, 2, 100) == 64  # shares of 64 and 63: the second on the loops
-    assert chunk(126, 200, 2) == 12  # shares of 63 neurons: claims for the loops
     assert chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
     assert chunk(1000, 200, 1) == 48  # one thread: no shares
     assert chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3, 784)[0] == 3
     # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops, from 512 examples
     # while BLAS runs on one thread (as the own split runs it: fastnn.threads)
     zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
-    assert chunk(300, 200, 2) == (36 if zen4 else 150) and chunk(300, 200, 2, 784, 8) == 150
-    assert chunk(300, 512, 2) == (36 if zen4 else 150) and chunk(300, 200, 2, 100) == 150
+    assert chunk(500, 200, 2) == (48 if zen4 else 250) and chunk(500, 200, 2, 784, 8) == 250
+    assert chunk(500, 512, 2) == (48 if zen4 else 250) and chunk(500, 200, 2, 100) == 250
     with fastnn_blas_threads(2):
-        assert chunk(300, 512, 2) == 150 and chunk(300, 511, 2) == (36 if zen4 else 150)
+        assert chunk(500, 512, 2) == 250 and chunk(500, 511, 2) == (48 if zen4 else 250)
+
+
+def test_a_forward_pass_of_up_to_share_neurons_is_claimed_a_share_per_thread():
+    # every claim reads the whole batch's rows: up to SHARE_NEURONS neurons each thread claims its share
+    # once, on the loops as in BLAS (kernels.parallel.forward_chunk); one thread keeps claims of an eighth
+    def chunk(n1, m, nthreads, n_in=784, itemsize=4):
+        return parallel.forward_chunk(n1, m, nthreads, n_in, itemsize)
+    for n1, m in [(30, 20), (30, 1000), (100, 20), (126, 200), (299, 100), (parallel.SHARE_NEURONS, 1000)]:
+        assert chunk(n1, m, 2) == (n1 + 1) // 2 and chunk(n1, m, 2, 784, 8) == (n1 + 1) // 2
+        assert chunk(n1, m, 3) == (n1 + 2) // 3
+        assert chunk(n1, m, 1) == parallel._forward_chunk_loops(n1) < n1 or n1 <= parallel.FORWARD_CHUNK_MIN
+        claims, length = parallel.forward_blocks(n1, m, 4, 2, 784)
+        assert claims == 2 and length >= m * ((n1 + 1) // 2)
+    assert chunk(parallel.SHARE_NEURONS + 100, 20, 2) == 48  # wider, on the loops: claims of an eighth
 
 
 @two_cores
