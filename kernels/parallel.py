@@ -23,7 +23,10 @@ between the threads. Per mini-batch:
 
 Chunks are claimed from an atomic counter, thread 0 from the front and thread 1
 from the back, so each keeps the same rows while the cores run at the same
-speed, and a core slowed by other work hands part of its share to the other.
+speed, and a core slowed by other work hands part of its share to the other where the
+share is several claims (rows of the batch; a first layer of more than SHARE_NEURONS
+neurons on the loops; the update's chunks of 6 rows). A share claimed whole is all or
+nothing: the other thread takes it only if it is still unclaimed when its own is done.
 No thread writes what another reads in the same phase. The layers above the first run on about half
 of the batch's rows in each thread (phase 3), and the routes of their products depend on the number of
 rows, so they can round differently from the serial kernel's (1e-16 in float64, 1e-7 in float32 was seen);
@@ -70,10 +73,11 @@ GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared pha
 SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
-FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the first layer's forward pass on
-# linear's loops: below gemm.BLAS_LINEAR_ROWS, so such a claim never goes to BLAS; where a thread's share
-# would, the share is the claim (forward_chunk)
+FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the forward pass of a first layer of more
+# than SHARE_NEURONS neurons on linear's loops (or of any width on one thread): below gemm.BLAS_LINEAR_ROWS, so
+# such a claim never goes to BLAS; where a thread's share would, the share is the claim (forward_chunk)
 SHARE_NEURONS = 300  # up to this many neurons, a first layer's forward pass is claimed a share per thread
+# (measured on AMD Zen 4 only: bench/ab-forward-shares.md)
 UPDATE_CHUNK = 6  # neurons per claim in the first layer's update (add_outer's 3-row blocks), or a
 # share per thread where that share's product goes to register tiles or BLAS
 
@@ -245,20 +249,21 @@ def _copy_rows(src, dst, r0):
 def forward_chunk(n1, m_max, nthreads, n_in, itemsize):
     """Neurons per claim in the forward pass of a first hidden layer of n1 neurons from n_in inputs (itemsize
     bytes an entry), for batches of up to m_max examples split between nthreads threads: a thread's share of
-    ceil(n1 / nthreads) neurons for a layer of up to SHARE_NEURONS, or where ``linear`` sends the share's
-    product to BLAS (``gemm.linear_takes_blas``: from 50 examples into 64 neurons or more on an AVX-512 CPU, so
-    from 127 neurons on two threads, whose second claim of 63 then runs on the loops; on Zen 4 in float32
-    shares of fewer than 256 neurons from 512 inputs or more stay on the loops, from 512 examples too while
-    BLAS runs on one thread, as it does for this split; from 200 examples on an AVX2 CPU), else
-    ``_forward_chunk_loops``'s claims for linear's loops.
+    ceil(n1 / nthreads) neurons for a layer of up to SHARE_NEURONS, or, wider, where ``linear`` sends the
+    share's product to BLAS (``gemm.linear_takes_blas``: from 50 examples into 64 neurons or more on an AVX-512
+    CPU; on Zen 4 in float32 shares of fewer than 256 neurons from 512 inputs or more stay on the loops, from
+    512 examples too while BLAS runs on one thread, as it does for this split; from 200 examples on an AVX2
+    CPU), else ``_forward_chunk_loops``'s claims for linear's loops.
 
     Every claim reads the whole batch's rows again: a share each reads them once per thread. On the loops,
-    paired two-thread epochs with a share per thread against claims of an eighth of the layer (6 to 48
-    neurons) took 0.94-0.95 of the time at [784,30,10] batch 20 to 1000 (float64 0.93-0.95), 0.97-0.98 at
-    [784,100,10] batch 20 to 1000, 0.99 at [784,200,10] batch 100, 0.97 at [784,300,10] batch 1000 (level at 20
-    and 100); with a share at every width, 0.95 at [784,500,10] batch 20 but 1.03 at [784,600,10] batch 50
-    (bench/ab-forward-shares.md, AMD Zen 4): hence SHARE_NEURONS.
-    With a share each, a core slowed by other work can hand the other a whole share, no less.
+    paired two-thread epochs of the split (bench/ab.py --kernel threads; at batch 1000 [784,100,10] and
+    [784,300,10] ``fastnn.threads`` hands the epoch to BLAS on both cores instead) with a share per thread
+    against claims of an eighth of the layer (6 to 48 neurons) took 0.94-0.95 of the time at [784,30,10]
+    batch 20 to 1000 (float64 0.93-0.95), 0.97-0.98 at [784,100,10] batch 20 to 1000, 0.99 at [784,200,10]
+    batch 100, 0.97 at [784,300,10] batch 1000 (level at 20 and 100); with a share at every width, 0.95 at
+    [784,500,10] batch 20 but 1.03 at [784,600,10] batch 50 (bench/ab-forward-shares.md, AMD Zen 4): hence
+    SHARE_NEURONS. With a share each, a core slowed by other work can hand the other a whole share, no less: under steady
+    contention on one core this phase follows the slower core, as the update's shares already did.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
     (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on

@@ -219,14 +219,17 @@ def test_blas_follows_the_threads_argument_and_comes_back():
 
 
 @two_cores
-@pytest.mark.parametrize("batch_size", [20, 100])
-def test_two_threads_in_float32_agree_to_round_off(batch_size):
-    # batch 100: each thread updates its half of the first layer (15 rows) in one call of register tiles on
-    # an AVX2 machine (of BLAS on an AVX-512 one, and at batch 20 too)
-    assert gemm.add_outer_takes_tiles_on(gemm.AVX2_ROUTES, batch_size, 15, 784, 4) == (batch_size == 100)
-    X, y = make_data(400, 784, 10)
-    serial, _ = epochs([784, 30, 10], X, y, batch_size, 1, dtype="float32")
-    threaded, _ = epochs([784, 30, 10], X, y, batch_size, 2, dtype="float32")
+@pytest.mark.parametrize("sizes,batch_size", [([784, 30, 10], 20), ([784, 30, 10], 100), ([784, 300, 10], 100)])
+def test_two_threads_in_float32_agree_to_round_off(sizes, batch_size):
+    # [784,30,10] batch 100: each thread updates its half of the first layer (15 rows) in one call of register
+    # tiles on an AVX2 machine (of BLAS on an AVX-512 one, and at batch 20 too). [784,300,10]: a forward share
+    # of 150 neurons per thread, on linear's loops on AMD Zen 4 (BLAS elsewhere); the last batch of 30 too
+    if sizes[1] == 30:
+        assert gemm.add_outer_takes_tiles_on(gemm.AVX2_ROUTES, batch_size, 15, 784, 4) == (batch_size == 100)
+    assert parallel.forward_chunk(sizes[1], batch_size, 2, 784, 4) == sizes[1] // 2
+    X, y = make_data(430, 784, 10)
+    serial, _ = epochs(sizes, X, y, batch_size, 1, dtype="float32")
+    threaded, _ = epochs(sizes, X, y, batch_size, 2, dtype="float32")
     np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-5)
 
 
@@ -341,7 +344,8 @@ def test_online_learning_on_two_threads_needs_hogwild():
         fastnn.Network([4, 3, 2], seed=0).fit(X, y, 1, 1, 0.1, threads=2)
 
 
-def test_forward_claims_hold_about_an_eighth_of_the_layer_in_cache_line_blocks():
+def test_forward_claims_cover_the_layer_in_cache_line_blocks():
+    # one thread: claims of about an eighth of the layer; two threads: see the share tests below
     assert [parallel.forward_chunk(n, 1, 1, 784, 4) for n in (1, 30, 100, 264, 300, 500, 1000)] == [6, 6, 12, 30, 36,
                                                                                                   48, 48]
     assert parallel.FORWARD_CHUNK_MAX < gemm.BLAS_LINEAR_ROWS  # a claim for the loops stays on them
@@ -364,7 +368,7 @@ def test_a_forward_share_that_goes_to_blas_is_one_claim():
     assert parallel.forward_blocks(1000, 100, 4, 2, 784)[0] == (2 if avx512 else 21)
     assert chunk(1000, 200, 2) == 500 and parallel.forward_blocks(1000, 200, 4, 2, 784)[0] == 2
     assert chunk(301, 200, 2, 784, 8) == 151 and parallel.forward_blocks(301, 200, 8, 2, 784)[0] == 2
-    assert chunk(127, 200, 2, 100) == 64  # shares of 64 and 63: the second on the loops
+    assert chunk(601, 200, 2, 100) == 301  # wider than SHARE_NEURONS: a share only where it goes to BLAS
     assert chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
     assert chunk(1000, 200, 1) == 48  # one thread: no shares
     assert chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3, 784)[0] == 3
