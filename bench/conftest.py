@@ -47,6 +47,17 @@ def probe_arguments(doc, shapes, rounds):
     return args, pairs
 
 
+def probe_report(args, title, about, lines):
+    """The markdown of a shape-by-shape probe run with ``probe_arguments``' command line: the title, the command
+    that made it, the CPU, its rounds and examples, ``about`` (what the table holds), and the table's lines;
+    written to ``args.out`` where given, and printed."""
+    text = (f"# {title}\n\n`python bench/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`: {cpu_name()}, "
+            f"{args.rounds} rounds of {args.n:,} examples a shape; {about}\n\n" + "\n".join(lines) + "\n")
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "one_core: every thread of the process runs on one CPU during the test "
                                        "(bench/conftest.py::one_cpu)")

@@ -28,7 +28,7 @@ import fastnn  # noqa: E402
 from fastnn.kernels import backprop, gemm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import cpu_name, one_cpu, probe_arguments  # noqa: E402
+from conftest import one_cpu, probe_arguments, probe_report  # noqa: E402
 from routes_probe import race  # noqa: E402
 
 SHAPES = ["784,100,10:100", "784,100,10:200", "784,100,10:1000", "784,300,10:100", "784,30,10:1000"]
@@ -112,13 +112,8 @@ def main():
                 jax = ratio = "-"
             lines.append(f"| {sizes} | {batch} | {epoch:.1f} | " + " | ".join(cells) + f" | {jax} | {ratio} |")
             print(lines[-1], flush=True)
-    text = (f"# Where the epoch's time goes\n\n`python bench/phases_probe.py {' '.join(sys.argv[1:])}`: "
-            f"{cpu_name()}, {args.rounds} rounds of {args.n:,} examples a shape; "
-            "ms per 50,000 examples (median over the rounds) and the share of fastnn's epoch. What each column "
-            "times is in the script's docstring.\n\n" + "\n".join(lines) + "\n")
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    probe_report(args, "Where the epoch's time goes", "ms per 50,000 examples (median over the rounds) and the share "
+                 "of fastnn's epoch. What each column times is in the script's docstring.", lines)
 
 
 if __name__ == "__main__":

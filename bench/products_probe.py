@@ -32,7 +32,7 @@ from fastnn.kernels import backprop, gemm  # noqa: E402
 from fastnn.study.stats import bootstrap  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import cpu_name, one_cpu, probe_arguments  # noqa: E402
+from conftest import one_cpu, probe_arguments, probe_report  # noqa: E402
 from routes_probe import race  # noqa: E402
 
 SHAPES = ["784,100,10:1000", "784,300,10:1000", "784,1000,10:1000", "784,300,10:100"]
@@ -104,13 +104,8 @@ def main():
                 lines.append(f"| {sizes} | {batch} | {np.median(t[:, 0]):.1f} | {np.median(t[:, 1]):.1f} | "
                              f"{ci.value:.3f} | {ci.lo:.3f}-{ci.hi:.3f} |")
             print(lines[-1], flush=True)
-    text = (f"# The first layer's gather and two products, fastnn against JAX\n\n`python bench/products_probe.py "
-            f"{' '.join(sys.argv[1:])}`: {cpu_name()}, {args.rounds} rounds of {args.n:,} examples a shape; "
-            "what each side runs is in the script's docstring. A ratio below 1: JAX's products took less "
-            "time.\n\n" + "\n".join(lines) + "\n")
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    probe_report(args, "The first layer's gather and two products, fastnn against JAX", "what each side runs is in "
+                 "the script's docstring. A ratio below 1: JAX's products took less time.", lines)
 
 
 if __name__ == "__main__":

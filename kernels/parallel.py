@@ -262,8 +262,8 @@ def forward_chunk(n1, m_max, nthreads, n_in, itemsize):
     batch 20 to 1000 (float64 0.93-0.95), 0.97-0.98 at [784,100,10] batch 20 to 1000, 0.99 at [784,200,10]
     batch 100, 0.97 at [784,300,10] batch 1000 (level at 20 and 100); with a share at every width, 0.95 at
     [784,500,10] batch 20 but 1.03 at [784,600,10] batch 50 (bench/ab-forward-shares.md, AMD Zen 4): hence
-    SHARE_NEURONS. With a share each, a core slowed by other work can hand the other a whole share, no less: under steady
-    contention on one core this phase follows the slower core, as the update's shares already did.
+    SHARE_NEURONS. With a share each, a core slowed by other work can hand the other a whole share, no less:
+    under steady contention on one core this phase follows the slower core, as the update's shares already did.
 
     In claims for the loops, the forward pass of [784,1000,10] at batch 100 ran at linear's loop rate
     (about 50 GFLOP/s here, BLAS about 80), which is why two threads used to hand such shapes to BLAS on
