@@ -1,17 +1,22 @@
 """From a study's rows to its numbers: steps to each target, intervals, B_crit, B_simple, the two clocks.
 
 ``analyse(meta, rows)`` returns one ``Arm`` per (optimizer, network sizes) of the study;
-the report draws and writes only what is here. Runs marked ``stuck`` or ``diverged`` are
-counted per batch size and left out of every median.
+the report draws and writes only what is here. Every run that trained counts, ``stuck`` and
+``diverged`` ones too: a run that never reached a target counts as infinitely slow to it, so
+a batch size's median is finite only while more than half of its runs reached it, and misses
+widen intervals instead of leaving the fast runs to speak for the batch size. Batch sizes are
+compared seed by seed: a seed gives the same initial weights and example order at every batch
+size (``run.train_run``).
 """
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stats import bootstrap, compare, crossing, critical_batch_interval, difference, noise_scale
+from .stats import LEVEL, bootstrap, compare, crossing, critical_batch_interval, difference, noise_scale
 
 DONE = "done"
+DIVERGED = "diverged"
 
 
 @dataclass
@@ -52,6 +57,10 @@ class Arm:
     def done(self, b):
         return [r for r in self.runs.get(b, []) if r.status == DONE]
 
+    def trained(self, b):
+        """Every run of batch b that trained to its end or stopped on its own (done, stuck, diverged)."""
+        return self.runs.get(b, [])
+
     def counts(self, b):
         """{status: number of runs} at batch size b."""
         out = {}
@@ -59,22 +68,31 @@ class Arm:
             out[r.status] = out.get(r.status, 0) + 1
         return out
 
+    def reach(self, b, k, what, runs=None):
+        """what ('examples', 'updates', 'seconds', 'cpu_seconds') to target k of each run of batch b (default:
+        every run trained), +inf where the run never reached it."""
+        runs = self.trained(b) if runs is None else runs
+        vals = np.array([r.reach[k][what] for r in runs], np.float64)
+        return np.where(np.isnan(vals), np.inf, vals)
+
     def to_target(self, b, k, what):
-        """what ('examples', 'updates', 'seconds', 'cpu_seconds') of the finished runs of batch b that reached
-        target k (NaN dropped), and how many finished runs there are."""
-        done = self.done(b)
-        vals = np.array([r.reach[k][what] for r in done], np.float64)
-        return vals[np.isfinite(vals)], len(done)
+        """what of the runs of batch b that reached target k, and how many runs trained."""
+        vals = self.reach(b, k, what)
+        return vals[np.isfinite(vals)], len(vals)
 
     def median_interval(self, b, k, what):
-        """Median over the finished runs with a bootstrap interval; a missed run counts as infinitely slow,
+        """Median over the runs trained with a bootstrap interval; a missed run counts as infinitely slow,
         so the median is finite only when more than half reached the target."""
-        done = self.done(b)
-        vals = np.array([r.reach[k][what] for r in done], np.float64)
-        vals[~np.isfinite(vals)] = np.inf
+        vals = self.reach(b, k, what)
         if len(vals) == 0 or np.median(vals) == np.inf:
             return None
         return bootstrap(vals)
+
+    def paired(self, a, b):
+        """The runs of batches a and b on the seeds both have, in the same seed order."""
+        ra, rb = ({r.seed: r for r in self.trained(x)} for x in (a, b))
+        seeds = sorted(set(ra) & set(rb))
+        return [ra[s] for s in seeds], [rb[s] for s in seeds]
 
 
 def analyse(meta, rows):
@@ -125,41 +143,49 @@ def _arm(meta, by_run, opt, sizes, targets):
             noise_rows += [r for r in rr if r["kind"] == "noise"]
     arm = Arm(opt, sizes, targets, dict(sorted(runs.items())), clock, tuning, etas)
     for k in range(len(targets)):
-        steps = {b: np.array([r.reach[k]["updates"] for r in arm.done(b)]) for b in arm.runs}
-        arm.critical.append(critical_batch_interval(steps))
+        arm.critical.append(critical_batch_interval({b: arm.reach(b, k, "updates") for b in arm.runs}))
     by_epoch = {}
     for r in noise_rows:
         by_epoch.setdefault(r["epoch"], []).append(r)
     for epoch in sorted(by_epoch):
         rs = by_epoch[epoch]
+        labels = tuple(np.concatenate([np.full(len(r[key]), i) for i, r in enumerate(rs)])
+                       for key in ("small_sq", "big_sq"))
         arm.noise.append((epoch, noise_scale(np.concatenate([r["small_sq"] for r in rs]),
                                              np.concatenate([r["big_sq"] for r in rs]),
-                                             rs[0]["b_small"], rs[0]["b_big"]), len(rs)))
+                                             rs[0]["b_small"], rs[0]["b_big"], runs=labels), len(rs)))
     return arm
 
 
-def comparisons(arm, a, b, k):
-    """Batch a against batch b at target k: {name: Comparison or None}, lower is better except accuracy."""
+def final_accuracy(run, classes):
+    """A run's final validation accuracy; chance (1 / classes) for one that diverged: its last evaluation
+    came before its weights turned non-finite, and a network of non-finite weights gives every input one
+    class."""
+    return 1.0 / classes if run.status == DIVERGED else run.final_val_acc
+
+
+def comparisons(arm, a, b, k, level=LEVEL):
+    """Batch a against batch b at target k, seed by seed: {name: Comparison or None}, lower is better except
+    accuracy. None where a side's median is infinite (more than half of its runs missed the target)."""
+    ra, rb = arm.paired(a, b)
     out = {}
     for name, what in (("examples to target", "examples"), ("sequential updates to target", "updates"),
                        ("CPU seconds to target", "cpu_seconds")):
-        xa, na = arm.to_target(a, k, what)
-        xb, nb = arm.to_target(b, k, what)
-        # Only when more than half of both reached: otherwise the medians are not finite.
-        enough = len(xa) * 2 > na and len(xb) * 2 > nb
+        xa, xb = arm.reach(a, k, what, ra), arm.reach(b, k, what, rb)
+        enough = len(xa) > 0 and np.median(xa) < np.inf and np.median(xb) < np.inf
         if what == "cpu_seconds":  # updates x the clock's cost per update, both resampled
             ca, cb = arm.seconds_per_update.get(a), arm.seconds_per_update.get(b)
             enough = enough and ca is not None and cb is not None
-            out[name] = compare(arm.to_target(a, k, "updates")[0], arm.to_target(b, k, "updates")[0],
-                                scale_a=ca["samples"], scale_b=cb["samples"]) if enough else None
+            out[name] = compare(arm.reach(a, k, "updates", ra), arm.reach(b, k, "updates", rb), paired=True,
+                                scale_a=ca["samples"], scale_b=cb["samples"], level=level) if enough else None
         else:
-            out[name] = compare(xa, xb) if enough else None
-    acc_a = [r.final_val_acc for r in arm.done(a)]
-    acc_b = [r.final_val_acc for r in arm.done(b)]
-    out["final validation accuracy"] = compare(acc_a, acc_b, lower_is_better=False) if acc_a and acc_b else None
-    gap_a = [r.gap for r in arm.done(a)]
-    gap_b = [r.gap for r in arm.done(b)]
-    out["generalisation gap"] = difference(gap_a, gap_b) if gap_a and gap_b else None
+            out[name] = compare(xa, xb, paired=True, level=level) if enough else None
+    acc_a, acc_b = ([final_accuracy(r, arm.sizes[-1]) for r in runs] for runs in (ra, rb))
+    out["final validation accuracy"] = (compare(acc_a, acc_b, lower_is_better=False, paired=True, level=level)
+                                        if ra and min(acc_a + acc_b) > 0 else None)
+    # the gap needs a training accuracy, which a diverged run has not: the seeds where both sides have one
+    both = [(x.gap, y.gap) for x, y in zip(ra, rb) if np.isfinite(x.gap) and np.isfinite(y.gap)]
+    out["generalisation gap"] = difference(*zip(*both), paired=True, level=level) if both else None
     return out
 
 

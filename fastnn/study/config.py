@@ -30,7 +30,13 @@ class StudyConfig:
 
     Fields left None get a default that depends on the data (``resolve``): ``seeds`` 10 on a
     training set of 20,000 examples or more, else 5; ``epochs`` 10 on a large set, else
-    enough epochs for 200,000 examples.
+    enough epochs for 200,000 examples; ``min_updates`` the updates a batch of 100 makes in
+    ``epochs`` epochs. A run trains for ``epochs`` epochs, or more where that is fewer than
+    ``min_updates`` updates (``epochs_for``): a fixed number of epochs gives a batch of 1000 a
+    tenth of the updates of a batch of 100, too few to reach a hard target at all, and a batch
+    size that misses the target drops out of the critical batch size's fit, which then only
+    extrapolates past the batches it saw (Shallue et al. 2019 give each batch size a budget of
+    steps for this reason).
 
     targets are validation accuracies fixed before the grid runs; without them a pilot
     (``fastnn.study.pilot``) sets them at ``target_fractions`` of the way from chance to the
@@ -60,6 +66,7 @@ class StudyConfig:
     dtype: str = "float32"
     lmbda: float = 0.0
     epochs: int = None
+    min_updates: int = None
     evals_first_epoch: int = 24
     evals_per_decade: int = 8
     noise_batch_size: int = 20
@@ -73,11 +80,19 @@ class StudyConfig:
     data: str = "auto"
 
     def resolve(self, n_train):
-        """This configuration with the data-dependent defaults (seeds, epochs) filled in."""
+        """This configuration with the data-dependent defaults (seeds, epochs, min_updates) filled in."""
         large = n_train >= LARGE
+        epochs = self.epochs if self.epochs is not None else (10 if large else max(1, math.ceil(200_000 / n_train)))
         return replace(self, seeds=self.seeds if self.seeds is not None else tuple(range(10 if large else 5)),
-                       epochs=self.epochs if self.epochs is not None else
-                       (10 if large else max(1, math.ceil(200_000 / n_train))))
+                       epochs=epochs, min_updates=self.min_updates if self.min_updates is not None else
+                       max(1, epochs * n_train // 100))
+
+    def epochs_for(self, batch_size, n_train):
+        """Epochs a run (or a tuning run) of batch_size trains for on n_train examples: ``epochs``, or enough for
+        ``min_updates`` updates. A study recorded before min_updates existed has it None: ``epochs``."""
+        if self.min_updates is None:
+            return self.epochs
+        return max(self.epochs, math.ceil(self.min_updates * batch_size / n_train))
 
     @property
     def reference_batch_size(self):
@@ -123,6 +138,8 @@ class StudyConfig:
                 raise ValueError(f"target fractions must be in (0, 1], got {list(self.target_fractions)}")
             if self.epochs is not None:
                 check_int(self.epochs, "epochs", 1)
+            if self.min_updates is not None:
+                check_int(self.min_updates, "min_updates", 1)
             check_int(self.evals_first_epoch, "evaluations in the first epoch", 1)
             check_int(self.evals_per_decade, "evaluations per decade", 1)
             check_int(self.noise_batches, "noise batches", 2)

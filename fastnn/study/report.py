@@ -4,7 +4,9 @@
 report.html (the same page with the figures embedded) and the PNG figures. Every number
 comes from ``fastnn.study.analysis``; nothing in the answer is written in advance: each
 comparison of online learning (batch 1) with the reference batch size (20) is called an
-advantage or a disadvantage only when the 95% interval of its ratio excludes 1.
+advantage or a disadvantage only when the 95% interval of its ratio excludes 1, and says whether
+it still does at the family-wise level of the answer's comparisons (Bonferroni). The middle
+target is the primary endpoint; the other targets are exploratory and say so.
 """
 import base64
 import html
@@ -23,13 +25,14 @@ from .stats import LEVEL
 from .tuning import CAP
 
 FIGURES = ("steps_to_target.png", "tuning.png", "noise_scale.png", "clock.png", "learning_curves.png")
-HARDWARE = {
-    "examples to target": "any hardware (it counts examples, not time)",
-    "sequential updates to target": "hardware with enough parallel units to compute a whole mini-batch in the time "
-                                    "of one example, so that time is proportional to updates",
+SCOPE = {
+    "examples to target": "it counts examples, so it does not depend on the machine",
+    "sequential updates to target": "updates are what time is proportional to on hardware with enough parallel "
+                                    "units to compute a whole mini-batch in the time of one example",
     "CPU seconds to target": "this CPU, one thread (updates to target x the clock's seconds per update)",
-    "final validation accuracy": "any hardware",
-    "generalisation gap": "any hardware",
+    "final validation accuracy": "at the end of each run's budget, at learning rates tuned for speed to the target, "
+                                 "not for final accuracy",
+    "generalisation gap": "training minus validation accuracy at the end of each run's budget, at the same rates",
 }
 
 
@@ -74,40 +77,48 @@ def answer(meta, arm, a=1, b=None):
     if a not in arm.runs or b not in arm.runs:
         return [f"The grid lacks batch size {a} or {b}, so there is no answer to the book's question here."]
     verdicts = {k: comparisons(arm, a, b, k) for k in range(len(targets))}
+    made = [name for name, c in verdicts[mid].items() if c is not None]
+    family = 1 - (1 - LEVEL) / max(len(made), 1)
+    strict = comparisons(arm, a, b, mid, level=family)
     groups = {"advantage": [], "disadvantage": [], "no measurable difference": []}
-    for name, c in verdicts[mid].items():
-        if c is not None:
-            groups[c.verdict].append((name, c))
+    for name in made:
+        groups[verdicts[mid][name].verdict].append(name)
     d = meta["data"]
+    seeds = len(arm.paired(a, b)[0])
     intro = (f"On {'the OFFLINE DEFAULT data, ' if d.get('offline_default') else ''}{d['name']} "
              f"({d['n_train']:,} training examples): online learning (batch size {a}) against mini-batches of {b}, "
-             f"{arm.optimizer.upper()}, network "
-             f"{arm.sizes}, at the middle target of {targets[mid]:.2%} validation accuracy "
-             f"({len(arm.done(a))} and {len(arm.done(b))} finished runs; each batch size with its own tuned eta; "
-             f"{LEVEL:.0%} bootstrap intervals of the ratio of medians, batch {a} over batch {b}).")
+             f"{arm.optimizer.upper()}, network {arm.sizes}, at the middle target of {targets[mid]:.2%} validation "
+             f"accuracy, this report's primary endpoint ({seeds} seeds, each giving both batch sizes the same "
+             f"initial weights and example order; each batch size with its own tuned eta; {LEVEL:.0%} bootstrap "
+             f"intervals of the ratio of medians, batch {a} over batch {b}, resampling the seeds; a run that never "
+             f"reached the target counts as infinitely slow).")
     lines += [intro, ""]
     for title, key in (("Advantages of online learning", "advantage"),
                        ("Disadvantages of online learning", "disadvantage"),
                        ("No measurable difference", "no measurable difference")):
         lines.append(f"**{title}:**" + ("" if groups[key] else " none."))
-        for name, c in groups[key]:
-            lines.append(f"- {c.sentence(name)}; holds on {HARDWARE[name]}.")
+        for name in groups[key]:
+            c, s = verdicts[mid][name], strict[name]
+            holds = ("" if key == "no measurable difference" else
+                     f"; {'it holds' if s.verdict == key else 'it does not hold'} at the family-wise level of "
+                     f"these {len(made)} comparisons ({family:.0%} interval [{s.ratio.lo:.4g}, {s.ratio.hi:.4g}])")
+            lines.append(f"- {c.sentence(name)}; {SCOPE[name]}{holds}.")
         lines.append("")
-    missing = [name for name, c in verdicts[mid].items() if c is None]
+    missing = [name for name in verdicts[mid] if name not in made]
     if missing:
-        lines += [f"Not compared ({', '.join(missing)}): fewer than half of the runs of one side reached the "
-                  f"target, so its median is not finite.", ""]
+        lines += [f"Not compared ({', '.join(missing)}): more than half of the runs of one side missed the "
+                  f"target (or lack what it needs), so its median is not finite.", ""]
     ra, rb = eta_range(arm, a), eta_range(arm, b)
     if ra and rb:
-        grid = [float(e) for e in meta["config"]["eta_grid"]]
-
         def span(x, r):
-            edge = [f"the grid's {w} eta" for w, v, g in (("lowest", r[0], min(grid)), ("highest", r[1], max(grid)))
-                    if v == g]
-            return (f"batch {x} from {r[0]:g} to {r[1]:g} ({r[1] / r[0]:.3g}x"
-                    + (f"; {' and '.join(edge)}: the range may go further" if edge else "") + ")")
+            return f"batch {x} from {r[0]:g} to {r[1]:g} ({r[1] / r[0]:.3g}x)"
         lines += [f"Learning rates that reached the middle target in tuning: {span(a, ra)}, {span(b, rb)}; the "
                   f"chosen etas are {arm.etas.get(a, math.nan):g} and {arm.etas.get(b, math.nan):g}.", ""]
+    edges = tuning_edges(meta, arm)
+    if edges:
+        lines += ["Tuning at the edge of the grid (the best eta may lie beyond it, so these batch sizes may be "
+                  "slower here than they could be): " + "; ".join(f"batch {x}: {why}" for x, why in edges.items())
+                  + ".", ""]
     best, iv, fitted = arm.critical[mid]
     if best is not None:
         where = [f"batch {x} is {'below' if x < iv.lo else 'above' if x > iv.hi else 'within the interval of'} it"
@@ -116,18 +127,56 @@ def answer(meta, arm, a=1, b=None):
         lines += [f"Critical batch size at this target (McCandlish et al. 2018, fitted to steps to target over "
                   f"batch sizes {', '.join(map(str, fitted))}): B_crit = {_ci(iv)}; {where[0]} and {where[1]}. "
                   f"The fitted curve gives batch {b} {ratio:.3g} times the updates of batch {a} "
-                  f"(perfect scaling would be {a / b:.3g}).", ""]
+                  f"(perfect scaling would be {a / b:.3g})." + _extrapolation(meta, arm, mid), ""]
     if arm.noise:
         lines += [_noise_verdict(meta, arm), ""]
     others = [k for k in range(len(targets)) if k != mid]
     if others:
-        lines += ["At the other targets:", ""]
+        tests = sum(c is not None and "target" in name for k in others for name, c in verdicts[k].items())
+        lines += [f"At the other targets (exploratory: {tests} more comparisons at {LEVEL:.0%} each, not corrected "
+                  f"for their number, so about one in {1 / (1 - LEVEL):.0f} could go either way by chance alone):", ""]
         for k in others:
             parts = [f"{name}: {c.verdict} ({c.measure} {c.ratio.value:.3g} [{c.ratio.lo:.3g}, {c.ratio.hi:.3g}])"
                      for name, c in verdicts[k].items() if c is not None and "target" in name]
             lines.append(f"- {targets[k]:.2%}: " + ("; ".join(parts) or "not enough runs reached it to compare."))
         lines.append("")
     return lines
+
+
+def tuning_edges(meta, arm):
+    """{batch size: why} for the batch sizes whose tuning ended on the grid's lowest or highest eta, or reached
+    the middle target with none (the eta that came closest was used)."""
+    grid = [float(e) for e in meta["config"]["eta_grid"]]
+    out = {}
+    for x in sorted(arm.runs):
+        t, eta = arm.tuning.get(x), arm.etas.get(x)
+        if not t or eta is None:
+            continue
+        if t["eta"] is None:
+            out[x] = f"no eta of the grid reached the target in tuning; {eta:g}, the one that came closest, was used"
+        elif eta in (min(grid), max(grid)):
+            out[x] = f"the chosen eta {eta:g} is the grid's {'lowest' if eta == min(grid) else 'highest'}"
+    return out
+
+
+def _extrapolation(meta, arm, k):
+    """A sentence on what the fit of B_crit at target k rests on, where it goes past the batch sizes fitted or
+    leaves out batch sizes that missed the target within the study's budget; '' otherwise."""
+    best, iv, fitted = arm.critical[k]
+    out = []
+    left = [x for x in sorted(arm.runs) if x not in fitted and x > max(fitted)]
+    if left:
+        c = meta["config"]
+        cap = (f"{c['epochs']} epochs" if c.get("min_updates") is None else
+               f"{c['epochs']} epochs or {c['min_updates']:,} updates, whichever is more")
+        out.append(f"Batch size{'s' if len(left) > 1 else ''} {', '.join(map(str, left))} "
+                   f"{'are' if len(left) > 1 else 'is'} not in the fit: more than half of "
+                   f"{'their' if len(left) > 1 else 'its'} runs missed the target within the study's budget "
+                   f"({cap}), so the fit cannot see how {'they scale' if len(left) > 1 else 'it scales'}")
+    if iv.hi > max(fitted):
+        out.append(f"B_crit's interval reaches past the largest batch size fitted ({max(fitted)}): that part of it "
+                   f"is an extrapolation of the fitted curve, not a measurement")
+    return "".join(f" {x}." for x in out)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -246,8 +295,12 @@ def fig_tuning(meta, arm, folder, suffix):
 
 def _interval_bars(ax, x, value, lo, hi, **kw):
     """Points at value with bars from lo to hi. An end on the wrong side of its value (matplotlib
-    refuses negative bar lengths) is drawn as no bar on that side."""
+    refuses negative bar lengths) is drawn as no bar on that side; an infinite upper end as a caret."""
     value, lo, hi = (np.asarray(a, float) for a in (value, lo, hi))
+    open_above = ~np.isfinite(hi)  # more than a few resamples never reached: no upper end, a caret instead
+    if open_above.any():
+        ax.plot(np.asarray(x, float)[open_above], value[open_above] * 1.25, "^", color=kw.get("color"), ms=4)
+    hi = np.where(open_above, value, hi)
     return ax.errorbar(x, value, yerr=[np.clip(value - lo, 0, None), np.clip(hi - value, 0, None)], **kw)
 
 
@@ -357,6 +410,8 @@ def render(meta, arms, figures):
 
 def _protocol(meta):
     c, m = meta["config"], meta["machine"]
+    cfg, n = StudyConfig.from_json(c), meta["data"]["n_train"]
+    longer = ", ".join(f"batch {b}: {cfg.epochs_for(b, n)}" for b in c["batch_sizes"] if cfg.epochs_for(b, n) > c["epochs"])
     p = meta.get("pilot")
     secs = meta.get("seconds", {})
     lines = ["## How it was measured", ""]
@@ -373,7 +428,9 @@ def _protocol(meta):
         f"validation set) with seeds {c['tune_seeds']}, not the study's: {len(c['eta_grid'])} etas from "
         f"{min(c['eta_grid']):g} to {max(c['eta_grid']):g}, successive halving, scored by the median examples to "
         f"the middle target; an eta is stopped once it has used {CAP:g}x the best median so far.",
-        f"- Runs: seeds {c['seeds']} for every batch size, {c['epochs']} epochs each, validation accuracy at "
+        f"- Runs: seeds {c['seeds']} for every batch size, {c['epochs']} epochs each"
+        + (f" or, where that is fewer than {c['min_updates']:,} updates, the epochs those take ({longer})" if longer
+           else "") + ", validation accuracy at "
         f"{c['evals_first_epoch']} log-spaced points in the first epoch and {c['evals_per_decade']} per decade after; "
         f"examples, updates and seconds to a target are interpolated between evaluations.",
         f"- The clock: every batch size timed alone, interleaved in a random order, {c['clock_repeats']} rounds of "
@@ -401,7 +458,8 @@ def _arm_section(meta, arm, figs):
               "Learning curves")
     for f, t in zip(figs, titles):
         lines += [f"### {t}", "", f"![{f}]({f})", ""]
-    lines += ["### To each target, per batch size (median [95% interval] over the runs that finished)", "",
+    lines += ["### To each target, per batch size (median [95% interval] over every run trained; a run that "
+              "missed counts as never reaching it)", "",
               "| target | batch | eta | runs: reached / done / stuck / diverged | examples | updates | CPU s | "
               "run's own s |", "|" + "---|" * 8]
     for k, t in enumerate(arm.targets):
@@ -423,6 +481,8 @@ def _arm_section(meta, arm, figs):
         else:
             lines.append(f"| {arm.targets[k]:.2%} | {_ci(iv)} | {best.s_min:,.0f} | {best.e_min:,.0f} | "
                          f"{', '.join(map(str, fitted))} | {best.rms_log_error:.3f} |")
+    lines += [f"- {arm.targets[k]:.2%}:{_extrapolation(meta, arm, k)}" for k in range(len(arm.targets))
+              if arm.critical[k][0] is not None and _extrapolation(meta, arm, k)]
     lines += [""]
     if arm.noise:
         lines += ["### Gradient noise scale B_simple over training", "",
@@ -443,16 +503,17 @@ def _arm_section(meta, arm, figs):
     lines += ["### Runs that did not finish cleanly", ""]
     bad = [r for b in arm.runs for r in arm.runs[b] if r.status != "done"]
     lines += [f"- {r.id} (eta {r.eta:g}): **{r.status}**, {r.note}" for r in bad] or ["- none"]
-    lines += ["", "### Tuning", "", "| batch | chosen eta | etas that reached the target (median examples) |",
-              "|---|---|---|"]
+    lines += ["", "### Tuning", "", "| batch | chosen eta | etas that reached the target (median examples) | "
+              "at the grid's edge |", "|---|---|---|---|"]
+    edges = tuning_edges(meta, arm)
     for b in arm.runs:
         t = arm.tuning.get(b)
         if not t:
-            lines.append(f"| {b} | {arm.etas.get(b, math.nan):g} (given) | |")
+            lines.append(f"| {b} | {arm.etas.get(b, math.nan):g} (given) | | |")
             continue
         ok = [f"{e:g}: {m:,.0f}" for e, m in tuning_medians(t).items() if math.isfinite(m)]
         lines.append(f"| {b} | {arm.etas.get(b, math.nan):g}{'' if t['eta'] is not None else ' (none reached)'} | "
-                     f"{'; '.join(ok)} |")
+                     f"{'; '.join(ok)} | {edges.get(b, '')} |")
     return lines + [""]
 
 
@@ -461,26 +522,37 @@ def _noise_verdict(meta, arm):
 
     B_simple changes as training goes on, so each target's B_crit is compared with B_simple
     where the runs that measured it (batch ``noise_batch_size``) reached that target, interpolated
-    in log between the measurements around that point.
+    in log between the measurements around that point (its interval's ends likewise). The ratio's range
+    runs from the lowest B_simple over the highest B_crit to the other way round; a verdict is given only
+    where that whole range lies within a factor of 3, or wholly outside it.
     """
     b = meta["config"]["noise_batch_size"]
     n = meta["data"]["n_train"]
-    pts = [(e, ns.b_simple.value) for e, ns, _ in arm.noise if np.isfinite(ns.b_simple.value) and ns.b_simple.value > 0]
+    pts = [(e, ns.b_simple) for e, ns, _ in arm.noise if np.isfinite(ns.b_simple.value) and ns.b_simple.value > 0]
     fitted = [(k, iv) for k, (best, iv, _) in enumerate(arm.critical) if best is not None]
     if not fitted or len(pts) < 2:
         return "B_simple and B_crit were not both measured, so they cannot be compared."
     out = []
+    epochs = [e for e, _ in pts]
+
+    def at(epoch, end):
+        values = np.array([getattr(iv, end) for _, iv in pts], np.float64)
+        if not (np.isfinite(values) & (values > 0)).all():
+            return math.inf if end == "hi" else 0.0
+        return float(np.exp(np.interp(epoch, epochs, np.log(values))))
     for k, iv in fitted:
         m = arm.median_interval(b, k, "examples")
         if m is None:
             out.append(f"at {arm.targets[k]:.2%}: batch {b} did not reach it")
             continue
         epoch = m.value / n
-        value = float(np.exp(np.interp(epoch, [e for e, _ in pts], np.log([v for _, v in pts]))))
-        r = value / iv.value
+        value, lo, hi = at(epoch, "value"), at(epoch, "lo"), at(epoch, "hi")
+        r, r_lo, r_hi = value / iv.value, lo / iv.hi, (hi / iv.lo if iv.lo > 0 else math.inf)
+        verdict = ("within" if 1 / 3 <= r_lo and r_hi <= 3 else
+                   "not within" if r_hi < 1 / 3 or r_lo > 3 else "neither shown within nor outside")
         out.append(f"at {arm.targets[k]:.2%} (reached by batch {b} after {epoch:.3g} epochs) B_simple is "
-                   f"{value:.3g} against B_crit {iv.value:.3g}: ratio {r:.3g}, "
-                   f"{'within' if 1 / 3 <= r <= 3 else 'not within'} a factor of 3")
+                   f"{value:.3g} [{lo:.3g}, {hi:.3g}] against B_crit {_ci(iv)}: ratio {r:.3g} (range of the "
+                   f"intervals {r_lo:.3g} to {r_hi:.3g}), {verdict} a factor of 3")
     return "Does B_simple predict B_crit? " + "; ".join(out) + "."
 
 

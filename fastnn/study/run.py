@@ -1,6 +1,7 @@
 """One run of a study: train one network and record what happened, row by row.
 
-``train_run`` trains one network of the grid for the study's number of epochs and records
+``train_run`` trains one network of the grid for the study's number of epochs (more for a large batch:
+``StudyConfig.epochs_for``) and records
 
 - ``eval`` rows at log-spaced example counts (``run_points``: ``evals_first_epoch`` in the
   first epoch, ``evals_per_decade`` after it, and every epoch's end): cumulative training
@@ -121,9 +122,10 @@ def train_run(run, config, data, progress=None, check_stop=None):
     rng = np.random.default_rng([run["seed"], 1])  # the same example order for every batch size
     noise_rng = np.random.default_rng([run["seed"], B, 2])
     measure_noise = B == config.noise_batch_size
-    noise_at = {e * n + k for e, k in (snap(x * n, n, B, config.epochs) for x in config.noise_epochs
-                                      if 0 < x < config.epochs)} if measure_noise else set()
-    points = run_points(n, B, config.epochs, config.evals_first_epoch, config.evals_per_decade, noise_at)
+    epochs = config.epochs_for(B, n)
+    noise_at = {e * n + k for e, k in (snap(x * n, n, B, epochs) for x in config.noise_epochs
+                                      if 0 < x < epochs)} if measure_noise else set()
+    points = run_points(n, B, epochs, config.evals_first_epoch, config.evals_per_decade, noise_at)
     b_small, b_big = noise_sizes(config, n)
     rows, status, note = [], "done", None
     last = dict(seconds=0.0, updates=0, examples=0)
@@ -155,7 +157,7 @@ def train_run(run, config, data, progress=None, check_stop=None):
     if measure_noise and 0.0 in config.noise_epochs:
         noise(0)
     try:
-        train(net, train_data, config.epochs, B, Optimizer.named(optimizer, eta, config.lmbda, config.momentum),
+        train(net, train_data, epochs, B, Optimizer.named(optimizer, eta, config.lmbda, config.momentum),
               order=lambda e: rng.permutation(n), points=lambda e: points[e], on_point=after_point,
               on_epoch=after_epoch)
     except DivergenceError:

@@ -6,7 +6,9 @@ synthetic runs with known answers.
 - ``bootstrap``: a statistic (default the median) of a sample with a percentile bootstrap
   interval.
 - ``compare``: the ratio of two groups' medians with a bootstrap interval, and the verdict it
-  allows: a difference is claimed only when the interval excludes 1.
+  allows: a difference is claimed only when the interval excludes 1. A run that missed a target
+  counts as infinitely slow (+inf), so misses widen the interval instead of dropping out; groups
+  measured on the same seeds are resampled by seed (``paired``).
 - ``difference``: the same for a difference of medians (for quantities that can be negative).
 - ``crossing``: when a run first reached a target, interpolated between evaluations.
 - ``fit_critical_batch``: McCandlish et al. (2018)'s trade-off between steps S and examples
@@ -14,7 +16,8 @@ synthetic runs with known answers.
   with B_crit = E_min/S_min, fitted to steps-to-target against batch size;
   ``critical_batch_interval`` fits it to each batch size's median, with a bootstrap interval.
 - ``noise_scale``: the simple gradient noise scale B_simple = tr(Sigma)/|G|^2 from squared
-  norms of mini-batch gradients at two batch sizes (McCandlish et al. 2018, appendix A).
+  norms of mini-batch gradients at two batch sizes (McCandlish et al. 2018, appendix A), its
+  interval resampling the runs and then each run's mini-batches.
 """
 import math
 from typing import NamedTuple
@@ -34,6 +37,23 @@ class Interval(NamedTuple):
 
     def excludes(self, x):
         return self.lo > x or self.hi < x
+
+
+def quantiles(boots, level=LEVEL):
+    """The (lo, hi) percentile interval of bootstrap replicates that may hold +inf (a median over runs most of
+    which missed): an end that falls on or next to an infinite replicate is that replicate, not NaN (NumPy's
+    interpolation computes inf - inf there). NaN replicates (inf / inf: both sides' medians infinite, which
+    says nothing about their ratio) count as 0 for the lower end and +inf for the upper one, so they can only
+    widen the interval."""
+    boots = np.asarray(boots, np.float64)
+    q = (1 - level) / 2
+    ends = []
+    for end, p, fill in (("lo", q, 0.0), ("hi", 1 - q, math.inf)):
+        x = np.where(np.isnan(boots), fill, boots)
+        with np.errstate(invalid="ignore"):
+            v = float(np.quantile(x, p))
+        ends.append(float(np.quantile(x, p, method="lower")) if math.isnan(v) else v)
+    return tuple(ends)
 
 
 def bootstrap(sample, statistic=np.median, n_boot=N_BOOT, level=LEVEL, rng=None):
@@ -56,9 +76,7 @@ def bootstrap(sample, statistic=np.median, n_boot=N_BOOT, level=LEVEL, rng=None)
         return Interval(math.nan, math.nan, math.nan)
     rng = np.random.default_rng(0) if rng is None else rng
     boots = statistic(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=-1)
-    a = (1 - level) / 2
-    with np.errstate(invalid="ignore"):  # inf (a run that missed) in the sample: an infinite upper end
-        return Interval(float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)))
+    return Interval(float(statistic(x)), *quantiles(boots, level))
 
 
 class Comparison(NamedTuple):
@@ -79,34 +97,48 @@ class Comparison(NamedTuple):
         return f"{self.verdict} in {what} ({text})"
 
 
-def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None, scale_a=None, scale_b=None):
-    """Median(a) / median(b) with a bootstrap interval (each group resampled on its own).
+def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None, scale_a=None, scale_b=None,
+            paired=False):
+    """Median(a) / median(b) with a bootstrap interval.
 
     The verdict names a's standing: with lower_is_better (steps, seconds) a ratio whose whole
     interval lies below 1 is an "advantage", above 1 a "disadvantage"; an interval that holds
-    1 is "no measurable difference". Values must be positive.
+    1 is "no measurable difference". Values must be positive; +inf stands for a run that never
+    got there (it counts as the slowest of its group, so a group most of whose resamples are
+    infinite gives an infinite end, never a claim for it).
+
+    paired: a[i] and b[i] were measured on the same seed (the same initial weights and example
+    order), so the seeds are resampled, each taking both of its values; otherwise each group is
+    resampled on its own.
 
     scale_a, scale_b, if given, are samples of a factor each side is multiplied by (e.g. the
     clock's seconds per update): the ratio is then median(a) median(scale_a) / (median(b)
-    median(scale_b)), and the scales are resampled too, so their uncertainty widens the interval.
+    median(scale_b)), and the scales are resampled too (on their own: the clock is not paired
+    with the runs), so their uncertainty widens the interval.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if len(a) == 0 or len(b) == 0:
         return Comparison(Interval(math.nan, math.nan, math.nan), "no measurable difference", len(a), len(b))
-    if (a <= 0).any() or (b <= 0).any():
-        raise ValueError("compare needs positive values (a ratio of medians)")
+    if not ((a > 0).all() and (b > 0).all()):
+        raise ValueError("compare needs positive values (a ratio of medians; +inf for a run that never got there)")
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired samples need one value per seed on each side, got {len(a)} and {len(b)}")
     rng = np.random.default_rng(0) if rng is None else rng
 
-    def medians(x):
-        x = np.asarray(x, np.float64)
-        return np.median(x), np.median(x[rng.integers(0, len(x), size=(n_boot, len(x)))], axis=1)
-    (va, ma), (vb, mb) = medians(a), medians(b)
+    def draw(n):
+        return rng.integers(0, n, size=(n_boot, n))
+    ia = draw(len(a))
+    ib = ia if paired else draw(len(b))
+    va, vb = np.median(a), np.median(b)
+    ma, mb = np.median(a[ia], axis=1), np.median(b[ib], axis=1)
     if scale_a is not None:
-        (sa, ba), (sb, bb) = medians(scale_a), medians(scale_b)
-        va, ma, vb, mb = va * sa, ma * ba, vb * sb, mb * bb
-    q = (1 - level) / 2
-    ratios = ma / mb
-    r = Interval(float(va / vb), float(np.quantile(ratios, q)), float(np.quantile(ratios, 1 - q)))
+        sa, sb = np.asarray(scale_a, np.float64), np.asarray(scale_b, np.float64)
+        va, vb = va * np.median(sa), vb * np.median(sb)
+        ma, mb = ma * np.median(sa[draw(len(sa))], axis=1), mb * np.median(sb[draw(len(sb))], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = ma / mb
+        value = va / vb
+    r = Interval(float(value), *quantiles(ratios, level))
     if not r.excludes(1.0):
         verdict = "no measurable difference"
     elif (r.hi < 1.0) == lower_is_better:
@@ -116,16 +148,17 @@ def compare(a, b, lower_is_better=True, n_boot=N_BOOT, level=LEVEL, rng=None, sc
     return Comparison(r, verdict, len(a), len(b))
 
 
-def difference(a, b, n_boot=N_BOOT, level=LEVEL, rng=None):
+def difference(a, b, n_boot=N_BOOT, level=LEVEL, rng=None, paired=False):
     """median(a) - median(b) with a bootstrap interval, as a Comparison whose 'ratio' is the difference
-    (verdict: 'advantage' when the whole interval is below 0, i.e. a smaller gap)."""
+    (verdict: 'advantage' when the whole interval is below 0, i.e. a smaller gap); paired as in ``compare``."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired samples need one value per seed on each side, got {len(a)} and {len(b)}")
     rng = np.random.default_rng(0) if rng is None else rng
-    ma = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
-    mb = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
-    q = (1 - level) / 2
-    d = ma - mb
-    iv = Interval(float(np.median(a) - np.median(b)), float(np.quantile(d, q)), float(np.quantile(d, 1 - q)))
+    ia = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ib = ia if paired else rng.integers(0, len(b), size=(n_boot, len(b)))
+    d = np.median(a[ia], axis=1) - np.median(b[ib], axis=1)
+    iv = Interval(float(np.median(a) - np.median(b)), *quantiles(d, level))
     verdict = "no measurable difference" if not iv.excludes(0.0) else ("advantage" if iv.hi < 0 else "disadvantage")
     return Comparison(iv, verdict, len(a), len(b), "difference")
 
@@ -241,8 +274,7 @@ def critical_batch_interval(runs, n_boot=N_BOOT, level=LEVEL, rng=None):
            - ((w * log_s).sum(1, keepdims=True) - w @ L.T) ** 2 / np.maximum(n, 1))
     usable = (w > 0).sum(axis=1) >= 2
     boots = np.exp(grid[np.argmin(sse[usable], axis=1)])
-    q = (1 - level) / 2
-    return best, Interval(best.b_crit, float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q))), fitted
+    return best, Interval(best.b_crit, *quantiles(boots, level)), fitted
 
 
 class NoiseScale(NamedTuple):
@@ -253,7 +285,7 @@ class NoiseScale(NamedTuple):
     b_simple: Interval
 
 
-def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rng=None):
+def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rng=None, runs=None):
     """B_simple from squared norms of mean gradients over mini-batches of two sizes.
 
     For a mini-batch of B examples drawn with replacement, E|G_B|^2 = |G|^2 + tr(Sigma)/B
@@ -264,7 +296,12 @@ def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rn
         tr(Sigma) = (|G_small|^2 - |G_big|^2) / (1/B_small - 1/B_big)
 
     computed from the means of small_sq and big_sq (each an array over independent batches);
-    B_simple is their ratio, with a bootstrap interval over the batches.
+    B_simple is their ratio, with a bootstrap interval.
+
+    runs : None, or (runs_small, runs_big), the run (seed) each entry of small_sq and big_sq was measured
+        in. The batches of one run share its weights, so they are not independent draws of the seed-to-seed
+        variation: the interval then resamples the runs, and within each drawn run its batches (a two-stage
+        bootstrap). Without it, the batches are resampled as one sample.
     """
     small, big = np.asarray(small_sq, np.float64), np.asarray(big_sq, np.float64)
     if not 0 < b_small < b_big:
@@ -277,13 +314,34 @@ def noise_scale(small_sq, big_sq, b_small, b_big, n_boot=N_BOOT, level=LEVEL, rn
 
     g2, tr = estimate(small.mean(), big.mean())
     rng = np.random.default_rng(0) if rng is None else rng
-    s_boot = small[rng.integers(0, len(small), size=(n_boot, len(small)))].mean(axis=1)
-    g_boot = big[rng.integers(0, len(big), size=(n_boot, len(big)))].mean(axis=1)
+    if runs is None:
+        s_boot = small[rng.integers(0, len(small), size=(n_boot, len(small)))].mean(axis=1)
+        g_boot = big[rng.integers(0, len(big), size=(n_boot, len(big)))].mean(axis=1)
+    else:
+        s_boot, g_boot = _two_stage_means((small, big), [np.asarray(r) for r in runs], n_boot, rng)
     g2_b, tr_b = estimate(s_boot, g_boot)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_b = np.where(g2_b > 0, tr_b / g2_b, np.inf)
-    q = (1 - level) / 2
     value = tr / g2 if g2 > 0 else math.inf
-    with np.errstate(invalid="ignore"):  # |G|^2 estimated <= 0 in many resamples: an infinite end
-        return NoiseScale(float(g2), float(tr), Interval(float(value), float(np.quantile(ratio_b, q)),
-                                                         float(np.quantile(ratio_b, 1 - q))))
+    return NoiseScale(float(g2), float(tr), Interval(float(value), *quantiles(ratio_b, level)))
+
+
+def _two_stage_means(samples, labels, n_boot, rng):
+    """For each sample (labels: the group of each of its entries), n_boot means of a two-stage resample: the
+    groups drawn with replacement (the same draw for every sample), then each drawn group's own entries."""
+    groups = np.unique(np.concatenate(labels))
+    picks = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    out = []
+    for x, lab in zip(samples, labels):
+        members = [x[lab == g] for g in groups]
+        sizes = np.array([len(m) for m in members])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        pool = np.concatenate(members)
+        n = sizes[picks][..., None]  # (n_boot, groups, 1): the drawn groups' sizes
+        slot = np.arange(max(sizes.max(), 1))
+        idx = starts[picks][..., None] + np.floor(rng.random((*picks.shape, len(slot))) * n).astype(np.int64)
+        keep = slot < n
+        total = np.where(keep, pool[np.where(keep, idx, 0)] if len(pool) else 0.0, 0.0).sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(total / keep.sum(axis=(1, 2)))
+    return out
