@@ -356,3 +356,13 @@ def test_an_interrupted_tuning_resumes_batch_size_by_batch_size(tmp_path, tiny, 
     assert numbers(resumed) == numbers(whole)  # the same etas, so the same runs
     done = json.loads((out / "study.json").read_text())
     assert [t["batch_size"] for t in done["tuning"]] == [1, 4, 20]
+
+
+def test_force_deletes_the_old_report_and_its_figures_and_nothing_else(tmp_path):
+    """--force then Ctrl-C must not leave the previous report beside an empty study."""
+    report = ["report.md", "report.html", *R.FIGURES, "steps_to_target_nesterov_12-8-3.png", "clock_sgd_784-30-10.png"]
+    others = ["notes.md", "steps_to_target.png.bak", "clock_mine.png", "tuning_sgd_12-8-3.pdf"]
+    for name in [S.RESULTS, S.CONFIG, *report, *others]:
+        (tmp_path / name).write_text("old")
+    S.prepare_output(tmp_path, resume=True, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)

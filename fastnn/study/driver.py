@@ -10,6 +10,7 @@ stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import hashlib
 import json
+import re
 import signal
 import threading
 import time
@@ -27,7 +28,7 @@ from .cluster import connect
 from .clock import time_updates
 from .config import StudyError, arms, grid
 from .lock import StudyLock
-from .report import write_report
+from .report import FIGURES, write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
 from .plan import fix_etas, fix_targets
@@ -68,8 +69,19 @@ class _StopFlag:
         return False
 
 
+def _report_files(out):
+    """The files a report wrote into out: report.md, report.html and its figures (FIGURES, and each further
+    arm's, suffixed _<optimizer>_<sizes> as write_report names them)."""
+    figure = re.compile("(" + "|".join(re.escape(f[:-len(".png")]) for f in FIGURES) + r")(_[a-z]+_\d+(-\d+)*)?\.png")
+    return [p for p in out.iterdir() if p.name in ("report.md", "report.html") or figure.fullmatch(p.name)]
+
+
 def prepare_output(out, resume, force):
-    """Create the output folder and check it is writable; refuse to overwrite results without force."""
+    """Create the output folder and check it is writable; refuse to overwrite results without force.
+
+    force deletes the results, study.json and the report drawn from them, so that a forced study
+    cut short leaves no previous report beside its new results.
+    """
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -81,10 +93,10 @@ def prepare_output(out, resume, force):
     existing = (out / RESULTS).exists() or (out / CONFIG).exists()
     if existing and not (resume or force):
         raise StudyError(f"{out} already holds a study; pass --resume to continue it or --force to start over "
-                         f"(which deletes its results)")
+                         f"(which deletes its results and report)")
     if force:  # --force wins over --resume (make study always passes --resume)
-        for name in (RESULTS, CONFIG):
-            (out / name).unlink(missing_ok=True)
+        for path in [out / RESULTS, out / CONFIG] + _report_files(out):
+            path.unlink(missing_ok=True)
     elif resume and (out / RESULTS).exists() and not (out / CONFIG).exists():
         raise StudyError(f"{out} holds results but no {CONFIG}, so what they were run with is unknown; "
                          f"use --force to start over")
