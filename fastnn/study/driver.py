@@ -249,7 +249,7 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
             if "clock" not in meta:
                 log("timing one update at each batch size (the clock: interleaved, repeated)")
                 started = time.perf_counter()
-                meta["clock"] = measure_clock(config, data, etas)
+                meta["clock"] = measure_clock(config, data, etas, stop.check)  # stored only once every arm is timed
                 seconds["clock"] = time.perf_counter() - started
             save()
     except KeyboardInterrupt:
@@ -268,8 +268,11 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     return rows
 
 
-def measure_clock(config, data, etas):
-    """The clock of every arm (``clock.time_updates``): a list of {optimizer, sizes, per_batch}."""
+def measure_clock(config, data, etas, check_stop=None):
+    """The clock of every arm (``clock.time_updates``): a list of {optimizer, sizes, per_batch}.
+
+    check_stop() is called after every measurement and raises to stop.
+    """
     train_data = Data(data["X"], data["Y"], data["labels"])
     out = []
     for opt, sizes in arms(config):
@@ -277,7 +280,7 @@ def measure_clock(config, data, etas):
                                  {b: etas[(opt, sizes, b)] for b in config.batch_sizes},
                                  activation=config.activation, cost=config.cost, dtype=config.dtype,
                                  min_seconds=config.clock_seconds, repeats=config.clock_repeats, optimizer=opt,
-                                 momentum=config.momentum)
+                                 momentum=config.momentum, check_stop=check_stop)
         out.append(dict(optimizer=opt, sizes=list(sizes), per_batch={str(b): v for b, v in per_batch.items()}))
     return out
 
