@@ -424,3 +424,30 @@ def test_ctrl_c_during_the_clock_stops_the_study_and_stores_no_clock(tmp_path, t
     monkeypatch.setattr(clock, "_one_measurement", real)
     run(tmp_path, tiny, cfg=cfg, resume=True)
     assert "clock" in json.loads((tmp_path / "study.json").read_text()) and (tmp_path / "report.md").exists()
+
+
+def test_a_study_resumed_on_another_machine_records_both_and_the_clocks(tmp_path, tiny, monkeypatch):
+    """The clock runs last, so after a resume elsewhere it is the second machine's; the report says so."""
+    cfg = config(seeds=(0,), etas={1: 0.1, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
+    first, second = (dict(S.machine_info(), cpu=cpu) for cpu in ("First CPU", "Second CPU"))
+    real, calls = S.train_run, []
+
+    def flaky(run_, *args, **kwargs):
+        calls.append(run_["id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(run_, *args, **kwargs)
+    monkeypatch.setattr(S.driver, "train_run", flaky)
+    monkeypatch.setattr(S.driver, "machine_info", lambda: first)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, tiny, cfg=cfg)
+    monkeypatch.setattr(S.driver, "train_run", real)
+    monkeypatch.setattr(S.driver, "machine_info", lambda: second)
+    run(tmp_path, tiny, cfg=cfg, resume=True)
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert meta["machine"] == first and meta["machines"] == [first, second] and meta["clock_machine"] == second
+    text = (tmp_path / "report.md").read_text()
+    assert "- Machines: the study ran on 2 machines" in text and "The clock ran on (2): CPU seconds to target" in text
+    assert "- Machine:" not in text and text.index("First CPU") < text.index("Second CPU")
+    run(tmp_path / "one", tiny, cfg=cfg)  # one machine: one line, which also names it the clock's
+    assert "- Machine (every run and the clock): Second CPU" in (tmp_path / "one" / "report.md").read_text()

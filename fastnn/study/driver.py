@@ -201,12 +201,17 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     else:
         log(f"data: {ds.description}")
     workers = cluster.n_workers if cluster is not None else 1
+    here = machine_info()
     meta = stored or dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
                                                              offline_default=ds.is_offline_default,
                                                              n_train=len(data["X"]), n_val=len(data["X_val"]),
                                                              fingerprint=fingerprint),
-                          machine=machine_info(), command=command, jobs=jobs,
-                          started=time.strftime("%Y-%m-%d %H:%M:%S"))
+                          machine=here, command=command, jobs=jobs, started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    # A resume may run on another host (or other software): the runs' own seconds then come from
+    # several machines, and the clock, measured last, from the latest one, so both are recorded.
+    machines = meta.setdefault("machines", [meta["machine"]])
+    if here not in machines:
+        machines.append(here)
     seconds = meta.setdefault("seconds", {})
     seconds["setup"] = seconds.get("setup", 0.0) + time.perf_counter() - entered  # data, checks, compilation
     if workers > 1:
@@ -250,6 +255,7 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
                 log("timing one update at each batch size (the clock: interleaved, repeated)")
                 started = time.perf_counter()
                 meta["clock"] = measure_clock(config, data, etas, stop.check)  # stored only once every arm is timed
+                meta["clock_machine"] = here
                 seconds["clock"] = time.perf_counter() - started
             save()
     except KeyboardInterrupt:
