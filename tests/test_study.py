@@ -28,6 +28,19 @@ def run(tmp, tiny, **kw):
     return S.run_study(kw.pop("cfg", None) or config(), tmp, quiet=True, log=lambda *a: None, dataset=tiny, **kw)
 
 
+def ctrl_c_at_call(monkeypatch, module, name, n):
+    """Make module.name raise KeyboardInterrupt (a Ctrl-C) on its n-th call; returns the real function."""
+    real, calls = getattr(module, name), []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, flaky)
+    return real
+
+
 def numbers(rows):
     """Everything but timings: per run, its validation accuracies, costs, noise and weight checksum."""
     keep = {}
@@ -81,15 +94,7 @@ def test_same_arguments_and_seeds_give_the_same_numbers(tmp_path, tiny):
 
 def test_an_interrupted_study_resumes_without_duplicates(tmp_path, tiny, monkeypatch):
     full = run(tmp_path / "full", tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
-    real = S.train_run
-    calls = []
-
-    def flaky(run_, *args, **kwargs):
-        calls.append(run_["id"])
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(run_, *args, **kwargs)
-    monkeypatch.setattr(S.driver, "train_run", flaky)
+    real = ctrl_c_at_call(monkeypatch, S.driver, "train_run", 4)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run(out, tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
@@ -345,21 +350,13 @@ def test_an_interrupted_tuning_resumes_batch_size_by_batch_size(tmp_path, tiny, 
     from fastnn.study import plan
     cfg = config(seeds=(0,), targets=(0.5, 0.6, 0.7))
     whole = run(tmp_path / "whole", tiny, cfg=cfg)
-    real, calls = plan.tune_task, []
-
-    def flaky(item, *args):
-        calls.append(item[2])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(item, *args)
-    monkeypatch.setattr(plan, "tune_task", flaky)
+    real = ctrl_c_at_call(monkeypatch, plan, "tune_task", 2)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run(out, tiny, cfg=cfg)
     meta = json.loads((out / "study.json").read_text())
     assert [t["batch_size"] for t in meta["tuning"]] == [1] and not (out / S.RESULTS).exists()
     monkeypatch.setattr(plan, "tune_task", real)
-    calls.clear()
     resumed = run(out, tiny, cfg=cfg, resume=True)
     assert numbers(resumed) == numbers(whole)  # the same etas, so the same runs
     done = json.loads((out / "study.json").read_text())
@@ -374,31 +371,6 @@ def test_force_deletes_the_old_report_and_its_figures_and_nothing_else(tmp_path)
         (tmp_path / name).write_text("old")
     S.prepare_output(tmp_path, resume=True, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
-
-
-def test_the_clock_checks_for_a_stop_after_every_measurement_and_stops_at_the_first_that_raises(monkeypatch):
-    from fastnn.model import Data
-    from fastnn.study import clock
-    X, y = make_learnable(200, 10, 3, seed=1)
-    data = Data(*fastnn.Network([10, 6, 3], dtype="float64").check_data(X, y))
-    real, measured, checks = clock._one_measurement, [], []
-
-    def counted(*args):
-        measured.append(args[2])
-        return real(*args)
-    monkeypatch.setattr(clock, "_one_measurement", counted)
-
-    def check_stop(stop_at=None):
-        checks.append(len(measured))
-        if len(checks) == stop_at:
-            raise S.Interrupted
-    kw = dict(dtype="float64", min_seconds=0.005, repeats=2)
-    clock.time_updates([10, 6, 3], data, [1, 4], {1: 0.1, 4: 0.3}, check_stop=check_stop, **kw)
-    assert checks == list(range(1, len(measured) + 1))  # once after each pilot and each timed measurement
-    measured.clear(), checks.clear()
-    with pytest.raises(S.Interrupted):
-        clock.time_updates([10, 6, 3], data, [1, 4], {1: 0.1, 4: 0.3}, check_stop=lambda: check_stop(3), **kw)
-    assert checks == [1, 2, 3] and len(measured) == 3
 
 
 def test_ctrl_c_during_the_clock_stops_the_study_and_stores_no_clock(tmp_path, tiny, monkeypatch):
@@ -430,14 +402,7 @@ def test_a_study_resumed_on_another_machine_records_both_and_the_clocks(tmp_path
     """The clock runs last, so after a resume elsewhere it is the second machine's; the report says so."""
     cfg = config(seeds=(0,), etas={1: 0.1, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
     first, second = (dict(S.machine_info(), cpu=cpu) for cpu in ("First CPU", "Second CPU"))
-    real, calls = S.train_run, []
-
-    def flaky(run_, *args, **kwargs):
-        calls.append(run_["id"])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(run_, *args, **kwargs)
-    monkeypatch.setattr(S.driver, "train_run", flaky)
+    real = ctrl_c_at_call(monkeypatch, S.driver, "train_run", 2)
     monkeypatch.setattr(S.driver, "machine_info", lambda: first)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, tiny, cfg=cfg)
