@@ -47,8 +47,11 @@ class ParamList(list):
         value = np.asarray(value)
         if value.shape != view.shape:
             raise ValueError(f"layer {i} has shape {view.shape}, got an array of shape {value.shape}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = value.astype(view.dtype)  # checked after the cast: 1e300 is finite, but inf in float32
         if not np.isfinite(value).all():
-            raise ValueError(f"layer {i}: the new values contain NaN or inf")
+            raise ValueError(f"layer {i}: the new values contain NaN or inf, or values beyond the range of "
+                             f"{view.dtype.name}")
         view[...] = value
 
     def _refuse(self, *args, **kwargs):

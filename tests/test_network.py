@@ -296,6 +296,72 @@ def test_a_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]
 
 
+@pytest.mark.parametrize("version, problem", [(99, "format version 99 is newer than the version 1 this fastnn reads"),
+                                               ("banana", "format version 'banana' is unknown to this fastnn, which "
+                                                          "reads format version 1"),
+                                               (0, "format version 0 is unknown")])
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_a_model_file_of_an_unknown_or_newer_format_version_is_refused_naming_both(tmp_path, suffix, version, problem):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    path = tmp_path / f"net{suffix}"
+    net.save(path)
+    if suffix == ".json":
+        doc = json.loads(path.read_text())
+        doc["fastnn"]["format_version"] = version
+        path.write_text(json.dumps(doc))
+    else:
+        with np.load(path) as f:
+            arrays = dict(f)
+        meta = json.loads(str(arrays["meta"]))
+        arrays["meta"] = np.array(json.dumps(dict(meta, format_version=version)))
+        np.savez(path, **arrays)
+    with pytest.raises(fastnn.ModelFileError, match=problem):
+        fastnn.load(path)
+
+
+def test_a_json_value_beyond_float32_is_refused_naming_the_field(tmp_path):
+    path = tmp_path / "net.json"
+    fastnn.Network([4, 3, 2], dtype="float32", seed=0).save(path)
+    doc = json.loads(path.read_text())
+    doc["weights"][1][0][2] = 1e300
+    path.write_text(json.dumps(doc))
+    with pytest.raises(fastnn.ModelFileError, match=r"weights\[1\] holds 1e\+300, beyond the range of the file's dtype "
+                                                    r"float32"):
+        fastnn.load(path)
+    doc["fastnn"]["dtype"] = "float64"  # the same value is fine in float64
+    path.write_text(json.dumps(doc))
+    assert fastnn.load(path).weights[1][0, 2] == 1e300
+
+
+def test_assigning_values_beyond_the_dtype_is_refused_and_changes_nothing():
+    net = fastnn.Network([4, 3, 2], dtype="float32", seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        net.weights[0] = np.full((3, 4), 1e300)
+    assert np.array_equal(net.params, before)
+
+
+def test_a_failed_save_names_the_users_path_not_the_temporary_file(tmp_path):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    with pytest.raises(ValueError, match="the folder .*nodir does not exist"):
+        net.save(tmp_path / "nodir" / "x.json")
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(ValueError, match="folder.json is a folder"):
+        net.save(tmp_path / "folder.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.json"]
+    assert list((tmp_path / "folder.json").iterdir()) == []
+
+
+def test_atomic_write_reports_an_os_error_about_the_users_path(tmp_path):
+    from fastnn.serialization import atomic_write
+    with pytest.raises(FileNotFoundError, match=r"No such file or directory: '.*nodir/x.json'$"):
+        atomic_write(tmp_path / "nodir" / "x.json", lambda f: f.write(b"x"))
+    (tmp_path / "x.json").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Is a directory: '.*/x.json'$"):
+        atomic_write(tmp_path / "x.json", lambda f: f.write(b"x"))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # the temporary file is gone
+
+
 def test_verbose_shows_progress_per_epoch(data, capsys, monkeypatch):
     X, y = data
     fastnn.Network([8, 6, 3], seed=0).fit(X, y, 3, 5, 0.5, validation_data=(X, y), verbose=True)
