@@ -128,7 +128,8 @@ class Network:
     Raises
     ------
     ValueError
-        For invalid sizes or an unknown activation, cost, init or dtype.
+        For invalid sizes or an unknown activation, cost, init or dtype, or sizes whose parameters do not
+        fit in this machine's memory (naming their count and bytes).
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", cost: str = "cross_entropy",
@@ -142,8 +143,8 @@ class Network:
         self.cost = cost
         self.dtype = lookup(DTYPES, dtype, "dtype")
         self._sizes = np.array(self.sizes, dtype=np.int64)
-        self._w_off, self._b_off, total = param_offsets(self.sizes)
-        self.params = aligned_zeros(total, self.dtype)
+        self.params = _allocate_params(self.sizes, self.dtype)
+        self._w_off, self._b_off, _ = param_offsets(self.sizes)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
         self.seed = check_seed(seed)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
@@ -199,12 +200,13 @@ class Network:
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(map(repr, INITS))}")
         rng = np.random.default_rng(seed)
-        biases = [rng.standard_normal(n) for n in self.sizes[1:]]
-        weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        if init == "default":
-            weights = [w / np.sqrt(w.shape[1]) for w in weights]
-        self.weights = weights
-        self.biases = biases
+        layers = range(len(self.sizes) - 1)
+        for l in layers:
+            _draw_normal(rng, self.params[self._b_off[l]:self._b_off[l] + self.sizes[l + 1]])
+        for l in layers:
+            n_in, start = self.sizes[l], self._w_off[l]
+            _draw_normal(rng, self.params[start:start + self.sizes[l + 1] * n_in],
+                         np.sqrt(n_in) if init == "default" else None)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -647,6 +649,48 @@ class Network:
     def __repr__(self):
         return (f"Network({self.sizes}, activation={self.activation!r}, cost={self.cost!r}, "
                 f"dtype={self.dtype.name!r})")
+
+
+DRAW_CHUNK = 1 << 20  # values drawn at a time in float64 for a float32 network: 8 MB, however large the layer
+
+
+def _draw_normal(rng, out, divisor=None):
+    """Fill the 1-D view out with rng.standard_normal() / divisor, drawn in float64 and rounded to out's dtype.
+
+    The values are those of ``rng.standard_normal(len(out)) / divisor`` cast to out's dtype, bit for bit (the
+    generator fills its output in order, so drawing in chunks continues the same stream), without the
+    float64 copies of the whole layer: float64 is drawn straight into out, float32 through a chunk buffer.
+    """
+    if out.dtype == np.float64:
+        parts, buffer = [out], None
+    else:
+        buffer = np.empty(min(len(out), DRAW_CHUNK))
+        parts = [out[i:i + DRAW_CHUNK] for i in range(0, len(out), DRAW_CHUNK)]
+    for part in parts:
+        drawn = part if buffer is None else buffer[:len(part)]
+        rng.standard_normal(out=drawn)
+        if divisor is not None:
+            drawn /= divisor
+        if buffer is not None:
+            part[:] = drawn
+
+
+def _allocate_params(sizes, dtype):
+    """The zeroed parameter buffer for sizes, or a ValueError naming the parameters and bytes it would need."""
+    total = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))  # Python ints: no overflow
+    nbytes = total * dtype.itemsize
+    problem = f"sizes {_short_sizes(sizes)} describe {total:,} parameters, {nbytes:,} bytes in {dtype.name}"
+    if nbytes >= 2**62:  # beyond what any array (and param_offsets' int64 offsets) can hold
+        raise ValueError(f"{problem}: more than any machine can address")
+    try:
+        return aligned_zeros(total, dtype)
+    except MemoryError:
+        raise ValueError(f"{problem}: more than this machine's memory can give; use smaller layers") from None
+
+
+def _short_sizes(sizes, limit=8):
+    """sizes for a message: a list of thousands of layers is cut."""
+    return str(sizes) if len(sizes) <= limit else f"[{', '.join(map(str, sizes[:limit]))}, ...] ({len(sizes)} layers)"
 
 
 def load(path: str | PathLike) -> Network:
