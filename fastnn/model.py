@@ -7,7 +7,7 @@ The weights and biases live in one flat buffer (see ``kernels.layout``);
 with the update rule of ``kernels.update``.
 """
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
@@ -483,9 +483,9 @@ class Network:
 
     def fit(self, X: ArrayLike | Data, y: ArrayLike | None, epochs: int, batch_size: int, eta: float,
             lmbda: float = 0.0, momentum: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-            shuffle: bool = True, seed: int | None = None, monitor: Iterable[str] | None = None,
+            shuffle: bool = True, seed: int | None = None, monitor: str | Iterable[str] | None = None,
             early_stopping: int | None = None, verbose: bool = False, threads: int = 1, hogwild: bool = False,
-            nesterov: bool = False) -> History:
+            nesterov: bool = False, callback: Callable[[History], bool | None] | None = None) -> History:
         """Train by stochastic gradient descent.
 
         Parameters
@@ -510,8 +510,8 @@ class Network:
             generator ``rng``, derived from the seed it was built with, so one seed drives both
             the initial weights and the shuffles; successive calls continue it. A network built
             without a seed shuffles from fresh entropy.
-        monitor : iterable of str or None
-            Any of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
+        monitor : str, iterable of str, or None
+            One or more of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
             Default: "validation_accuracy" when validation_data is given.
         early_stopping : int or None
             Patience in epochs: stop when validation accuracy has not improved for that many
@@ -534,6 +534,9 @@ class Network:
         nesterov : bool
             With momentum > 0, Nesterov's momentum (Sutskever et al. 2013, scikit-learn's
             ``nesterovs_momentum``) instead of classical momentum; see ``fastnn.kernels.update``.
+        callback : callable or None
+            callback(history), called after each epoch once its measurements are in ``history``
+            (to print them as they come, or keep a copy of the weights); a true result stops training.
 
         Returns
         -------
@@ -570,7 +573,7 @@ class Network:
             val = self.check_data(X_val, y_val, name="validation_data X")
         if monitor is None:
             monitor = ("validation_accuracy",) if validation_data is not None else ()
-        monitor = tuple(monitor)
+        monitor = (monitor,) if isinstance(monitor, str) else tuple(monitor)  # one name, not its letters
         for m in monitor:
             if m not in MONITORS:
                 raise ValueError(f"unknown monitor {m!r}; choose from {', '.join(map(repr, MONITORS))}")
@@ -583,12 +586,15 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be a function of the History, got {callback!r}")
+
         with self.exclusive():
             return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
-                             threads, hogwild)
+                             threads, hogwild, callback)
 
     def _fit(self, d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose, threads,
-             hogwild):
+             hogwild, callback):
         n = len(d.X)
         eta, lmbda = optimizer.eta, optimizer.lmbda
         rng = self.shuffle_generator(seed)
@@ -619,6 +625,8 @@ class Network:
                     history.stuck_epoch = pos.epoch
                     health.warn_stuck(history.stuck, pos.epoch, eta, lmbda, n, stacklevel=6)
             progress.update(history)
+            if callback is not None and callback(history):
+                return True
             if early_stopping is None:
                 return False
             acc = history.validation_accuracy[-1]

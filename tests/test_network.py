@@ -435,3 +435,25 @@ def test_verbose_shows_progress_per_epoch(data, capsys, monkeypatch):
     fastnn.Network([8, 6, 3], seed=0).fit(X, y, 2, 5, 0.5, verbose=True)
     out = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in out] == ["epoch 1", "epoch 2"]
+
+
+def test_monitor_may_be_one_name_as_a_string(data):
+    X, y = data
+    history = fastnn.Network([8, 5, 3], seed=0).fit(X, y, 2, 10, 0.5, validation_data=(X, y),
+                                                    monitor="validation_cost")
+    assert len(history.validation_cost) == 2 and history.validation_accuracy == []
+    with pytest.raises(ValueError, match="unknown monitor 'validation'"):
+        fastnn.Network([8, 5, 3], seed=0).fit(X, y, 1, 10, 0.5, validation_data=(X, y), monitor="validation")
+
+
+def test_fit_calls_the_callback_after_each_epoch_with_its_measurements_and_stops_on_true(data):
+    X, y = data
+    seen = []
+
+    def callback(history):
+        seen.append((history.epochs, len(history.validation_accuracy)))
+        return history.epochs == 3
+    history = fastnn.Network([8, 5, 3], seed=0).fit(X, y, 10, 10, 0.5, validation_data=(X, y), callback=callback)
+    assert seen == [(1, 1), (2, 2), (3, 3)] and history.epochs == 3
+    with pytest.raises(ValueError, match="callback must be a function"):
+        fastnn.Network([8, 5, 3], seed=0).fit(X, y, 1, 10, 0.5, callback=3)
