@@ -251,7 +251,7 @@ class Network:
         X : array (n, sizes[0])
         y : array (n,) of integer labels, (n, sizes[-1]) of targets, or None
         name : str
-            How error messages call X (y's name follows it).
+            How error messages call X; y's name follows it ("validation_data X": "validation_data y").
 
         Returns
         -------
@@ -272,7 +272,7 @@ class Network:
         X = as_features(X, self.sizes[0], self.dtype, name)
         if y is None:
             return X
-        y_name = "y" if name == "X" else name.replace("X", "y")
+        y_name = name[:-1] + "y" if name[-1:] in ("X", "x") else f"the labels of {name}"  # "test_data x": "... y"
         return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
 
     def kernel_args(self) -> tuple:
