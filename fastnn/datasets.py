@@ -385,6 +385,8 @@ def locate(name, files, path=None, download=True, timeout=(10, 60), progress=Tru
         Naming the missing files, the fix first, then where they were looked for and why
         downloading failed; in a dozen lines.
     """
+    if path is not None and not Path(path).is_dir():
+        raise ValueError(f"path {path}: no such folder" if not Path(path).exists() else f"path {path} is not a folder")
     spec = REGISTRY[name]
     dirs = search_dirs(name, path)
     found, missing = {}, []
@@ -522,6 +524,7 @@ class Dataset:
     is_offline_default: bool = False
     why: str = ""  # the offline default only: why full MNIST could not be had
     mnist_test_folder: Path = None  # the offline default only: where the MNIST test set was found, if it was
+    source: str = ""  # where the data were read from: a folder, or a file
 
 
 DATASET_NAMES = ("auto", "mnist", "fashion-mnist", "mnist-test", "digits-5k")
@@ -540,12 +543,15 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
     if name in ("mnist", "fashion-mnist"):
         load = load_mnist if name == "mnist" else load_fashion_mnist
         (Xt, yt), (Xv, yv), (Xs, ys) = load(path, "book", download, dtype=dtype, progress=progress)
-        return Dataset(name, Xt, yt, Xv, yv, Xs, ys, f"{name}: 50,000 training / 10,000 validation / 10,000 test")
+        files = locate(name, IDX_FILES["train"] + IDX_FILES["test"], path, download=False)  # on disk by now
+        return Dataset(name, Xt, yt, Xv, yv, Xs, ys, f"{name}: 50,000 training / 10,000 validation / 10,000 test",
+                       source=_folders(files))
     if name == "mnist-test":
         files = locate("mnist", IDX_FILES["test"], path, download, progress=progress)
         X, y = load_idx(*(files[f] for f in IDX_FILES["test"]), dtype=dtype)
         return Dataset(name, X[:8000], y[:8000], X[8000:], y[8000:],
-                       description="mnist-test: the official MNIST test set only, 8,000 training / 2,000 validation")
+                       description="mnist-test: the official MNIST test set only, 8,000 training / 2,000 validation",
+                       source=_folders(files))
     if name == "digits-5k":
         return _offline_dataset(dtype)
     try:
@@ -557,6 +563,11 @@ def load_dataset(name="auto", path=None, download=True, dtype=np.float32, progre
         except DataUnavailable:
             test_folder = None
         return _offline_dataset(dtype, why=f"{str(e).splitlines()[0].rstrip('.')} {tried}", test_folder=test_folder)
+
+
+def _folders(files):
+    """The folder(s) that the located files ({name: path}) are in, for a message."""
+    return ", ".join(sorted({str(p.parent) for p in files.values()}))
 
 
 def _offline_dataset(dtype, why=None, test_folder=None):
@@ -575,4 +586,4 @@ def _offline_dataset(dtype, why=None, test_folder=None):
             if test_folder else "")
     return Dataset("digits-5k", X_tr[p], y_tr[p], X_va[q], y_va[q], is_offline_default=True,
                    description=f"{OFFLINE_DEFAULT}{because}; 4,000 training / 1,000 validation{test}",
-                   why=why or "", mnist_test_folder=test_folder)
+                   why=why or "", mnist_test_folder=test_folder, source=str(offline_digits_path()))

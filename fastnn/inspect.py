@@ -59,11 +59,17 @@ def sweep_verdict(res):
     a, change = res["accuracy"], res["weight_change"]
     if res["diverged_at"]:
         return f"diverged in epoch {res['diverged_at']} (non-finite weights)"
-    gain = a[-1] - a[0]
+    gain = a[-1] - a[0]  # a[0] is before training
     if gain >= 0.2:
         return "learned"
     if change < 0.05:
         return f"barely moved: the weights changed by {change:.1%}"
+    # From below chance before training to chance after epoch 1 is a gain, not learning: flat from epoch 1 on
+    # at the accuracy of always answering the most common label is stuck.
+    chance, trained = res.get("chance"), a[1:]
+    if chance is not None and trained and max(trained) - min(trained) < 0.02 and a[-1] < chance + 0.05:
+        return (f"stuck at chance: {a[-1]:.2%} accuracy from epoch 1 on (always answering the most common label "
+                f"scores {chance:.2%}), though the weights changed by {change:.0%}")
     if gain < 0.05:
         return (f"stuck: the weights changed by {change:.0%} and the neurons saturated, but accuracy did not "
                 f"improve")
@@ -122,9 +128,11 @@ def memorise(X, y, X_test, y_test, sizes, epochs, batch_size, eta, seed=0, targe
 def eta_sweep(X, y, X_val, y_val, sizes, etas, epochs, batch_size, seed=0, cost="quadratic", init="large"):
     """Validation accuracy per epoch for each eta; a diverging eta stops with its epoch recorded.
 
-    Returns {eta: {"accuracy": [...], "diverged_at": epoch or None, "weight_change": ||w - w0|| / ||w0||}}.
+    Returns {eta: {"accuracy": [...], "diverged_at": epoch or None, "weight_change": ||w - w0|| / ||w0||,
+    "chance": the accuracy of always answering the most common label of y_val}}; accuracy[0] is before training.
     """
     out = {}
+    chance = float(np.unique(np.asarray(y_val), return_counts=True)[1].max() / len(y_val))
     for eta in etas:
         net = Network(sizes, cost=cost, init=init, seed=seed)
         start = net.params.astype(np.float64)
@@ -140,7 +148,7 @@ def eta_sweep(X, y, X_val, y_val, sizes, etas, epochs, batch_size, seed=0, cost=
                 break
             acc.append(h.validation_accuracy[-1])
         change = float(np.linalg.norm(net.params - start) / np.linalg.norm(start))
-        out[eta] = {"accuracy": acc, "diverged_at": diverged, "weight_change": change}
+        out[eta] = {"accuracy": acc, "diverged_at": diverged, "weight_change": change, "chance": chance}
     return out
 
 
@@ -203,8 +211,9 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
         ax.legend(fontsize=8)
     fig.suptitle(f"Memorising: {n:,} images, [784,{memorise_width},10], true against shuffled labels")
     figures.append(save_figure(fig, out, "shuffled_labels.png"))
-    log(f"shuffled labels: 90% training accuracy after {mem['epochs_to_target']['shuffled']} epochs "
-        f"(true labels: {mem['epochs_to_target']['true']})")
+    reached = mem["epochs_to_target"]
+    log(f"shuffled labels: 90% training accuracy {when(reached['shuffled'], mem['shuffled'].epochs)} "
+        f"(true labels: {when(reached['true'], mem['true'].epochs)})")
     bar.update(1)
 
     bar.set_description(steps[2])
@@ -236,10 +245,14 @@ def run_inspection(data, out, epochs=30, batch_size=10, eta=0.5, etas=(0.001, 0.
     return numbers
 
 
+def when(epoch, epochs):
+    """'after 12 epochs' for a target reached in epoch 12 (1-based), else 'not reached within {epochs} epochs'."""
+    return f"after {epoch} epoch{'s' if epoch != 1 else ''}" if epoch else f"not reached within {epochs} epochs"
+
+
 def render(r, data, figures, batch_size, eta, command):
     mem = r["memorise"]
     e90 = mem["epochs_to_target"]
-    fmt = lambda e: f"{e} epochs" if e else "not within the run"  # noqa: E731
     t, s = mem["true"], mem["shuffled"]
     lines = ["# Look inside a trained network", ""]
     if data.is_offline_default:
@@ -261,8 +274,8 @@ def render(r, data, figures, batch_size, eta, command):
         "## Confidence on noise", "", r["sentence"], "", "![confidence](confidence.png)", "",
         "## Memorising shuffled labels", "",
         f"{r['memorise_n']:,} training images, [784,{r['memorise_width']},10], the same settings, once with true "
-        f"labels and once with the labels permuted (seeded). 90% training accuracy: true labels after "
-        f"{fmt(e90['true'])}, shuffled labels after {fmt(e90['shuffled'])}. Training cost after the first and last "
+        f"labels and once with the labels permuted (seeded). 90% training accuracy: true labels "
+        f"{when(e90['true'], t.epochs)}, shuffled labels {when(e90['shuffled'], s.epochs)}. Training cost after the first and last "
         f"epoch: true {t.training_cost[0]:.3f} -> {t.training_cost[-1]:.3f}, shuffled {s.training_cost[0]:.3f} -> "
         f"{s.training_cost[-1]:.3f}. Final {r['test_name']} accuracy (true labels): {t.validation_accuracy[-1]:.2%} "
         f"for the net trained on true labels, {s.validation_accuracy[-1]:.2%} for the one trained on shuffled "

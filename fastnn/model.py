@@ -7,7 +7,7 @@ The weights and biases live in one flat buffer (see ``kernels.layout``);
 with the update rule of ``kernels.update``.
 """
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
@@ -47,8 +47,11 @@ class ParamList(list):
         value = np.asarray(value)
         if value.shape != view.shape:
             raise ValueError(f"layer {i} has shape {view.shape}, got an array of shape {value.shape}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = value.astype(view.dtype)  # checked after the cast: 1e300 is finite, but inf in float32
         if not np.isfinite(value).all():
-            raise ValueError(f"layer {i}: the new values contain NaN or inf")
+            raise ValueError(f"layer {i}: the new values contain NaN or inf, or values beyond the range of "
+                             f"{view.dtype.name}")
         view[...] = value
 
     def _refuse(self, *args, **kwargs):
@@ -125,7 +128,8 @@ class Network:
     Raises
     ------
     ValueError
-        For invalid sizes or an unknown activation, cost, init or dtype.
+        For invalid sizes or an unknown activation, cost, init or dtype, or sizes whose parameters do not
+        fit in this machine's memory (naming their count and bytes).
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", cost: str = "cross_entropy",
@@ -139,8 +143,8 @@ class Network:
         self.cost = cost
         self.dtype = lookup(DTYPES, dtype, "dtype")
         self._sizes = np.array(self.sizes, dtype=np.int64)
-        self._w_off, self._b_off, total = param_offsets(self.sizes)
-        self.params = aligned_zeros(total, self.dtype)
+        self.params = _allocate_params(self.sizes, self.dtype)
+        self._w_off, self._b_off, _ = param_offsets(self.sizes)
         self.velocity = None  # the update rule's state, kept between partial_fit calls (None: none yet)
         self.seed = check_seed(seed)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
@@ -196,12 +200,13 @@ class Network:
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(map(repr, INITS))}")
         rng = np.random.default_rng(seed)
-        biases = [rng.standard_normal(n) for n in self.sizes[1:]]
-        weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        if init == "default":
-            weights = [w / np.sqrt(w.shape[1]) for w in weights]
-        self.weights = weights
-        self.biases = biases
+        layers = range(len(self.sizes) - 1)
+        for l in layers:
+            _draw_normal(rng, self.params[self._b_off[l]:self._b_off[l] + self.sizes[l + 1]])
+        for l in layers:
+            n_in, start = self.sizes[l], self._w_off[l]
+            _draw_normal(rng, self.params[start:start + self.sizes[l + 1] * n_in],
+                         np.sqrt(n_in) if init == "default" else None)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -246,7 +251,7 @@ class Network:
         X : array (n, sizes[0])
         y : array (n,) of integer labels, (n, sizes[-1]) of targets, or None
         name : str
-            How error messages call X (y's name follows it).
+            How error messages call X; y's name follows it ("validation_data X": "validation_data y").
 
         Returns
         -------
@@ -267,7 +272,7 @@ class Network:
         X = as_features(X, self.sizes[0], self.dtype, name)
         if y is None:
             return X
-        y_name = "y" if name == "X" else name.replace("X", "y")
+        y_name = name[:-1] + "y" if name[-1:] in ("X", "x") else f"the labels of {name}"  # "test_data x": "... y"
         return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
 
     def kernel_args(self) -> tuple:
@@ -478,9 +483,9 @@ class Network:
 
     def fit(self, X: ArrayLike | Data, y: ArrayLike | None, epochs: int, batch_size: int, eta: float,
             lmbda: float = 0.0, momentum: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-            shuffle: bool = True, seed: int | None = None, monitor: Iterable[str] | None = None,
+            shuffle: bool = True, seed: int | None = None, monitor: str | Iterable[str] | None = None,
             early_stopping: int | None = None, verbose: bool = False, threads: int = 1, hogwild: bool = False,
-            nesterov: bool = False) -> History:
+            nesterov: bool = False, callback: Callable[[History], bool | None] | None = None) -> History:
         """Train by stochastic gradient descent.
 
         Parameters
@@ -505,8 +510,8 @@ class Network:
             generator ``rng``, derived from the seed it was built with, so one seed drives both
             the initial weights and the shuffles; successive calls continue it. A network built
             without a seed shuffles from fresh entropy.
-        monitor : iterable of str or None
-            Any of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
+        monitor : str, iterable of str, or None
+            One or more of "training_cost", "training_accuracy", "validation_cost", "validation_accuracy".
             Default: "validation_accuracy" when validation_data is given.
         early_stopping : int or None
             Patience in epochs: stop when validation accuracy has not improved for that many
@@ -529,6 +534,9 @@ class Network:
         nesterov : bool
             With momentum > 0, Nesterov's momentum (Sutskever et al. 2013, scikit-learn's
             ``nesterovs_momentum``) instead of classical momentum; see ``fastnn.kernels.update``.
+        callback : callable or None
+            callback(history), called after each epoch once its measurements are in ``history``
+            (to print them as they come, or keep a copy of the weights); a true result stops training.
 
         Returns
         -------
@@ -565,7 +573,7 @@ class Network:
             val = self.check_data(X_val, y_val, name="validation_data X")
         if monitor is None:
             monitor = ("validation_accuracy",) if validation_data is not None else ()
-        monitor = tuple(monitor)
+        monitor = (monitor,) if isinstance(monitor, str) else tuple(monitor)  # one name, not its letters
         for m in monitor:
             if m not in MONITORS:
                 raise ValueError(f"unknown monitor {m!r}; choose from {', '.join(map(repr, MONITORS))}")
@@ -578,12 +586,15 @@ class Network:
             if "validation_accuracy" not in monitor:
                 monitor += ("validation_accuracy",)
 
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be a function of the History, got {callback!r}")
+
         with self.exclusive():
             return self._fit(d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose,
-                             threads, hogwild)
+                             threads, hogwild, callback)
 
     def _fit(self, d, epochs, batch_size, optimizer, val, shuffle, seed, monitor, early_stopping, verbose, threads,
-             hogwild):
+             hogwild, callback):
         n = len(d.X)
         eta, lmbda = optimizer.eta, optimizer.lmbda
         rng = self.shuffle_generator(seed)
@@ -614,6 +625,8 @@ class Network:
                     history.stuck_epoch = pos.epoch
                     health.warn_stuck(history.stuck, pos.epoch, eta, lmbda, n, stacklevel=6)
             progress.update(history)
+            if callback is not None and callback(history):
+                return True
             if early_stopping is None:
                 return False
             acc = history.validation_accuracy[-1]
@@ -644,6 +657,48 @@ class Network:
     def __repr__(self):
         return (f"Network({self.sizes}, activation={self.activation!r}, cost={self.cost!r}, "
                 f"dtype={self.dtype.name!r})")
+
+
+DRAW_CHUNK = 1 << 20  # values drawn at a time in float64 for a float32 network: 8 MB, however large the layer
+
+
+def _draw_normal(rng, out, divisor=None):
+    """Fill the 1-D view out with rng.standard_normal() / divisor, drawn in float64 and rounded to out's dtype.
+
+    The values are those of ``rng.standard_normal(len(out)) / divisor`` cast to out's dtype, bit for bit (the
+    generator fills its output in order, so drawing in chunks continues the same stream), without the
+    float64 copies of the whole layer: float64 is drawn straight into out, float32 through a chunk buffer.
+    """
+    if out.dtype == np.float64:
+        parts, buffer = [out], None
+    else:
+        buffer = np.empty(min(len(out), DRAW_CHUNK))
+        parts = [out[i:i + DRAW_CHUNK] for i in range(0, len(out), DRAW_CHUNK)]
+    for part in parts:
+        drawn = part if buffer is None else buffer[:len(part)]
+        rng.standard_normal(out=drawn)
+        if divisor is not None:
+            drawn /= divisor
+        if buffer is not None:
+            part[:] = drawn
+
+
+def _allocate_params(sizes, dtype):
+    """The zeroed parameter buffer for sizes, or a ValueError naming the parameters and bytes it would need."""
+    total = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))  # Python ints: no overflow
+    nbytes = total * dtype.itemsize
+    problem = f"sizes {_short_sizes(sizes)} describe {total:,} parameters, {nbytes:,} bytes in {dtype.name}"
+    if nbytes >= 2**62:  # beyond what any array (and param_offsets' int64 offsets) can hold
+        raise ValueError(f"{problem}: more than any machine can address")
+    try:
+        return aligned_zeros(total, dtype)
+    except MemoryError:
+        raise ValueError(f"{problem}: more than this machine's memory can give; use smaller layers") from None
+
+
+def _short_sizes(sizes, limit=8):
+    """sizes for a message: a list of thousands of layers is cut."""
+    return str(sizes) if len(sizes) <= limit else f"[{', '.join(map(str, sizes[:limit]))}, ...] ({len(sizes)} layers)"
 
 
 def load(path: str | PathLike) -> Network:

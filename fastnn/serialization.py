@@ -51,20 +51,31 @@ def atomic_write(path, write):
     path = Path(path)
     folder = path.parent
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
+    except OSError as e:
+        raise _about(e, path) from None
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise _about(e, path) from None
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _about(error, path):
+    """error (an OSError of the temporary file) as the same kind of error about path, the file the caller named."""
+    return type(error)(error.errno, error.strerror, str(path)) if error.errno else error
 
 
 def write_text(path, text):
@@ -187,9 +198,13 @@ def save(net, path):
     Raises
     ------
     ValueError
-        For an unknown suffix, or parameters that are not all finite.
+        For an unknown suffix, a path that is a folder or in a folder that does not exist or cannot be
+        written (``check_save_path``), or parameters that are not all finite.
+    OSError
+        When writing fails (a full disk), naming path; no partial file is left.
     """
     suffix = file_format(path)
+    check_save_path(path)
     check_finite(net)
     meta = {"format_version": FORMAT_VERSION, "activation": net.activation, "cost": net.cost,
             "dtype": net.dtype.name}
@@ -230,10 +245,12 @@ def read_json_model(path):
     else:
         raise ModelFileError(f"{path}: unknown cost {_short(doc.get('cost'))}; "
                              f"known: {', '.join(sorted(c.book_name for c in COSTS.values()))}")
+    _check_version(path, extra.get("format_version", FORMAT_VERSION))
     meta = {"activation": extra.get("activation", "sigmoid"), "cost": cost, "dtype": extra.get("dtype", "float64")}
     _check_meta(path, meta)
-    weights = _arrays(path, doc["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], "weights")
-    biases = _arrays(path, doc["biases"], [(o, 1) for o in sizes[1:]], "biases", also=[(o,) for o in sizes[1:]])
+    dtype = DTYPES[meta["dtype"]]
+    weights = _arrays(path, doc["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], "weights", dtype)
+    biases = _arrays(path, doc["biases"], [(o, 1) for o in sizes[1:]], "biases", dtype, also=[(o,) for o in sizes[1:]])
     return sizes, weights, [b.reshape(-1) for b in biases], meta
 
 
@@ -259,13 +276,24 @@ def _checked_sizes(path, sizes):
     return sizes
 
 
+def _check_version(path, version):
+    """Refuse a file of a format version this fastnn does not know: a newer one may mean its fields differently."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: the file's format version {_short(version)} is unknown to this fastnn, "
+                             f"which reads format version {FORMAT_VERSION}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: the file's format version {version} is newer than the version "
+                             f"{FORMAT_VERSION} this fastnn reads; load it with a newer fastnn")
+
+
 def _check_meta(path, meta):
     for key, registry in (("activation", ACTIVATIONS), ("cost", COSTS), ("dtype", DTYPES)):
         if not isinstance(meta[key], str) or meta[key] not in registry:
             raise ModelFileError(f"{path}: unknown {key} {_short(meta[key])}; known: {', '.join(registry)}")
 
 
-def _arrays(path, values, shapes, name, also=None):
+def _arrays(path, values, shapes, name, dtype, also=None):
+    """The arrays of values, in float64, each checked for its shape and to be finite in dtype (the network's)."""
     if not isinstance(values, list) or len(values) != len(shapes):
         raise ModelFileError(f"{path}: '{name}' must be a list of {len(shapes)} arrays")
     out = []
@@ -278,6 +306,10 @@ def _arrays(path, values, shapes, name, also=None):
             raise ModelFileError(f"{path}: {name}[{l}] has shape {a.shape}, expected {shape} for these sizes")
         if not np.isfinite(a).all():
             raise ModelFileError(f"{path}: {name}[{l}] contains NaN or inf")
+        big = np.abs(a) > np.finfo(dtype).max  # finite in float64, inf once the network casts it to float32
+        if big.any():
+            raise ModelFileError(f"{path}: {name}[{l}] holds {a[big].flat[0]:g}, beyond the range of the file's "
+                                 f"dtype {dtype.name} (largest {np.finfo(dtype).max:g})")
         out.append(a)
     return out
 
@@ -321,5 +353,6 @@ def _json_meta(path, text):
         raise ModelFileError(f"{path}: 'meta' is not valid JSON") from None
     if not isinstance(meta, dict) or not {"activation", "cost", "dtype"} <= meta.keys():
         raise ModelFileError(f"{path}: 'meta' must name the activation, cost and dtype")
+    _check_version(path, meta.get("format_version", FORMAT_VERSION))
     _check_meta(path, meta)
     return meta

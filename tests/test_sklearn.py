@@ -260,3 +260,15 @@ def test_grid_search_on_joblib_threads_gives_the_fits_of_one_job():
     for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
         np.testing.assert_array_equal(two.cv_results_[key], one.cv_results_[key])
     np.testing.assert_array_equal(two.best_estimator_.network_.params, one.best_estimator_.network_.params)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_sample_weight_is_a_type_error_naming_the_public_class(Estimator, method):
+    X, y = make_learnable(20, 4, 2, seed=0)
+    extra = {"classes": [0, 1]} if Estimator is MLPClassifier and method == "partial_fit" else {}
+    with pytest.raises(TypeError, match=rf"^{Estimator.__name__}\.{method}\(\) does not support sample_weight"):
+        getattr(Estimator(max_iter=1), method)(X, y, sample_weight=np.ones(20), **extra)
+    with pytest.raises(TypeError, match=rf"^{Estimator.__name__}\.{method}\(\) got an unexpected keyword argument "
+                                        r"'weights'"):
+        getattr(Estimator(max_iter=1), method)(X, y, weights=np.ones(20), **extra)
