@@ -275,7 +275,8 @@ def render(r, data, figures, batch_size, eta, command):
         "## Memorising shuffled labels", "",
         f"{r['memorise_n']:,} training images, [784,{r['memorise_width']},10], the same settings, once with true "
         f"labels and once with the labels permuted (seeded). 90% training accuracy: true labels "
-        f"{when(e90['true'], t.epochs)}, shuffled labels {when(e90['shuffled'], s.epochs)}. Training cost after the first and last "
+        f"{when(e90['true'], t.epochs)}, shuffled labels {when(e90['shuffled'], s.epochs)}. Training cost after "
+        f"the first and last "
         f"epoch: true {t.training_cost[0]:.3f} -> {t.training_cost[-1]:.3f}, shuffled {s.training_cost[0]:.3f} -> "
         f"{s.training_cost[-1]:.3f}. Final {r['test_name']} accuracy (true labels): {t.validation_accuracy[-1]:.2%} "
         f"for the net trained on true labels, {s.validation_accuracy[-1]:.2%} for the one trained on shuffled "
