@@ -211,7 +211,7 @@ def test_the_answer_claims_only_what_the_intervals_show():
     assert "no measurable difference in examples to target (ratio" in none
     assert "examples" not in text[text.index("**Advantages"):text.index("**No measurable")]
     missed = arm_with([1000, 1100, 1200], [math.nan, math.nan, 900])  # most batch-20 runs missed
-    assert "more than half of the runs of one side missed" in "\n".join(R.answer(meta, missed, 1, 20))
+    assert "half or more of the runs of one side missed" in "\n".join(R.answer(meta, missed, 1, 20))
     assert "lacks batch size 1 or 5" in R.answer(meta, half, 1, 5)[0]
 
 

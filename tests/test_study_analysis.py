@@ -97,7 +97,7 @@ def test_the_answer_says_which_verdicts_hold_at_the_family_wise_level():
     else:
         pytest.fail("no marginal case found to test")
     adv = "\n".join(R.answer(meta(), weak, 1, 20))
-    assert "it does not hold at the family-wise level of these 4 comparisons (99% interval" in adv
+    assert "it does not hold at the family-wise level of these 4 comparisons (98.8% interval" in adv
 
 
 def test_the_other_targets_are_labelled_exploratory():
@@ -126,7 +126,7 @@ def test_a_critical_batch_size_past_the_batches_fitted_is_called_an_extrapolatio
     a = arm({b: [1000.0] * 3 for b in (1, 20, 100)} | {1000: [math.nan] * 3})
     a.critical = [(CriticalBatch(100.0, 130.0, 13000.0, 0.01), Interval(130.0, 92.9, 229.0), [1, 20, 100])]
     text = "\n".join(R.answer(m, a, 1, 20))
-    assert "Batch size 1000 is not in the fit: more than half of its runs missed the target within the " \
+    assert "Batch size 1000 is not in the fit: half or more of its runs missed the target within the " \
            "study's budget (10 epochs or 400 updates, whichever is more), so the fit cannot see how it scales" in text
     assert "B_crit's interval reaches past the largest batch size fitted (100): that part of it is an " \
            "extrapolation" in text
@@ -173,3 +173,23 @@ def test_a_large_batch_trains_for_at_least_min_updates(tmp_path):
     # a study recorded before min_updates existed keeps its epochs for every batch size
     old = S.StudyConfig.from_json({k: v for k, v in cfg.to_json().items() if k != "min_updates"})
     assert old.min_updates is None and old.epochs_for(20, n) == 1
+
+
+def test_too_few_seeds_give_no_verdict_however_far_apart():
+    """A percentile bootstrap cannot reach past the sample's extremes: with 1 seed it gave a zero-width interval
+    and a verdict; no distribution-free test can call 5 pairs at 95% (a sign test's best is 2/32)."""
+    assert [stats.runs_needed(x) for x in (0.9, 0.95, 0.99, 1 - 0.05 / 5)] == [5, 6, 8, 8]
+    one = stats.compare([1.0], [2.0], paired=True, level=0.99)
+    assert one.too_few and one.verdict == "no measurable difference"
+    five = arm({1: [1000.0, 1100, 1200, 1300, 1400], 20: [5000.0, 5100, 5200, 5300, 5400]})
+    c = comparisons(five, 1, 20, 0)["examples to target"]
+    assert c.too_few and c.ratio.hi < 1  # the interval excludes 1, but 5 seeds cannot carry a verdict
+    text = "\n".join(R.answer(meta(), five, 1, 20))
+    assert "**Advantages of online learning:** none." in text and "**Too few runs for a verdict:**" in text
+    assert "no verdict in examples to target (ratio 0.2308" in text and "a sign test needs 6" in text
+    six = arm({1: [1000.0, 1100, 1200, 1300, 1400, 1500], 20: [5000.0, 5100, 5200, 5300, 5400, 5500]})
+    text = "\n".join(R.answer(meta(), six, 1, 20))
+    adv = text[text.index("**Advantages"):text.index("**Disadvantages")]
+    assert "advantage in examples to target" in adv
+    assert "6 runs a side are too few to test it at the family-wise level of these 4 comparisons (98.8%: a sign " \
+           "test needs 8)" in adv

@@ -29,7 +29,8 @@ class StudyConfig:
     """What a study runs. Every field is recorded in study.json.
 
     Fields left None get a default that depends on the data (``resolve``): ``seeds`` 10 on a
-    training set of 20,000 examples or more, else 5; ``epochs`` 10 on a large set, else
+    training set of 20,000 examples or more, else 8 (the fewest with which the answer's five comparisons can
+    hold at their family-wise level: ``stats.runs_needed``); ``epochs`` 10 on a large set, else
     enough epochs for 200,000 examples; ``min_updates`` the updates a batch of 100 makes in
     ``epochs`` epochs. A run trains for ``epochs`` epochs, or more where that is fewer than
     ``min_updates`` updates (``epochs_for``): a fixed number of epochs gives a batch of 1000 a
@@ -83,7 +84,7 @@ class StudyConfig:
         """This configuration with the data-dependent defaults (seeds, epochs, min_updates) filled in."""
         large = n_train >= LARGE
         epochs = self.epochs if self.epochs is not None else (10 if large else max(1, math.ceil(200_000 / n_train)))
-        return replace(self, seeds=self.seeds if self.seeds is not None else tuple(range(10 if large else 5)),
+        return replace(self, seeds=self.seeds if self.seeds is not None else tuple(range(10 if large else 8)),
                        epochs=epochs, min_updates=self.min_updates if self.min_updates is not None else
                        max(1, epochs * n_train // 100))
 

@@ -18,9 +18,10 @@ def tuning_split(config, data):
     return split(data["X"], data["Y"], data["labels"], config.held_out)
 
 
-def budget(config, n_fit, batch_size):
-    """Examples a tuning or pilot run of batch_size may train for: as many epochs as a run of the study."""
-    return config.epochs_for(batch_size, n_fit) * n_fit
+def budget(config, n_fit, batch_size, n_train):
+    """Examples a tuning or pilot run of batch_size may train for on the n_fit examples of the tuning split: as
+    many epochs as a run of the study on its n_train."""
+    return config.epochs_for(batch_size, n_train) * n_fit
 
 
 def fix_targets(config, data, meta, log):
@@ -35,7 +36,7 @@ def fix_targets(config, data, meta, log):
     grid = sorted(config.eta_grid)
     etas = grid[1::3] if len(grid[1::3]) >= 3 else grid  # every third: a coarse look
     p = pilot(train, held, sizes, config.pilot_batch_size, etas,
-              budget(config, len(train.X), config.pilot_batch_size),
+              budget(config, len(train.X), config.pilot_batch_size, len(data["X"])),
               config.target_fractions, activation=config.activation, cost=config.cost, dtype=config.dtype,
               lmbda=config.lmbda, evals=config.evals_first_epoch)
     if p["eta"] is None:
@@ -52,7 +53,8 @@ def tune_task(item, config, target, data):
     opt, sizes, b, guess = item
     train, held = tuning_split(config, data)
     best, scores, budgets, accuracy = tune_eta(train, held, list(sizes), b, config.eta_grid, target,
-                                     budget(config, len(train.X), b), seeds=config.tune_seeds,
+                                     budget(config, len(train.X), b, len(data["X"])),
+                                     seeds=config.tune_seeds,
                                      activation=config.activation, cost=config.cost, dtype=config.dtype,
                                      lmbda=config.lmbda, evals=config.evals_first_epoch, optimizer=opt,
                                      momentum=config.momentum, guess=guess)

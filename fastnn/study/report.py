@@ -21,7 +21,7 @@ from ..serialization import write_text
 from .analysis import analyse, comparisons, eta_range, tuning_medians
 from .config import StudyConfig, StudyError
 from .results import CONFIG, RESULTS, completed, failed_runs, read_results
-from .stats import LEVEL
+from .stats import LEVEL, runs_needed
 from .tuning import CAP
 
 FIGURES = ("steps_to_target.png", "tuning.png", "noise_scale.png", "clock.png", "learning_curves.png")
@@ -80,9 +80,9 @@ def answer(meta, arm, a=1, b=None):
     made = [name for name, c in verdicts[mid].items() if c is not None]
     family = 1 - (1 - LEVEL) / max(len(made), 1)
     strict = comparisons(arm, a, b, mid, level=family)
-    groups = {"advantage": [], "disadvantage": [], "no measurable difference": []}
+    groups = {"advantage": [], "disadvantage": [], "no measurable difference": [], "too few": []}
     for name in made:
-        groups[verdicts[mid][name].verdict].append(name)
+        groups["too few" if verdicts[mid][name].too_few else verdicts[mid][name].verdict].append(name)
     d = meta["data"]
     seeds = len(arm.paired(a, b)[0])
     intro = (f"On {'the OFFLINE DEFAULT data, ' if d.get('offline_default') else ''}{d['name']} "
@@ -93,20 +93,29 @@ def answer(meta, arm, a=1, b=None):
              f"intervals of the ratio of medians, batch {a} over batch {b}, resampling the seeds; a run that never "
              f"reached the target counts as infinitely slow).")
     lines += [intro, ""]
+    level = f"{100 * family:.3g}%"
     for title, key in (("Advantages of online learning", "advantage"),
                        ("Disadvantages of online learning", "disadvantage"),
-                       ("No measurable difference", "no measurable difference")):
+                       ("No measurable difference", "no measurable difference"),
+                       ("Too few runs for a verdict", "too few")):
+        if key == "too few" and not groups[key]:
+            continue
         lines.append(f"**{title}:**" + ("" if groups[key] else " none."))
         for name in groups[key]:
             c, s = verdicts[mid][name], strict[name]
-            holds = ("" if key == "no measurable difference" else
-                     f"; {'it holds' if s.verdict == key else 'it does not hold'} at the family-wise level of "
-                     f"these {len(made)} comparisons ({family:.0%} interval [{s.ratio.lo:.4g}, {s.ratio.hi:.4g}])")
+            if key not in ("advantage", "disadvantage"):
+                holds = ""
+            elif s.too_few:
+                holds = (f"; {min(s.n_a, s.n_b)} runs a side are too few to test it at the family-wise level of these "
+                         f"{len(made)} comparisons ({level}: a sign test needs {runs_needed(family)})")
+            else:
+                holds = (f"; {'it holds' if s.verdict == key else 'it does not hold'} at the family-wise level of "
+                         f"these {len(made)} comparisons ({level} interval [{s.ratio.lo:.4g}, {s.ratio.hi:.4g}])")
             lines.append(f"- {c.sentence(name)}; {SCOPE[name]}{holds}.")
         lines.append("")
     missing = [name for name in verdicts[mid] if name not in made]
     if missing:
-        lines += [f"Not compared ({', '.join(missing)}): more than half of the runs of one side missed the "
+        lines += [f"Not compared ({', '.join(missing)}): half or more of the runs of one side missed the "
                   f"target (or lack what it needs), so its median is not finite.", ""]
     ra, rb = eta_range(arm, a), eta_range(arm, b)
     if ra and rb:
@@ -115,10 +124,13 @@ def answer(meta, arm, a=1, b=None):
         lines += [f"Learning rates that reached the middle target in tuning: {span(a, ra)}, {span(b, rb)}; the "
                   f"chosen etas are {arm.etas.get(a, math.nan):g} and {arm.etas.get(b, math.nan):g}.", ""]
     edges = tuning_edges(meta, arm)
-    if edges:
-        lines += ["Tuning at the edge of the grid (the best eta may lie beyond it, so these batch sizes may be "
-                  "slower here than they could be): " + "; ".join(f"batch {x}: {why}" for x, why in edges.items())
-                  + ".", ""]
+    for missed, title in ((False, "Tuning at the edge of the grid (the best eta may lie beyond it, so these batch "
+                                  "sizes may be slower here than they could be)"),
+                          (True, "Tuning in which no eta of the grid reached the middle target (these batch sizes "
+                                 "ran at the eta that came closest)")):
+        chosen = {x: why for x, why in edges.items() if why.startswith("no eta") == missed}
+        if chosen:
+            lines += [f"{title}: " + "; ".join(f"batch {x}: {why}" for x, why in chosen.items()) + ".", ""]
     best, iv, fitted = arm.critical[mid]
     if best is not None:
         where = [f"batch {x} is {'below' if x < iv.lo else 'above' if x > iv.hi else 'within the interval of'} it"
@@ -164,18 +176,21 @@ def _extrapolation(meta, arm, k):
     leaves out batch sizes that missed the target within the study's budget; '' otherwise."""
     best, iv, fitted = arm.critical[k]
     out = []
-    left = [x for x in sorted(arm.runs) if x not in fitted and x > max(fitted)]
+    left = [x for x in sorted(arm.runs) if x not in fitted]
     if left:
         c = meta["config"]
         cap = (f"{c['epochs']} epochs" if c.get("min_updates") is None else
                f"{c['epochs']} epochs or {c['min_updates']:,} updates, whichever is more")
         out.append(f"Batch size{'s' if len(left) > 1 else ''} {', '.join(map(str, left))} "
-                   f"{'are' if len(left) > 1 else 'is'} not in the fit: more than half of "
+                   f"{'are' if len(left) > 1 else 'is'} not in the fit: half or more of "
                    f"{'their' if len(left) > 1 else 'its'} runs missed the target within the study's budget "
                    f"({cap}), so the fit cannot see how {'they scale' if len(left) > 1 else 'it scales'}")
     if iv.hi > max(fitted):
         out.append(f"B_crit's interval reaches past the largest batch size fitted ({max(fitted)}): that part of it "
                    f"is an extrapolation of the fitted curve, not a measurement")
+    if iv.lo < min(fitted):
+        out.append(f"B_crit's interval reaches below the smallest batch size fitted ({min(fitted)}): that part of "
+                   f"it is an extrapolation of the fitted curve, not a measurement")
     return "".join(f" {x}." for x in out)
 
 
