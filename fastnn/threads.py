@@ -18,7 +18,7 @@ import numpy as np
 from .blas import blas_threads, may_use_blas
 from .kernels.gemm import BLAS_SPLIT_EXAMPLES, ROUTES, add_outer_takes_blas_on, linear_takes_blas_on, shared_routes
 from .kernels.layout import aligned_empty
-from .kernels.parallel import ABORT, SYNC_SIZE, forward_blocks, minibatch_part, shared_blocks
+from .kernels.parallel import ABORT, PRIVATE_ROWS, SYNC_SIZE, forward_blocks, minibatch_part, shared_blocks
 from .kernels.sgd import minibatch_epoch, online_epoch
 
 
@@ -98,7 +98,7 @@ def minibatch_epoch_parallel(params, velocity, w_off, b_off, sizes, hidden, outp
                                    batch_size, rule, hyper)
     m_max = min(batch_size, max(len(order), 1))
     with blas_threads(1, needed):  # before HB's shape: the routes of its claims may read BLAS's thread count
-        Xs = aligned_empty((2, m_max, X.shape[1]), X.dtype)
+        Xs = aligned_empty((2, 0 if m_max <= PRIVATE_ROWS else m_max, X.shape[1]), X.dtype)
         HB = aligned_empty(forward_blocks(sizes[1], m_max, X.dtype.itemsize, nthreads, sizes[0]), X.dtype)
         S = aligned_empty(shared_blocks(sizes, m_max), X.dtype)
         # Each thread computes the output of its own rows of every batch (phase 3): the epoch's loss is the sum.

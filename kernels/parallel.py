@@ -4,7 +4,8 @@ Synchronous mode (``minibatch_part``, one call per thread; ``fastnn.threads`` st
 threads) computes exactly what ``sgd.minibatch_epoch`` computes, with the work of every mini-batch split
 between the threads. Per mini-batch:
 
-1. the threads copy the batch's rows into a shared buffer, a chunk of rows each;
+1. the threads copy the batch's rows into a shared buffer, a chunk of rows each (up to PRIVATE_ROWS
+   examples a batch, each thread the whole batch into a buffer of its own);
 2. barrier; they compute the first hidden layer (the big first weight matrix
    against the whole batch), a chunk of neurons each (a thread's share in one chunk
    up to SHARE_NEURONS neurons or where that product goes to BLAS: ``forward_chunk``),
@@ -73,6 +74,11 @@ GATHER, FORWARD, UPDATE = 16, 24, 32  # chunks claimed so far in each shared pha
 SYNC_SIZE = 40
 
 GATHER_CHUNK = 4  # rows of the batch per claim
+PRIVATE_ROWS = 32  # up to this many examples a batch, each thread gathers the whole batch into a buffer of its
+# own instead of a share into Xs: the forward shares and the update each read every row of the batch, and the
+# half that the other core had gathered came through the shared cache twice a batch (two-thread epochs, batch
+# 10: 0.829 of the time at [784,30,10], batch 20: 0.953; level at 50; slower from 100 on, where the copies
+# cost more than they save: bench/ab-private-gather.md)
 FORWARD_CHUNK_MIN, FORWARD_CHUNK_MAX = 6, 48  # neurons per claim in the forward pass of a first layer of more
 # than SHARE_NEURONS neurons on linear's loops (or of any width on one thread): below gemm.BLAS_LINEAR_ROWS, so
 # such a claim never goes to BLAS; where a thread's share would, the share is the claim (forward_chunk)
@@ -312,7 +318,8 @@ def minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_of
     """Thread tid's share of a synchronous mini-batch epoch (see the module docstring).
 
     Shared work buffers, 64-byte aligned so that no cache line holds two threads' parts (but S's, below):
-    Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches;
+    Xs (2, batch_size, sizes[0]) the gathered batch, on even and odd batches (unused, and may have no rows,
+    where batches of up to PRIVATE_ROWS examples are gathered by each thread for itself);
     HB (``forward_blocks``) the first hidden layer's activations, a block per claim of the forward pass.
     A block of its own, rather than columns of one (batch, neurons) array or rows of its transpose: the
     register-blocked loops of ``linear`` ran the forward pass 15-20% slower writing into such strided
@@ -377,18 +384,24 @@ def _minibatch_part(tid, nthreads, sync, Xs, HB, S, params, velocity, w_off, b_o
     loss = new_loss()
     # [base, taken] of the phases GATHER, FORWARD, UPDATE, for next_chunk
     gathered, forwarded, updated = np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64)
+    private = m_max <= PRIVATE_ROWS  # each thread gathers the whole batch into Xp, its own copy
+    Xp = np.empty((m_max if private else 0, X.shape[1]), dtype=X.dtype)
     for start in range(0, len(order), batch_size):
         m = min(batch_size, len(order) - start)
-        Xm = Xs[batch % 2, :m]
-        # 1. rows of the batch, a chunk at a time; 2. neurons of the first hidden layer, likewise
-        n_rows = (m + GATHER_CHUNK - 1) // GATHER_CHUNK
-        c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
-        while c >= 0:
-            lo, hi = c * GATHER_CHUNK, min(m, (c + 1) * GATHER_CHUNK)
-            gather_rows(X, order, start, hi, Xm, lo)
-            # the same rows of the next batch, likely this thread's again
-            prefetch_rows(X, order, start + batch_size, min(hi, len(order) - start - batch_size), lo)
+        if private:
+            Xm = gather_rows(X, order, start, m, Xp)
+            prefetch_rows(X, order, start + m, min(batch_size, len(order) - start - m))
+        else:
+            # 1. rows of the batch, a chunk at a time; 2. neurons of the first hidden layer, likewise
+            Xm = Xs[batch % 2, :m]
+            n_rows = (m + GATHER_CHUNK - 1) // GATHER_CHUNK
             c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
+            while c >= 0:
+                lo, hi = c * GATHER_CHUNK, min(m, (c + 1) * GATHER_CHUNK)
+                gather_rows(X, order, start, hi, Xm, lo)
+                # the same rows of the next batch, likely this thread's again
+                prefetch_rows(X, order, start + batch_size, min(hi, len(order) - start - batch_size), lo)
+                c = next_chunk(sync, GATHER, gathered, n_rows, tid, nthreads)
         Ym = gather_rows(Y, order, start, m, Yb)
         k += 1
         if not barrier(sync, nthreads, k):

@@ -45,6 +45,8 @@ PARITY = [  # sizes, batch size, activation, cost, lmbda, momentum, nesterov
     ([30, 40, 40, 40, 10], 33, "sigmoid", "cross_entropy", 0.0, 0.3, False),  # deep; the last batch is partial
     ([40, 500, 5], 30, "sigmoid", "quadratic", 0.0, 0.0, False),  # forward claims of 48 neurons, the last of 20
     ([20, 9, 4], 2, "sigmoid", "quadratic", 0.0, 0.0, False),  # a last batch of one example: one thread has no rows
+    ([60, 12, 5], parallel.PRIVATE_ROWS, "sigmoid", "cross_entropy", 0.0, 0.5, False),  # each its own copy
+    ([60, 12, 5], parallel.PRIVATE_ROWS + 1, "sigmoid", "cross_entropy", 0.0, 0.5, False),  # shares of Xs
 ]
 
 
