@@ -244,8 +244,8 @@ POSITIVE, AT_LEAST_1, AT_LEAST_0 = number(positive=True), integer(1), integer(0)
 def cmd_study(args):
     from .study import StudyConfig, failed_runs, run_study
     settings = dict(QUICK) if args.quick else {}
-    for key in ("batch_sizes", "seeds", "epochs", "eta_grid", "max_train", "cost", "activation", "dtype", "lmbda",
-                "evals_first_epoch", "noise_batches", "tune_seeds", "targets", "optimizers", "data",
+    for key in ("batch_sizes", "seeds", "epochs", "min_updates", "eta_grid", "max_train", "cost", "activation",
+                "dtype", "lmbda", "evals_first_epoch", "noise_batches", "tune_seeds", "targets", "optimizers", "data",
                 "clock_seconds"):
         value = getattr(args, key)
         if value is not None:
@@ -406,6 +406,8 @@ def build_parser():
     study.add_argument("--optimizer", dest="optimizers", type=listing(one_of(list(OPTIMIZERS)), "optimizers"),
                        help="update rules, one grid each, e.g. sgd,nesterov")
     study.add_argument("--epochs", type=AT_LEAST_1, help="epochs per run")
+    study.add_argument("--min-updates", type=AT_LEAST_1, help="updates a run makes at least: a large batch trains "
+                       "for more epochs to make them")
     study.add_argument("--evals-first-epoch", type=AT_LEAST_1, help="validation evaluations in the first epoch")
     study.add_argument("--noise-batches", type=integer(2), help="mini-batches of each size per noise measurement")
     study.add_argument("--clock-seconds", type=POSITIVE, help="seconds of work per clock measurement")
@@ -427,7 +429,8 @@ def build_parser():
     from .study import StudyConfig
     defaults = {f.name: f.default for f in fields(StudyConfig) if f.default is not MISSING}
     defaults.update(epochs="10 on a training set of 20,000 or more, else enough for 200,000 examples",
-                    seeds="0-9 on a training set of 20,000 or more, else 0-4",
+                    seeds="0-9 on a training set of 20,000 or more, else 0-7",
+                    min_updates="the updates of batch 100 in the epochs",
                     targets="set by a pilot run at " + ", ".join(map(str, StudyConfig.target_fractions))
                     + " of the way from chance to its best held-out accuracy")
     show_defaults(study, defaults, QUICK)

@@ -193,3 +193,36 @@ def test_too_few_seeds_give_no_verdict_however_far_apart():
     assert "advantage in examples to target" in adv
     assert "6 runs a side are too few to test it at the family-wise level of these 4 comparisons (98.8%: a sign " \
            "test needs 8)" in adv
+
+
+def test_the_command_line_sets_min_updates(tmp_path, monkeypatch):
+    import fastnn.study
+    from fastnn.cli import main
+    seen = {}
+    monkeypatch.setattr(fastnn.study, "run_study", lambda config, *a, **k: seen.update(config=config) or [])
+    main(["study", "--min-updates", "7", "--epochs", "2", "--no-download", "--quiet", "--out", str(tmp_path)])
+    assert seen["config"].min_updates == 7 and seen["config"].epochs == 2
+    main(["study", "--no-download", "--quiet", "--out", str(tmp_path)])
+    assert seen["config"].min_updates is None  # resolved from the data: batch 100's updates in the epochs
+
+
+def test_a_study_begun_before_min_updates_resumes_with_its_epochs_alone(tmp_path):
+    import json
+    from conftest import tiny_dataset
+    from fastnn import study as S
+    cfg = study_config(batch_sizes=(1, 4, 20), seeds=(0,), epochs=1, etas={1: 0.1, 4: 0.5, 20: 1.0},
+                       targets=(0.5, 0.6, 0.7))
+    S.run_study(cfg, tmp_path, quiet=True, log=lambda *a: None, dataset=tiny_dataset())
+    meta = json.loads((tmp_path / "study.json").read_text())
+    del meta["config"]["min_updates"]  # as written before it existed
+    (tmp_path / "study.json").write_text(json.dumps(meta))
+    S.run_study(cfg, tmp_path, quiet=True, log=lambda *a: None, dataset=tiny_dataset(), resume=True)
+    assert json.loads((tmp_path / "study.json").read_text())["config"]["min_updates"] is None
+    with pytest.raises(S.StudyError, match="min_updates"):  # asked for a budget that study did not use
+        S.run_study(replace_config(cfg, min_updates=5), tmp_path, quiet=True, log=lambda *a: None,
+                    dataset=tiny_dataset(), resume=True)
+
+
+def replace_config(cfg, **kw):
+    from dataclasses import replace
+    return replace(cfg, **kw)

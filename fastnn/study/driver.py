@@ -14,6 +14,7 @@ import re
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +186,11 @@ def _run_study(config, out, path, download, resume, force, jobs, quiet, command,
     stored = json.loads((out / CONFIG).read_text()) if resume and (out / CONFIG).exists() else None
     data, ds = prepare_data(config, path, download, dataset)
     config.check(n_train=len(data["X"]))
+    old_budget = stored is not None and "min_updates" not in stored["config"] and config.min_updates is None
     config = config.resolve(len(data["X"]))
+    if old_budget:  # a study begun before min_updates: its runs trained for its epochs alone, and so do the rest
+        stored["config"]["min_updates"] = None
+        config = replace(config, min_updates=None)
     if stored is not None and stored["config"] != config.to_json():
         raise StudyError(f"{out} holds a study with other settings ("
                          + "; ".join(_differences(stored["config"], config.to_json()))
