@@ -78,7 +78,9 @@ def test_force_wins_over_resume(tmp_path, tiny):
 def test_resume_refuses_other_settings_naming_them(tmp_path, tiny):
     out = tmp_path / "s"
     run(out, tiny)
-    with pytest.raises(S.StudyError, match=r"other settings \(epochs: 1 -> 3; etas\.1: 0\.1 -> 0\.5\)"):
+    # min_updates follows the epochs (batch 100's updates in them)
+    with pytest.raises(S.StudyError, match=r"other settings \(epochs: 1 -> 3; etas\.1: 0\.1 -> 0\.5; "
+                                           r"min_updates: \d+ -> \d+\)"):
         run(out, tiny, cfg=config(epochs=3, etas={1: 0.5, 10: 0.5}), resume=True)
 
 
