@@ -10,7 +10,6 @@ stops at a safe point and keeps every finished run; ``--resume`` continues.
 """
 import hashlib
 import json
-import re
 import signal
 import threading
 import time
@@ -29,7 +28,7 @@ from .cluster import connect
 from .clock import time_updates
 from .config import StudyError, arms, grid
 from .lock import StudyLock
-from .report import FIGURES, write_report
+from .report import report_files, write_report
 from .results import CONFIG, RESULTS, append_rows, completed, failed_runs, machine_info, read_results
 from .run import train_run, warm_up
 from .plan import fix_etas, fix_targets
@@ -70,13 +69,6 @@ class _StopFlag:
         return False
 
 
-def _report_files(out):
-    """The files a report wrote into out: report.md, report.html and its figures (FIGURES, and each further
-    arm's, suffixed _<optimizer>_<sizes> as write_report names them)."""
-    figure = re.compile("(" + "|".join(re.escape(f[:-len(".png")]) for f in FIGURES) + r")(_[a-z]+_\d+(-\d+)*)?\.png")
-    return [p for p in out.iterdir() if p.name in ("report.md", "report.html") or figure.fullmatch(p.name)]
-
-
 def prepare_output(out, resume, force):
     """Create the output folder and check it is writable; refuse to overwrite results without force.
 
@@ -96,7 +88,7 @@ def prepare_output(out, resume, force):
         raise StudyError(f"{out} already holds a study; pass --resume to continue it or --force to start over "
                          f"(which deletes its results and report)")
     if force:  # --force wins over --resume (make study always passes --resume)
-        for path in [out / RESULTS, out / CONFIG] + _report_files(out):
+        for path in [out / RESULTS, out / CONFIG] + report_files(out):
             path.unlink(missing_ok=True)
     elif resume and (out / RESULTS).exists() and not (out / CONFIG).exists():
         raise StudyError(f"{out} holds results but no {CONFIG}, so what they were run with is unknown; "

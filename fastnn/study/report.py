@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ SCOPE = {
                                  "not for final accuracy",
     "generalisation gap": "training minus validation accuracy at the end of each run's budget, at the same rates",
 }
+
+
+def report_files(folder):
+    """The files a report wrote into folder: report.md, report.html and its figures (FIGURES, and each further
+    arm's, suffixed _<optimizer>_<sizes> as write_report names them)."""
+    figure = re.compile("(" + "|".join(re.escape(f[:-len(".png")]) for f in FIGURES) + r")(_[a-z]+_\d+(-\d+)*)?\.png")
+    return [p for p in Path(folder).iterdir() if p.name in ("report.md", "report.html") or figure.fullmatch(p.name)]
 
 
 def load_study(folder):
@@ -519,8 +527,8 @@ def _arm_section(meta, arm, figs):
         else:
             lines.append(f"| {arm.targets[k]:.2%} | {_ci(iv)} | {best.s_min:,.0f} | {best.e_min:,.0f} | "
                          f"{', '.join(map(str, fitted))} | {best.rms_log_error:.3f} |")
-    lines += [f"- {arm.targets[k]:.2%}:{_extrapolation(meta, arm, k)}" for k in range(len(arm.targets))
-              if arm.critical[k][0] is not None and _extrapolation(meta, arm, k)]
+    notes = [(t, _extrapolation(meta, arm, k)) for k, t in enumerate(arm.targets) if arm.critical[k][0] is not None]
+    lines += [f"- {t:.2%}:{note}" for t, note in notes if note]
     lines += [""]
     if arm.noise:
         lines += ["### Gradient noise scale B_simple over training", "",
