@@ -186,6 +186,40 @@ def as_targets(y, n, n_out, dtype, name="y", cost=None):
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
 
 
+def as_weights(sample_weight, n, name="sample_weight"):
+    """Per-example weights scaled to a mean of 1, in float64 (n,), or None where every weight is the same
+    (the unweighted epochs then run as they are, to the bit).
+
+    The scaling makes an epoch's mean gradient sum_i w_i g_i / sum_i w_i, whatever the batch size: for
+    whole-number weights, the gradient of the data with each row repeated w_i times.
+
+    Raises
+    ------
+    ValueError
+        For a shape other than (n,), non-numbers, NaN or inf, a negative weight (naming its row), or
+        weights that are all zero.
+    """
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf" or w.dtype.kind == "b":
+        raise ValueError(f"{name} must hold numbers, got dtype {w.dtype}")
+    if w.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one weight per row of X, got shape {w.shape}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError(f"{name} contains NaN or inf (first at row {_first(~np.isfinite(w))})")
+    i = _first(w < 0)
+    if i is not None:
+        raise ValueError(f"{name} has the negative weight {w[i]:g} at row {i}; weights must be at least 0")
+    total = w.sum()
+    if not total > 0:
+        raise ValueError(f"{name} is zero for every row: at least one weight must be positive")
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to more than float64 holds; scale the weights down")
+    if (w == w[0]).all():
+        return None
+    return w * (n / total)
+
+
 def _first(bad):
     """Index of the first true row of a boolean vector, or None."""
     return int(np.argmax(bad)) if bad.any() else None

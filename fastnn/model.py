@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from . import health, kernels, serialization
 from .blas import blas_threads, may_use_blas
-from .checks import (as_features, as_targets, check_float, check_int, check_seed, check_sizes,
+from .checks import (as_features, as_targets, as_weights, check_float, check_int, check_seed, check_sizes,
                      check_threads)
 from .kernels.layout import aligned_zeros, param_offsets
 from .registry import ACTIVATIONS, COSTS, DTYPES, INITS, MONITORS, activation_name, lookup
@@ -30,7 +30,8 @@ __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 
 class Data(NamedTuple):
     """Arrays checked once for a network (``Network.check_data``): X (n, n_in) and targets Y
-    (n, n_out) C-contiguous in the network's dtype, and the integer class labels (n,)."""
+    (n, n_out) C-contiguous in the network's dtype, and the integer class labels (n,). Weighted
+    examples (``check_data``'s sample_weight) add a column to Y: each row's weight, with mean 1."""
 
     X: np.ndarray
     Y: np.ndarray
@@ -243,7 +244,8 @@ class Network:
                 raise ValueError(f"{name}: {e}") from None
 
     # ----------------------------------------------------------------- data
-    def check_data(self, X: ArrayLike | Data, y: ArrayLike | None = None, name: str = "X") -> Data | np.ndarray:
+    def check_data(self, X: ArrayLike | Data, y: ArrayLike | None = None, name: str = "X",
+                   sample_weight: ArrayLike | None = None) -> Data | np.ndarray:
         """Check and convert (X, y) once for this network; the result can be passed wherever X, y go.
 
         Parameters
@@ -252,6 +254,11 @@ class Network:
         y : array (n,) of integer labels, (n, sizes[-1]) of targets, or None
         name : str
             How error messages call X; y's name follows it ("validation_data X": "validation_data y").
+        sample_weight : array (n,) of weights >= 0, not all 0, or None
+            Each example's cost is multiplied by its weight, scaled so that the weights' mean is 1:
+            training then follows the gradient of sum_i w_i C_i / sum_i w_i, at every batch size (an
+            example of weight 2 counts as two copies of it; of weight 0, as none). The weights ride in
+            one more column of Y (``kernels.costs``). Equal weights change nothing.
 
         Returns
         -------
@@ -264,16 +271,25 @@ class Network:
         ------
         ValueError
             Naming the problem: wrong shape, non-finite values, labels out of range, a row of 0s and 1s
-            that is not one-hot, targets outside [0, 1] for the cross-entropy cost, or rows that are
-            not probability distributions for the log-likelihood cost.
+            that is not one-hot, targets outside [0, 1] for the cross-entropy cost, rows that are
+            not probability distributions for the log-likelihood cost, or bad weights (``checks.as_weights``).
         """
         if isinstance(X, Data):
+            if sample_weight is not None:
+                raise ValueError("pass sample_weight with the arrays, not with Data that check_data has made")
             return X
         X = as_features(X, self.sizes[0], self.dtype, name)
         if y is None:
+            if sample_weight is not None:
+                raise ValueError("sample_weight needs y: weights scale each example's cost")
             return X
         y_name = name[:-1] + "y" if name[-1:] in ("X", "x") else f"the labels of {name}"  # "test_data x": "... y"
-        return Data(X, *as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost))
+        Y, labels = as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost)
+        w_name = "sample_weight" if name == "X" else f"the sample_weight of {name}"
+        weights = None if sample_weight is None else as_weights(sample_weight, len(X), w_name)
+        if weights is not None:
+            Y = np.concatenate([Y, weights.astype(self.dtype)[:, None]], axis=1)
+        return Data(X, Y, labels)
 
     def kernel_args(self) -> tuple:
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
@@ -388,7 +404,7 @@ class Network:
         Parameters
         ----------
         X, Y : arrays (N, sizes[0]) and (N, sizes[-1]), C-contiguous, of the network's dtype
-            (``check_data`` makes them).
+            (``check_data`` makes them); Y may carry a column of weights (N, sizes[-1] + 1).
         order : 1-D integer array
             The example indices in the order they are visited (may repeat or leave some out).
         batch_size : int >= 1
@@ -414,11 +430,12 @@ class Network:
         """
         if not isinstance(optimizer, Optimizer):
             optimizer = Optimizer(optimizer)
-        for name, A, width in (("X", X, self.sizes[0]), ("Y", Y, self.sizes[-1])):
-            if not (isinstance(A, np.ndarray) and A.dtype == self.dtype and A.ndim == 2 and A.shape[1] == width
+        for name, A, widths in (("X", X, (self.sizes[0],)), ("Y", Y, (self.sizes[-1], self.sizes[-1] + 1))):
+            if not (isinstance(A, np.ndarray) and A.dtype == self.dtype and A.ndim == 2 and A.shape[1] in widths
                     and A.flags.c_contiguous):
-                raise ValueError(f"train_epoch needs {name} as a C-contiguous {self.dtype} array with {width} "
-                                 f"columns (use check_data), got {getattr(A, 'shape', type(A))}")
+                raise ValueError(f"train_epoch needs {name} as a C-contiguous {self.dtype} array with "
+                                 f"{' or '.join(map(str, widths))} columns (use check_data), "
+                                 f"got {getattr(A, 'shape', type(A))}")
         if len(Y) != len(X):
             raise ValueError(f"Y has {len(Y)} rows but X has {len(X)}")
         order = self._checked_order(order, len(X))
@@ -447,13 +464,16 @@ class Network:
 
     def partial_fit(self, X: ArrayLike | Data, y: ArrayLike | None, batch_size: int, eta: float, lmbda: float = 0.0,
                     momentum: float = 0.0, nesterov: bool = False, order: ArrayLike | None = None,
-                    n: int | None = None, threads: int = 1, hogwild: bool = False) -> Position:
+                    n: int | None = None, threads: int = 1, hogwild: bool = False,
+                    sample_weight: ArrayLike | None = None) -> Position:
         """One epoch over (X, y), keeping the optimizer's state (velocity) between calls.
 
         Parameters
         ----------
         X, y, batch_size, eta, lmbda, momentum, nesterov, threads, hogwild
             As in ``fit``.
+        sample_weight : array (n,) or None
+            As in ``fit``; scaled to a mean of 1 over this call's examples.
         order : 1-D integer array or None
             The example indices in the order to visit them (default: 0 .. n-1, as given).
         n : int or None
@@ -472,7 +492,7 @@ class Network:
         DivergenceError
             When the epoch produces non-finite weights; the weights from before it are kept.
         """
-        d = self.check_data(X, y)
+        d = self.check_data(X, y, sample_weight=sample_weight)
         optimizer = Optimizer(eta, lmbda, momentum, nesterov)
         batch_size = check_int(batch_size, "batch_size", 1)
         threads = check_threads(threads, batch_size, hogwild)
@@ -485,7 +505,8 @@ class Network:
             lmbda: float = 0.0, momentum: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             shuffle: bool = True, seed: int | None = None, monitor: str | Iterable[str] | None = None,
             early_stopping: int | None = None, verbose: bool = False, threads: int = 1, hogwild: bool = False,
-            nesterov: bool = False, callback: Callable[[History], bool | None] | None = None) -> History:
+            nesterov: bool = False, callback: Callable[[History], bool | None] | None = None,
+            sample_weight: ArrayLike | None = None) -> History:
         """Train by stochastic gradient descent.
 
         Parameters
@@ -537,6 +558,11 @@ class Network:
         callback : callable or None
             callback(history), called after each epoch once its measurements are in ``history``
             (to print them as they come, or keep a copy of the weights); a true result stops training.
+        sample_weight : array (n,) of weights >= 0, or None
+            Weigh each example's cost (``check_data``): an example of weight 2 counts as two copies of
+            it, of weight 0 as none, at every batch size. The loss and "training_cost" are weighted means;
+            the accuracies count every example once. lmbda's n stays the number of examples: for the L2
+            strength of the data with every row repeated w_i times, pass lmbda * n / sum(w).
 
         Returns
         -------
@@ -559,7 +585,7 @@ class Network:
             stopped learning (``fastnn.health.stuck_symptoms`` on at most 1,000 training
             examples): the warning names the symptoms and the fix; ``History.stuck`` lists them.
         """
-        d = self.check_data(X, y)
+        d = self.check_data(X, y, sample_weight=sample_weight)
         epochs = check_int(epochs, "epochs", 0)
         batch_size = check_int(batch_size, "batch_size", 1)
         optimizer = Optimizer(eta, lmbda, momentum, nesterov)

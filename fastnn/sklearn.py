@@ -13,11 +13,11 @@ The class docstrings list every difference from ``sklearn.neural_network``'s est
 
 scikit-learn's ``check_estimator`` passes for both: tests/test_sklearn.py runs every check it
 yields, and skips none (``check_array_api_input`` runs in a subprocess, since SciPy reads
-SCIPY_ARRAY_API at import). Compared with scikit-learn's own MLPs, it does not yield the checks of
-two features fastnn lacks: ``sample_weight`` (8 checks, ``check_sample_weights_*``,
-``check_sample_weight_equivalence_on_*_data``, ``check_all_zero_sample_weights_error``) and, for
-the classifier, multilabel targets (4 checks, ``check_classifiers_multilabel_*``). Sparse X is
-refused with scikit-learn's error, which its checks accept.
+SCIPY_ARRAY_API at import; ``check_sample_weight_equivalence_on_dense_data`` runs in float64, see
+tests/test_sklearn.py). Compared with scikit-learn's own MLPs, it does not yield the checks of one
+feature fastnn lacks: for the classifier, multilabel targets (4 checks,
+``check_classifiers_multilabel_*``). Sparse X is refused with scikit-learn's error, which its checks
+accept.
 
 Searches in parallel: the compiled kernels (training and inference) release the GIL, so
 ``GridSearchCV(..., n_jobs=2)`` can run its fits in threads of the calling process, which skips
@@ -38,11 +38,11 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from .checks import check_float, check_int, check_threads, thread_budget
 from .model import Network
@@ -177,9 +177,21 @@ _DIFFERENCES = """
     The solver is stochastic gradient descent with momentum (scikit-learn's
     ``solver="sgd"``, ``learning_rate="constant"``): there is no adam or lbfgs, so no
     ``solver``, ``learning_rate``, ``power_t``, ``beta_1``, ``beta_2``, ``epsilon`` or
-    ``max_fun``. Also missing: ``sample_weight`` and sparse X. The defaults of the shared
-    parameters are scikit-learn's; since scikit-learn's default solver is adam, a model tuned
-    there usually wants a larger learning_rate_init here.
+    ``max_fun``. Also missing: sparse X. The defaults of the shared parameters are
+    scikit-learn's; since scikit-learn's default solver is adam, a model tuned there usually
+    wants a larger learning_rate_init here.
+
+    ``sample_weight`` scales each example's cost by its weight over the mean weight of the
+    training set (of the call, for ``partial_fit``): every update follows the weighted gradient,
+    and an epoch's mean gradient is sum_i w_i g_i / sum_i w_i, at every batch size.
+    scikit-learn divides each mini-batch's weighted gradient by that batch's own sum of weights,
+    so the two agree where a batch holds the whole training set (the tests check one epoch to
+    1e-10 there) but not for smaller batches, and at batch_size=1 scikit-learn's weights cancel
+    out (an example of weight 3 makes the same step as one of weight 1); here they do not. The L2
+    term divides by the weights' sum where it divided by the number of examples: alpha * w /
+    (batch_size * mean weight), as scikit-learn's alpha * w / (the batch's sum of weights).
+    Weights must be at least 0, not all 0. Early stopping splits them with the data, and the
+    validation score and loss are weighted, as in scikit-learn.
 
     Initial weights: fastnn's "default" initialisation, w ~ N(0, 1/n_in) and b ~ N(0, 1)
     (the book's), not scikit-learn's Glorot uniform. See the parameters for alpha, batch_size,
@@ -194,18 +206,10 @@ def _doc(text, **values):
 
 
 def _refuse_fit_params(estimator, method, params):
-    """A TypeError for fit parameters, naming the public class (Python's own names _MLP.fit()).
-
-    They are taken as **params, not as a sample_weight argument, so that scikit-learn's checks (which look for
-    that name in fit's signature) do not count on weights fastnn does not have.
-    """
-    if not params:
-        return
-    where = f"{type(estimator).__name__}.{method}()"
-    if "sample_weight" in params:
-        raise TypeError(f"{where} does not support sample_weight: fastnn's kernels weigh every example alike (for "
-                        f"whole-number weights, repeat the rows of X and y instead)")
-    raise TypeError(f"{where} got an unexpected keyword argument {next(iter(params))!r}")
+    """A TypeError for unknown fit parameters, naming the public class (Python's own names _MLP.fit())."""
+    if params:
+        raise TypeError(f"{type(estimator).__name__}.{method}() got an unexpected keyword argument "
+                        f"{next(iter(params))!r}")
 
 
 class _MLP(BaseEstimator):
@@ -304,7 +308,7 @@ class _MLP(BaseEstimator):
         return self.network_.feedforward(X).astype(np.float64)
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Train a new network (or, with warm_start, continue the current one) on (X, y).
 
         Parameters
@@ -312,8 +316,10 @@ class _MLP(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,), or (n_samples, n_outputs) for MLPRegressor
             Class labels (MLPClassifier) or targets (MLPRegressor).
+        sample_weight : array-like of shape (n_samples,) or None
+            Each example's weight, at least 0 (see Notes for how it differs from scikit-learn's).
         **fit_params
-            None is supported: ``sample_weight`` (scikit-learn's MLPs take it) is a TypeError that says so.
+            None other is supported: a TypeError names it.
 
         Returns
         -------
@@ -324,22 +330,24 @@ class _MLP(BaseEstimator):
         ValueError
             For bad parameters or data, naming the problem.
         TypeError
-            For ``sample_weight`` or any other fit parameter.
+            For a fit parameter other than sample_weight.
         fastnn.DivergenceError
             When training produced non-finite weights (the last finite ones are kept).
         """
         _refuse_fit_params(self, "fit", fit_params)
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, **fit_params):
+    def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,) or None
+            As in ``fit``, scaled over this call's examples.
         **fit_params
-            None is supported (see ``fit``).
+            None other is supported (see ``fit``).
 
         Returns
         -------
@@ -350,34 +358,44 @@ class _MLP(BaseEstimator):
         ValueError
             For bad parameters or data, naming the problem.
         TypeError
-            For ``sample_weight`` or any other fit parameter.
+            For a fit parameter other than sample_weight.
         """
         _refuse_fit_params(self, "partial_fit", fit_params)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None):
         self._check_options()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True (as in scikit-learn); use fit")
         first = not hasattr(self, "network_") or not (self.warm_start or incremental)
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), **self._y_checks)
+        if sample_weight is not None:  # scikit-learn's own checks of lists, Series and shapes; fastnn's the rest
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         targets = self._targets(y, first, incremental, classes)
+        self._check_weighted_targets(targets, sample_weight)
         rng = check_random_state(self.random_state)
         net = self._network(X.shape[1], self._n_outputs(targets), first, rng)
         if first:
             self._start(net)
+        w_val = None
         if self.early_stopping:
-            X, X_val, targets, y_val = train_test_split(X, targets, test_size=self.validation_fraction,
-                                                        random_state=rng, stratify=self._stratify(targets))
+            parts = train_test_split(X, targets, *([] if sample_weight is None else [sample_weight]),
+                                     test_size=self.validation_fraction, random_state=rng,
+                                     stratify=self._stratify(targets))
+            X, X_val, targets, y_val = parts[:4]
+            if sample_weight is not None:
+                sample_weight, w_val = parts[4:]
             if len(X_val) < 2:
                 raise ValueError(f"the validation set has {len(X_val)} example(s); early stopping needs at least 2: "
                                  f"increase validation_fraction or the data")
-            val = net.check_data(X_val, y_val, name="validation X")
-        data = net.check_data(X, targets)
+            val = net.check_data(X_val, y_val, name="validation X", sample_weight=w_val)
+        data = net.check_data(X, targets, sample_weight=sample_weight)
         n = len(data.X)
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
         threads = min(check_threads(self.threads, batch_size, False), thread_budget())
-        lmbda = self.alpha * n / batch_size  # see the alpha parameter
+        # see the alpha parameter; weights scale the L2 term as repeated rows would (sum of weights, not n)
+        w_mean = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        lmbda = self.alpha * n / (batch_size * w_mean)
         optimizer = Optimizer(self.learning_rate_init, lmbda, self.momentum, self.nesterovs_momentum)
         if not incremental:
             net.reset_optimizer()
@@ -395,7 +413,7 @@ class _MLP(BaseEstimator):
                 self.best_loss_ = min(self.best_loss_, self.loss_)
             else:
                 self.validation_loss_curve_.append(net.total_cost(val, lmbda=lmbda))
-                score = self._validation_score(val)
+                score = self._validation_score(val, w_val)
                 self.validation_scores_.append(score)
                 if self.verbose:
                     print(f"Validation score: {score:f}")
@@ -414,6 +432,9 @@ class _MLP(BaseEstimator):
         if self.early_stopping:
             net.params[:] = self._best_params
         return self
+
+    def _check_weighted_targets(self, targets, sample_weight):
+        """Raise for weights that leave nothing to learn (the classifier: fewer than 2 classes)."""
 
     def _start(self, net):
         """Set the fitted attributes of a new network; the curves start empty."""
@@ -467,16 +488,18 @@ class MLPClassifier(ClassifierMixin, _MLP):
     _default_cost = "log_likelihood"
     _y_checks = {}
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, sample_weight=None, classes=None, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None
+            As in ``fit``, scaled over this call's examples.
         classes : array-like or None
             Every class of all calls: required in the first call (np.unique(y_all)), and if
-            given later, the same.
+            given later, the same. After sample_weight, as in scikit-learn.
 
         Returns
         -------
@@ -487,10 +510,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
         ValueError
             For bad parameters or data, a first call without classes, or labels outside them.
         TypeError
-            For ``sample_weight`` or any other fit parameter.
+            For a fit parameter other than sample_weight and classes.
         """
         _refuse_fit_params(self, "partial_fit", fit_params)
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def _targets(self, y, first, incremental, classes):
         """The labels as integer indices into classes_ (set in the first call)."""
@@ -516,6 +539,15 @@ class MLPClassifier(ClassifierMixin, _MLP):
     def _n_outputs(self, labels):
         return len(self.classes_)
 
+    def _check_weighted_targets(self, labels, sample_weight):
+        if sample_weight is None:
+            return
+        kept = np.unique(labels[sample_weight > 0])
+        if len(kept) == 1:  # (no class left: as_weights says that every weight is zero)
+            raise ValueError(f"sample_weight is zero for every example but those of class "
+                             f"{self.classes_[kept[0]].item()!r}: MLPClassifier needs examples of at least 2 classes "
+                             f"with positive weight")
+
     def _stratify(self, labels):
         return labels
 
@@ -527,8 +559,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
                              f"(softmax) or 'cross_entropy' (sigmoid)")
         return net
 
-    def _validation_score(self, val):
-        return self.network_.accuracy(val)
+    def _validation_score(self, val, weights):
+        if weights is None:
+            return self.network_.accuracy(val)
+        return accuracy_score(val.labels, self.network_.predict(val.X), sample_weight=weights)
 
     def predict(self, X):
         """The class of largest output for every row of X.
@@ -617,8 +651,8 @@ class MLPRegressor(RegressorMixin, _MLP):
     def _stratify(self, targets):
         return None
 
-    def _validation_score(self, val):
-        return r2_score(val.Y, self.network_.feedforward(val.X))
+    def _validation_score(self, val, weights):
+        return r2_score(val.Y[:, :self.n_outputs_], self.network_.feedforward(val.X), sample_weight=weights)
 
     def predict(self, X):
         """The network's outputs for every row of X.

@@ -7,6 +7,11 @@
 
 ``block_loss`` is the epochs' running cost (their loss curve), from the activations the forward
 pass has anyway; ``total_cost`` is the separate pass over a data set.
+
+Weighted examples: the targets Y may have one column more than the output layer, each row's weight w
+(``fastnn.Network.check_data``'s sample_weight, scaled to a mean of 1). An example's cost is then
+w C(a, y) and its delta^L w times the above: backprop is linear in delta^L, so every gradient of the
+example is scaled by w, on every path (online, mini-batch, two threads) without a change there.
 """
 import numpy as np
 from numba import njit
@@ -49,6 +54,17 @@ def output_delta(A, Y, cost, output, D):
         scale_by_derivative(D, A, output)
     elif cost != CROSS_ENTROPY and cost != LOG_LIKELIHOOD:
         raise ValueError("unknown cost code")
+    if Y.shape[1] > n:  # weighted examples (see the module docstring)
+        for i in range(m):
+            w = Y[i, n]
+            for j in range(n):
+                D[i, j] *= w
+
+
+@njit(cache=True, inline="always")
+def example_weight(Y, i, n):
+    """Row i's weight: Y[i, n] where Y has a weight column beyond the n outputs, else 1."""
+    return np.float64(Y[i, n]) if Y.shape[1] > n else 1.0
 
 
 # Below this, the running product of clipped factors (each >= 2.2e-16) is turned into its log and restarted:
@@ -73,7 +89,8 @@ def loss_value(acc):
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def block_loss(A, Y, cost, acc):
-    """Add C(a, y) of every row of a block of output activations A (targets Y) to the running loss acc, in float64.
+    """Add C(a, y) of every row of a block of output activations A (targets Y) to the running loss acc, in float64
+    (each row's times its weight, if Y has a weight column: then the log costs take a log per term).
 
     The epochs call this for each example before its update (scikit-learn's ``loss_curve_``), so
     it must cost little next to the example's backprop. It works from a, not z, since the forward
@@ -90,13 +107,29 @@ def block_loss(A, Y, cost, acc):
     total = acc[0]
     if cost == QUADRATIC:
         for i in range(m):
+            row = 0.0
             for j in range(n):
                 d = np.float64(A[i, j]) - np.float64(Y[i, j])
-                total += 0.5 * d * d
+                row += 0.5 * d * d
+            total += example_weight(Y, i, n) * row
         acc[0] = total
         return
     eps = np.float64(np.finfo(A.dtype).eps)
     lo, hi = eps, 1.0 - eps
+    if Y.shape[1] > n:  # weighted examples: each row's log costs times its weight, no running product
+        check_cost(cost)
+        for i in range(m):
+            row = 0.0
+            for j in range(n):
+                a = min(max(np.float64(A[i, j]), lo), hi)
+                y = np.float64(Y[i, j])
+                if y != 0.0:
+                    row -= y * np.log(a)
+                if cost == CROSS_ENTROPY and y != 1.0:
+                    row -= (1.0 - y) * np.log(1.0 - a)
+            total += np.float64(Y[i, n]) * row
+        acc[0] = total
+        return
     p = acc[1]
     if cost == CROSS_ENTROPY:
         for i in range(m):
@@ -139,27 +172,28 @@ def _softplus(x):
 
 @njit(cache=True, fastmath=FASTMATH)
 def block_cost(Z, A, Y, cost):
-    """Sum of C over a block, in float64, from the output weighted inputs Z and activations A.
+    """Sum of C over a block (each row's times its weight, if Y has a weight column), in float64, from the
+    output weighted inputs Z and activations A.
 
     The cross-entropy and log-likelihood are computed from z (ln sigma(z) = -softplus(-z),
     ln softmax(z)_j = z_j - logsumexp(z)), so a saturated output gives a large finite
     cost instead of inf or NaN.
     """
     m, n = A.shape
+    check_cost(cost)
     total = 0.0
-    if cost == QUADRATIC:
-        for i in range(m):
+    for i in range(m):
+        row = 0.0
+        if cost == QUADRATIC:
             for j in range(n):
                 d = np.float64(A[i, j]) - np.float64(Y[i, j])
-                total += 0.5 * d * d
-    elif cost == CROSS_ENTROPY:
-        for i in range(m):
+                row += 0.5 * d * d
+        elif cost == CROSS_ENTROPY:
             for j in range(n):
                 z = np.float64(Z[i, j])
                 y = np.float64(Y[i, j])
-                total += y * _softplus(-z) + (1.0 - y) * _softplus(z)
-    elif cost == LOG_LIKELIHOOD:
-        for i in range(m):
+                row += y * _softplus(-z) + (1.0 - y) * _softplus(z)
+        else:
             zmax = np.float64(Z[i, 0])
             for j in range(1, n):
                 zmax = max(zmax, np.float64(Z[i, j]))
@@ -168,9 +202,8 @@ def block_cost(Z, A, Y, cost):
                 s += np.exp(np.float64(Z[i, j]) - zmax)
             lse = zmax + np.log(s)
             for j in range(n):
-                total += np.float64(Y[i, j]) * (lse - np.float64(Z[i, j]))
-    else:
-        raise ValueError("unknown cost code")
+                row += np.float64(Y[i, j]) * (lse - np.float64(Z[i, j]))
+        total += example_weight(Y, i, n) * row
     return total
 
 

@@ -87,8 +87,10 @@ def backprop(weights, biases, x, y, activation, cost):
 
 
 def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
-              lmbda=0.0, mu=0.0, vw=None, vb=None, nesterov=False, losses=None):
+              lmbda=0.0, mu=0.0, vw=None, vb=None, nesterov=False, losses=None, sample_weight=None):
     """One epoch over X[order] in mini-batches; returns new (weights, biases, vw, vb).
+
+    sample_weight: example i's cost (its loss and its gradients) times sample_weight[i], as given.
 
     With mu > 0: v <- mu v - (eta/m) nabla - (eta lmbda/n) w (no L2 term for biases), then
     w <- w + v (classical momentum) or w <- w + mu v - (eta/m) nabla - (eta lmbda/n) w (Nesterov).
@@ -106,9 +108,11 @@ def sgd_epoch(weights, biases, X, Y, order, batch_size, eta, activation, cost,
         nb = [np.zeros_like(b) for b in biases]
         nw = [np.zeros_like(w) for w in weights]
         for i in batch:
+            w_i = 1.0 if sample_weight is None else sample_weight[i]
             if losses is not None:
-                losses.append(cost_fn(feedforward(weights, biases, X[i], activation, cost), Y[i], cost))
+                losses.append(w_i * cost_fn(feedforward(weights, biases, X[i], activation, cost), Y[i], cost))
             db, dw = backprop(weights, biases, X[i], Y[i], activation, cost)
+            db, dw = [w_i * d for d in db], [w_i * d for d in dw]
             nb = [a + d for a, d in zip(nb, db)]
             nw = [a + d for a, d in zip(nw, dw)]
         if mu == 0.0:

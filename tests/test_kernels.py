@@ -19,18 +19,21 @@ def flat(weights, biases):
 
 
 def epochs_vs_reference(sizes, activation, cost, batch_size, lmbda, momentum, epochs=2, n=45, eta=0.7,
-                        nesterov=False, data=None, dtype="float64"):
+                        nesterov=False, data=None, dtype="float64", sample_weight=None, threads=1):
     """(fastnn's params, the reference's) after the epochs; data: (X, labels or targets), default random labels.
-    The reference runs in float64 from fastnn's first weights, whatever fastnn's dtype."""
+    The reference runs in float64 from fastnn's first weights, whatever fastnn's dtype. sample_weight: fastnn
+    gets it as given, the reference scaled to a mean of 1 (as ``Network.check_data`` scales it)."""
     net = fastnn.Network(sizes, activation=activation, cost=cost, dtype=dtype, seed=11)
     X, y = make_data(n, sizes[0], sizes[-1], seed=12) if data is None else data
     W, B = [w.astype(np.float64) for w in net.weights], [b.astype(np.float64) for b in net.biases]
-    net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False)
+    net.fit(X, y, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum, nesterov=nesterov, shuffle=False,
+            sample_weight=sample_weight, threads=threads)
     Y = np.eye(sizes[-1])[y] if y.ndim == 1 else y
+    s = None if sample_weight is None else sample_weight * (n / np.sum(sample_weight))
     vw = vb = None
     for _ in range(epochs):  # the velocity carries over between epochs of one fit
         W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(n), batch_size, eta, activation, cost, lmbda, momentum,
-                                     vw, vb, nesterov=nesterov)
+                                     vw, vb, nesterov=nesterov, sample_weight=s)
     return net.params, flat(W, B)
 
 
@@ -82,11 +85,15 @@ def test_identity_output_epoch_matches_reference_on_real_valued_targets(activati
 @pytest.mark.parametrize("activation,cost,targets", [
     ("sigmoid", "quadratic", "one-hot"), ("sigmoid", "cross_entropy", "one-hot"), ("tanh", "cross_entropy", "soft"),
     ("relu", "log_likelihood", "one-hot"), ("relu", "log_likelihood", "soft"), ("relu", "quadratic_identity", "real")])
+@pytest.mark.parametrize("weighted", [False, True])
 def test_epoch_loss_is_the_mean_cost_of_each_example_at_the_weights_it_saw(activation, cost, targets, batch_size,
-                                                                           momentum):
+                                                                           momentum, weighted):
     # History.loss, which the kernels add up as they go, against the reference replayed step by step: the cost
-    # of every example before its update (before its mini-batch's), averaged over each epoch.
+    # of every example before its update (before its mini-batch's), averaged over each epoch; weighted: each
+    # example's cost times its weight (scaled to a mean of 1), which the log costs take with a log per term.
     rng = np.random.default_rng(5)
+    w = rng.uniform(0.0, 3.0, 45) if weighted else None
+    s = None if w is None else w * (45 / w.sum())
     X = rng.random((45, 10))
     if targets == "one-hot":
         Y = np.eye(4)[rng.integers(0, 4, 45)]
@@ -98,12 +105,12 @@ def test_epoch_loss_is_the_mean_cost_of_each_example_at_the_weights_it_saw(activ
         Y = 2.0 * rng.standard_normal((45, 4))
     net = fastnn.Network([10, 8, 6, 4], activation=activation, cost=cost, dtype="float64", seed=11)
     W, B = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-    history = net.fit(X, Y, 2, batch_size, 0.2, lmbda=1.0, momentum=momentum, shuffle=False)
+    history = net.fit(X, Y, 2, batch_size, 0.2, lmbda=1.0, momentum=momentum, shuffle=False, sample_weight=w)
     vw = vb = None
     for epoch in range(2):
         losses = []
         W, B, vw, vb = ref.sgd_epoch(W, B, X, Y, np.arange(45), batch_size, 0.2, activation, cost, 1.0, momentum,
-                                     vw, vb, losses=losses)
+                                     vw, vb, losses=losses, sample_weight=s)
         assert len(losses) == 45
         assert history.loss[epoch] == pytest.approx(np.mean(losses), rel=0, abs=1e-10)
     np.testing.assert_allclose(net.params, flat(W, B), rtol=0, atol=1e-10)
@@ -785,6 +792,53 @@ def test_online_without_momentum_matches_reference(sizes, activation, cost):
     # 40 examples are two full blocks and a partial one; lmbda > 0 exercises the per-step decay factors.
     got, want = epochs_vs_reference(sizes, activation, cost, 1, 1.5, 0.0, n=40, eta=0.2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+def whole_weights(n, seed=3):
+    """Weights 0 to 4: zeros (examples that count as none) and repeats."""
+    return np.random.default_rng(seed).integers(0, 5, n).astype(np.float64)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 45])
+@pytest.mark.parametrize("activation,cost,momentum", [("sigmoid", "quadratic", 0.0), ("sigmoid", "cross_entropy", 0.9),
+                                                      ("tanh", "log_likelihood", 0.5), ("relu", "quadratic", 0.0)])
+def test_weighted_epoch_matches_reference(activation, cost, momentum, batch_size):
+    # Weighted examples: each example's gradients times its weight, scaled to a mean of 1. Batch 1 without
+    # momentum is online learning's blocked first layer (kernels.sgd), with momentum its example-by-example rule.
+    w = whole_weights(45)
+    got, want = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, 1.0, momentum, eta=0.2,
+                                     sample_weight=w)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    unweighted, _ = epochs_vs_reference([10, 8, 6, 4], activation, cost, batch_size, 1.0, momentum, eta=0.2)
+    assert np.abs(got - unweighted).max() > 1e-3  # the weights changed the training
+
+
+# The weights touch one kernel function, output_delta, which test_weighted_epoch_matches_reference covers with the
+# JIT off too; the two tests below are about the compiled routes around it (a minute of CI's run without the JIT).
+COMPILED_ROUTES = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="about the compiled routes")
+
+
+@COMPILED_ROUTES
+@pytest.mark.parametrize("batch_size,threads", [(40, 1), (520, 1), (40, 2), (520, 2)])
+def test_weighted_epoch_matches_reference_through_blas_and_on_two_threads(batch_size, threads):
+    # test_epoch_matches_reference_through_blas's shapes (the update's product in BLAS from 40 examples, the
+    # forward product too from 520), weighted; two threads split every mini-batch's work between them.
+    if threads > fastnn.checks.usable_cores():
+        pytest.skip("needs 2 cores")
+    got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, 0.9, n=560,
+                                    sample_weight=whole_weights(560), threads=threads)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@COMPILED_ROUTES
+@pytest.mark.parametrize("sizes,batch_size,n", [([80, 70, 5], 60, 130), ([600, 260, 5], 100, 230),
+                                                ([600, 70, 5], 520, 600)])
+def test_weighted_float32_epochs_on_the_large_routes_match_reference(sizes, batch_size, n):
+    # The float32 routes of the tests above (first layer transposed; the wide first layer's update in the
+    # tiles; large batches on the loops and tiles or BLAS), weighted: float32 round-off, as there.
+    got, want = epochs_vs_reference(sizes, "sigmoid", "quadratic", batch_size, 1.0, 0.9, n=n, dtype="float32",
+                                    sample_weight=whole_weights(n))
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
 @njit(fastmath=kernels.codes.FASTMATH)  # as the kernels call it: with their fast-math flags
