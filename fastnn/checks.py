@@ -186,12 +186,8 @@ def as_targets(y, n, n_out, dtype, name="y", cost=None):
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
 
 
-def as_weights(sample_weight, n, name="sample_weight"):
-    """Per-example weights scaled to a mean of 1, in float64 (n,), or None where every weight is the same
-    (the unweighted epochs then run as they are, to the bit).
-
-    The scaling makes an epoch's mean gradient sum_i w_i g_i / sum_i w_i, whatever the batch size: for
-    whole-number weights, the gradient of the data with each row repeated w_i times.
+def check_weights(sample_weight, n, name="sample_weight"):
+    """Per-example weights as float64 (n,), checked.
 
     Raises
     ------
@@ -215,9 +211,20 @@ def as_weights(sample_weight, n, name="sample_weight"):
         raise ValueError(f"{name} is zero for every row: at least one weight must be positive")
     if not np.isfinite(total):
         raise ValueError(f"{name} sums to more than float64 holds; scale the weights down")
+    return w
+
+
+def as_weights(sample_weight, n, name="sample_weight"):
+    """``check_weights``' weights scaled to a mean of 1, or None where every weight is the same (the
+    unweighted epochs then run as they are, to the bit).
+
+    The scaling makes an epoch's mean gradient sum_i w_i g_i / sum_i w_i, whatever the batch size: for
+    whole-number weights, the gradient of the data with each row repeated w_i times.
+    """
+    w = check_weights(sample_weight, n, name)
     if (w == w[0]).all():
         return None
-    return w * (n / total)
+    return w * (n / w.sum())
 
 
 def _first(bad):

@@ -42,9 +42,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .checks import check_float, check_int, check_threads, thread_budget
+from .checks import check_float, check_int, check_threads, check_weights, thread_budget
 from .model import Network
 from .training import Optimizer, run
 
@@ -369,8 +369,8 @@ class _MLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True (as in scikit-learn); use fit")
         first = not hasattr(self, "network_") or not (self.warm_start or incremental)
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), **self._y_checks)
-        if sample_weight is not None:  # scikit-learn's own checks of lists, Series and shapes; fastnn's the rest
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, len(X))
         targets = self._targets(y, first, incremental, classes)
         self._check_weighted_targets(targets, sample_weight)
         rng = check_random_state(self.random_state)

@@ -324,12 +324,12 @@ def test_weighted_fit_equals_repeated_rows(dtype, tol, batch_size):
 def test_bad_sample_weights_are_named():
     X, y = make_learnable(20, 4, 2, seed=0)
     clf = MLPClassifier(max_iter=1)
-    for w, message in [(-np.ones(20), r"negative weight -1 at row 0"), (np.zeros(20), r"at least one non-zero"),
-                       (np.r_[np.nan, np.ones(19)], r"sample_weight contains NaN"),
+    for w, message in [(-np.ones(20), r"negative weight -1 at row 0"), (np.zeros(20), r"zero for every row"),
+                       (np.r_[np.nan, np.ones(19)], r"sample_weight contains NaN or inf \(first at row 0\)"),
                        (np.ones(19), r"sample_weight"), (np.where(y == 1, 1.0, 0.0), r"but those of class 1")]:
         with pytest.raises(ValueError, match=message):
             clf.fit(X, y, sample_weight=w)
-    with pytest.raises(ValueError, match=r"at least one non-zero"):  # scikit-learn's _check_sample_weight says so
+    with pytest.raises(ValueError, match=r"zero for every row"):
         MLPRegressor(max_iter=1).fit(X, y.astype(float), sample_weight=np.zeros(20))
 
 
