@@ -147,14 +147,15 @@ def as_features(X, n_in, dtype, name="X"):
     return X
 
 
-def as_targets(y, n, n_out, dtype, name="y", cost=None):
+def as_targets(y, n, n_out, dtype, name="y", cost=None, multilabel=False):
     """Return (Y, labels): targets (n, n_out) of dtype and integer labels (n,).
 
     y is either integer class labels in [0, n_out) of shape (n,), or targets of shape (n, n_out);
     the labels of targets are their row-wise argmax. Targets of 0s and 1s only, for two or more
-    outputs, are one-hot rows (exactly one 1 each). With ``cost`` "cross_entropy" every target
-    lies in [0, 1]; with "log_likelihood" every row is a probability distribution (non-negative,
-    summing to 1).
+    outputs, are one-hot rows (exactly one 1 each), unless ``multilabel``: then each row is a set of
+    labels (any number of 1s), which only the cross-entropy cost's independent sigmoid outputs can
+    learn. With ``cost`` "cross_entropy" every target lies in [0, 1]; with "log_likelihood" every row
+    is a probability distribution (non-negative, summing to 1).
 
     Raises
     ------
@@ -180,8 +181,10 @@ def as_targets(y, n, n_out, dtype, name="y", cost=None):
         Y = np.zeros((n, n_out), dtype=dtype)
         Y[np.arange(n), labels] = 1
         return Y, labels
+    if multilabel and cost != "cross_entropy":
+        raise ValueError(f"multilabel targets need the cross-entropy cost (a sigmoid output per label), not {cost!r}")
     if y.ndim == 2 and y.shape[1] == n_out:
-        _check_target_rows(y, name, cost)
+        _check_target_rows(y, name, cost, multilabel)
         return writable(np.ascontiguousarray(y, dtype=dtype)), np.argmax(y, axis=1).astype(np.int64)
     raise ValueError(f"{name} must be labels of shape ({n},) or targets of shape ({n}, {n_out}), got shape {y.shape}")
 
@@ -232,8 +235,13 @@ def _first(bad):
     return int(np.argmax(bad)) if bad.any() else None
 
 
-def _check_target_rows(y, name, cost):
+def _check_target_rows(y, name, cost, multilabel=False):
     """The rules of ``as_targets`` for 2-D targets."""
+    if multilabel:
+        i = _first(((y != 0) & (y != 1)).any(axis=1))
+        if i is not None:
+            raise ValueError(f"{name} row {i} holds a value other than 0 and 1: multilabel targets are label sets")
+        return
     if y.shape[1] > 1 and ((y == 0) | (y == 1)).all():  # one output: 0 and 1 are the two classes
         ones = np.count_nonzero(y == 1, axis=1)
         i = _first(ones != 1)

@@ -245,7 +245,7 @@ class Network:
 
     # ----------------------------------------------------------------- data
     def check_data(self, X: ArrayLike | Data, y: ArrayLike | None = None, name: str = "X",
-                   sample_weight: ArrayLike | None = None) -> Data | np.ndarray:
+                   sample_weight: ArrayLike | None = None, multilabel: bool = False) -> Data | np.ndarray:
         """Check and convert (X, y) once for this network; the result can be passed wherever X, y go.
 
         Parameters
@@ -259,6 +259,9 @@ class Network:
             training then follows the gradient of sum_i w_i C_i / sum_i w_i, at every batch size (an
             example of weight 2 counts as two copies of it; of weight 0, as none). The weights ride in
             one more column of Y (``kernels.costs``). Equal weights change nothing.
+        multilabel : bool
+            y (n, sizes[-1]) holds label sets: rows of 0s and 1s with any number of 1s (otherwise such a row
+            must be one-hot). Needs the cross-entropy cost, whose sigmoid outputs are independent.
 
         Returns
         -------
@@ -284,7 +287,7 @@ class Network:
                 raise ValueError("sample_weight needs y: weights scale each example's cost")
             return X
         y_name = name[:-1] + "y" if name[-1:] in ("X", "x") else f"the labels of {name}"  # "test_data x": "... y"
-        Y, labels = as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost)
+        Y, labels = as_targets(y, len(X), self.sizes[-1], self.dtype, y_name, self.cost, multilabel)
         w_name = "sample_weight" if name == "X" else f"the sample_weight of {name}"
         weights = None if sample_weight is None else as_weights(sample_weight, len(X), w_name)
         if weights is not None:

@@ -12,12 +12,12 @@ names where the meaning is the same::
 The class docstrings list every difference from ``sklearn.neural_network``'s estimators.
 
 scikit-learn's ``check_estimator`` passes for both: tests/test_sklearn.py runs every check it
-yields, and skips none (``check_array_api_input`` runs in a subprocess, since SciPy reads
-SCIPY_ARRAY_API at import; ``check_sample_weight_equivalence_on_dense_data`` runs in float64, see
-tests/test_sklearn.py). Compared with scikit-learn's own MLPs, it does not yield the checks of one
-feature fastnn lacks: for the classifier, multilabel targets (4 checks,
-``check_classifiers_multilabel_*``). Sparse X is refused with scikit-learn's error, which its checks
-accept.
+yields (``check_array_api_input`` in a subprocess, since SciPy reads SCIPY_ARRAY_API at import;
+``check_sample_weight_equivalence_on_dense_data`` in float64, see tests/test_sklearn.py), the
+sample-weight and multilabel checks included, as for scikit-learn's own MLPs. One check skips
+itself: ``check_classifiers_multilabel_output_format_decision_function``, since MLPClassifier has
+no decision_function (scikit-learn's neither). Sparse X is refused with scikit-learn's error, which
+its checks accept.
 
 Searches in parallel: the compiled kernels (training and inference) release the GIL, so
 ``GridSearchCV(..., n_jobs=2)`` can run its fits in threads of the calling process, which skips
@@ -41,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .checks import check_float, check_int, check_threads, check_weights, thread_budget
@@ -264,7 +264,7 @@ class _MLP(BaseEstimator):
         """(sizes, activation, cost, dtype) of the network these parameters ask for."""
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {self.activation!r}")
-        cost = self._default_cost if self.cost is None else self.cost
+        cost = (self._default_cost if not self._label_sets() else "cross_entropy") if self.cost is None else self.cost
         return [n_features, *self._hidden_sizes(), n_outputs], ACTIVATIONS[self.activation], cost, self.dtype
 
     def _check_options(self):
@@ -388,8 +388,8 @@ class _MLP(BaseEstimator):
             if len(X_val) < 2:
                 raise ValueError(f"the validation set has {len(X_val)} example(s); early stopping needs at least 2: "
                                  f"increase validation_fraction or the data")
-            val = net.check_data(X_val, y_val, name="validation X", sample_weight=w_val)
-        data = net.check_data(X, targets, sample_weight=sample_weight)
+            val = net.check_data(X_val, y_val, name="validation X", sample_weight=w_val, multilabel=self._label_sets())
+        data = net.check_data(X, targets, sample_weight=sample_weight, multilabel=self._label_sets())
         n = len(data.X)
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
         threads = min(check_threads(self.threads, batch_size, False), thread_budget())
@@ -436,6 +436,10 @@ class _MLP(BaseEstimator):
     def _check_weighted_targets(self, targets, sample_weight):
         """Raise for weights that leave nothing to learn (the classifier: fewer than 2 classes)."""
 
+    def _label_sets(self):
+        """Whether the targets are label sets (a multilabel classifier)."""
+        return False
+
     def _start(self, net):
         """Set the fitted attributes of a new network; the curves start empty."""
         self.network_ = net
@@ -476,7 +480,14 @@ class MLPClassifier(ClassifierMixin, _MLP):
     multiclass output. "cross_entropy" (sigmoid outputs) and "quadratic" with
     activation="logistic" are allowed too; their outputs do not sum to 1, so
     ``predict_proba`` divides each row by its sum, in float64. Costs whose outputs are not
-    in [0, 1] are refused. Multilabel targets are not supported.
+    in [0, 1] are refused.
+
+    Multilabel: y may be an indicator matrix (n_samples, n_labels) of 0s and 1s, as in
+    scikit-learn. The network then has one sigmoid output per label and the cross-entropy cost
+    (the default for such y; other costs are refused), ``classes_`` is ``arange(n_labels)``,
+    ``predict`` gives the labels whose output exceeds 0.5 (an indicator matrix of y's dtype),
+    ``predict_proba`` each label's output, and ``score`` the subset accuracy. Early stopping
+    does not stratify label sets (scikit-learn neither).
 %(differences)s
     Examples
     --------
@@ -486,7 +497,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     """, default_cost='"log_likelihood" (a softmax output layer; see Notes).', score="accuracy")
 
     _default_cost = "log_likelihood"
-    _y_checks = {}
+    _y_checks = {"multi_output": True}  # a multilabel indicator matrix; other 2-D y is refused in _targets
 
     def partial_fit(self, X, y, sample_weight=None, classes=None, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
@@ -515,12 +526,35 @@ class MLPClassifier(ClassifierMixin, _MLP):
         _refuse_fit_params(self, "partial_fit", fit_params)
         return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
+    def _label_sets(self):
+        return getattr(self, "_multilabel", False)
+
     def _targets(self, y, first, incremental, classes):
-        """The labels as integer indices into classes_ (set in the first call)."""
+        """The labels as integer indices into classes_ (set in the first call); label sets as they are."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        kind = type_of_target(y)
+        if y.ndim == 2 and kind != "multilabel-indicator":
+            raise ValueError(f"MLPClassifier takes class labels of shape (n_samples,) or a multilabel indicator "
+                             f"matrix of 0s and 1s; got y of shape {y.shape} ({kind})")
+        multilabel = kind == "multilabel-indicator"
         if first:
             if incremental and classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit (e.g. np.unique(y_all))")
+            self._multilabel = multilabel
+            self._y_dtype = y.dtype
+        elif multilabel != self._label_sets():
+            raise ValueError(f"MLPClassifier was fitted on {'label sets' if self._label_sets() else 'class labels'}, "
+                             f"and y now holds {'label sets' if multilabel else 'class labels'}; fit with "
+                             f"warm_start=False to start anew")
+        if multilabel:
+            if first:
+                self.classes_ = np.arange(y.shape[1])
+            elif y.shape[1] != len(self.classes_):
+                raise ValueError(f"y has {y.shape[1]} labels; the first fit had {len(self.classes_)}")
+            return y
+        if first:
             found = np.unique(y if classes is None or not incremental else np.asarray(classes))
             if len(found) < 2:
                 raise ValueError(f"MLPClassifier needs at least 2 classes, got 1 class ({found[0]!r})")
@@ -540,7 +574,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return len(self.classes_)
 
     def _check_weighted_targets(self, labels, sample_weight):
-        if sample_weight is None:
+        if sample_weight is None or self._label_sets():
             return
         kept = np.unique(labels[sample_weight > 0])
         if len(kept) == 1:  # (no class left: as_weights says that every weight is zero)
@@ -549,7 +583,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
                              f"with positive weight")
 
     def _stratify(self, labels):
-        return labels
+        return None if self._label_sets() else labels
 
     def _network(self, n_features, n_outputs, first, rng):
         net = super()._network(n_features, n_outputs, first, rng)
@@ -560,6 +594,9 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return net
 
     def _validation_score(self, val, weights):
+        if self._label_sets():  # subset accuracy, as score's
+            said = self.network_.feedforward(val.X) > 0.5
+            return accuracy_score(val.Y[:, :len(self.classes_)] == 1, said, sample_weight=weights)
         if weights is None:
             return self.network_.accuracy(val)
         return accuracy_score(val.labels, self.network_.predict(val.X), sample_weight=weights)
@@ -574,8 +611,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Labels from classes_.
+            Labels from classes_; for label sets, (n_samples, n_labels) of 0s and 1s in y's dtype (the labels
+            whose output exceeds 0.5).
         """
+        if self._label_sets():
+            return (self._outputs(X) > 0.5).astype(self._y_dtype)
         X = self._checked_X(X)
         return self.classes_[self.network_.predict(X)]
 
@@ -592,9 +632,12 @@ class MLPClassifier(ClassifierMixin, _MLP):
         Returns
         -------
         ndarray of shape (n_samples, n_classes), float64
-            Columns in the order of classes_; every row sums to 1 up to float64 rounding.
+            Columns in the order of classes_; every row sums to 1 up to float64 rounding. For label sets,
+            each label's own probability (its sigmoid output), as scikit-learn's.
         """
         out = self._outputs(X)
+        if self._label_sets():
+            return out
         total = out.sum(axis=1, keepdims=True)
         none = total[:, 0] == 0  # every sigmoid output underflowed to 0: no class is preferred
         out[none] = 1.0
@@ -614,6 +657,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
 class MLPRegressor(RegressorMixin, _MLP):

@@ -222,6 +222,19 @@ def test_targets_that_break_the_costs_rules_are_refused_naming_the_row(cost, Y, 
         net.fit(np.zeros((2, 2)), np.array(Y, dtype=float), 1, 1, 0.5)
 
 
+def test_label_sets_pass_where_asked_for_with_the_cross_entropy_cost_only():
+    X, sets = np.zeros((2, 2)), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # any number of labels, none included
+    net = fastnn.Network([2, 3], cost="cross_entropy", seed=0)
+    d = net.check_data(X, sets, multilabel=True)
+    np.testing.assert_array_equal(d.Y, sets)
+    with pytest.raises(ValueError, match=r"y row 0 has 2 ones"):  # without multilabel=True: a one-hot row, broken
+        net.check_data(X, sets)
+    with pytest.raises(ValueError, match=r"y row 1 holds a value other than 0 and 1"):
+        net.check_data(X, [[1.0, 0.0, 1.0], [0.5, 0.0, 0.0]], multilabel=True)
+    with pytest.raises(ValueError, match=r"multilabel targets need the cross-entropy cost .*, not 'log_likelihood'"):
+        fastnn.Network([2, 3], cost="log_likelihood").check_data(X, sets, multilabel=True)
+
+
 def test_valid_targets_pass_and_the_issues_negative_cost_is_gone():
     X = np.random.default_rng(0).random((3, 2))
     soft = np.array([[0.1, 0.9, 0.0], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])

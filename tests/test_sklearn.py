@@ -345,3 +345,58 @@ def test_early_stopping_splits_the_weights_and_scores_the_held_out_part_with_the
     # the fit ends with the weights of the epoch that scored best; their weighted accuracy is that score
     assert clf.best_validation_score_ == pytest.approx(clf.score(X_val, y_val, sample_weight=w_val), abs=1e-12)
     assert clf.best_validation_score_ != pytest.approx(clf.score(X_val, y_val), abs=1e-3)
+
+def multilabel_data(n=60, n_in=6, n_labels=3, seed=0):
+    """X in [0, 1) and label sets: label j is on where a fixed random linear map's j-th output is positive."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, n_in))
+    return X, ((X - 0.5) @ rng.standard_normal((n_in, n_labels)) > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("batch_size,momentum", [(1, 0.0), (10, 0.9), (60, 0.5)])
+def test_multilabel_epochs_match_scikit_learn(batch_size, momentum):
+    # An indicator matrix of label sets: one sigmoid output per label and the cross-entropy cost, as scikit-learn's
+    # logistic outputs and binary log loss; one epoch from the same weights, to 1e-10.
+    X, Y = multilabel_data()
+    ours, theirs = one_epoch_each(MLPClassifier, neural_network.MLPClassifier, X, Y, hidden_layer_sizes=(7,),
+                                  activation="tanh", batch_size=batch_size, learning_rate_init=0.1,
+                                  momentum=momentum, alpha=0.0)
+    assert ours.out_activation_ == "logistic" and ours.network_.cost == "cross_entropy"
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert ours.predict(X).dtype == Y.dtype and ours.predict(X).shape == Y.shape
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)  # both sum the labels' log losses
+
+
+def test_multilabel_refusals_name_the_problem():
+    X, Y = multilabel_data()
+    with pytest.raises(ValueError, match=r"multilabel targets need the cross-entropy cost .*'log_likelihood'"):
+        MLPClassifier(max_iter=1, cost="log_likelihood").fit(X, Y)
+    with pytest.raises(ValueError, match=r"class labels of shape \(n_samples,\) or a multilabel indicator matrix"):
+        MLPClassifier(max_iter=1).fit(X, Y + (X[:, :3] > 0.5))  # 0, 1 and 2: multiclass-multioutput
+    with pytest.raises(ValueError, match=r"y row 0 holds a value other than 0 and 1: multilabel targets are label"):
+        MLPClassifier(max_iter=1).fit(X, Y * 2)  # two values: scikit-learn takes it for an indicator matrix
+    clf = MLPClassifier(max_iter=1, warm_start=True).fit(X, Y)
+    with pytest.raises(ValueError, match=r"fitted on label sets, and y now holds class labels"):
+        clf.fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match=r"y has 2 labels; the first fit had 3"):
+        clf.fit(X, Y[:, :2])
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier().partial_fit(X, Y)
+    part = MLPClassifier().partial_fit(X, Y, classes=[0, 1, 2]).partial_fit(X, Y)
+    assert part.n_iter_ == 1 and part.t_ == 120
+
+
+def test_multilabel_learns_properties_of_real_digits(mnist_test_set):
+    # Three properties of each of 3,000 real digits, any number of which can hold: even, at least 5, prime.
+    # Hamming accuracy on 2,000 held-out digits; always answering the most common value of each scores 0.55-0.6.
+    X, y = mnist_test_set
+    Y = np.stack([y % 2 == 0, y >= 5, np.isin(y, [2, 3, 5, 7])], axis=1).astype(np.int64)
+    clf = MLPClassifier((30,), batch_size=10, learning_rate_init=0.5, momentum=0.0, max_iter=10, random_state=0)
+    clf.fit(X[:3000], Y[:3000])
+    said = clf.predict(X[8000:])
+    assert said.shape == (2000, 3) and set(np.unique(said)) <= {0, 1}
+    hamming = np.mean(said == Y[8000:])
+    assert hamming > 0.9, hamming
+    assert clf.score(X[8000:], Y[8000:]) > 0.75  # all three right
