@@ -199,8 +199,10 @@ def check_weights(sample_weight, n, name="sample_weight"):
         weights that are all zero.
     """
     w = np.asarray(sample_weight)
-    if w.dtype.kind not in "biuf" or w.dtype.kind == "b":
+    if w.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold numbers, got dtype {w.dtype}")
+    if w.ndim == 0:  # one weight for every row, as scikit-learn takes it
+        w = np.full(n, w)
     if w.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), one weight per row of X, got shape {w.shape}")
     w = w.astype(np.float64)
@@ -227,6 +229,7 @@ def as_weights(sample_weight, n, name="sample_weight"):
     w = check_weights(sample_weight, n, name)
     if (w == w[0]).all():
         return None
+    w = w / w.max()  # first: n / sum would overflow for subnormal weights
     return w * (n / w.sum())
 
 
@@ -247,7 +250,8 @@ def _check_target_rows(y, name, cost, multilabel=False):
         i = _first(ones != 1)
         if i is not None:
             raise ValueError(f"{name} row {i} has {ones[i]} ones: a row of 0s and 1s is a one-hot class label and "
-                             f"needs exactly one 1 (pass integer labels of shape ({len(y)},) to avoid the question)")
+                             f"needs exactly one 1 (pass integer labels of shape ({len(y)},) to avoid the question; "
+                             f"for label sets, the cross-entropy cost and check_data(X, y, multilabel=True))")
         return
     if cost == "cross_entropy":
         i = _first(((y < 0) | (y > 1)).any(axis=1))

@@ -364,38 +364,15 @@ class _MLP(BaseEstimator):
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _fit(self, X, y, incremental, classes=None, sample_weight=None):
-        self._check_options()
-        if incremental and self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True (as in scikit-learn); use fit")
-        first = not hasattr(self, "network_") or not (self.warm_start or incremental)
-        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), **self._y_checks)
-        if sample_weight is not None:
-            sample_weight = check_weights(sample_weight, len(X))
-        targets = self._targets(y, first, incremental, classes)
-        self._check_weighted_targets(targets, sample_weight)
-        rng = check_random_state(self.random_state)
-        net = self._network(X.shape[1], self._n_outputs(targets), first, rng)
-        if first:
-            self._start(net)
-        w_val = None
-        if self.early_stopping:
-            parts = train_test_split(X, targets, *([] if sample_weight is None else [sample_weight]),
-                                     test_size=self.validation_fraction, random_state=rng,
-                                     stratify=self._stratify(targets))
-            X, X_val, targets, y_val = parts[:4]
-            if sample_weight is not None:
-                sample_weight, w_val = parts[4:]
-            if len(X_val) < 2:
-                raise ValueError(f"the validation set has {len(X_val)} example(s); early stopping needs at least 2: "
-                                 f"increase validation_fraction or the data")
-            val = net.check_data(X_val, y_val, name="validation X", sample_weight=w_val, multilabel=self._label_sets())
-        data = net.check_data(X, targets, sample_weight=sample_weight, multilabel=self._label_sets())
+        before = dict(self.__dict__)
+        try:
+            net, data, val, w_val, batch_size, lmbda = self._prepare(X, y, incremental, classes, sample_weight)
+            threads = min(check_threads(self.threads, batch_size, False), thread_budget())
+        except BaseException:  # a fit that cannot start leaves the estimator as it was
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         n = len(data.X)
-        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
-        threads = min(check_threads(self.threads, batch_size, False), thread_budget())
-        # see the alpha parameter; weights scale the L2 term as repeated rows would (sum of weights, not n)
-        w_mean = 1.0 if sample_weight is None else float(np.mean(sample_weight))
-        lmbda = self.alpha * n / (batch_size * w_mean)
         optimizer = Optimizer(self.learning_rate_init, lmbda, self.momentum, self.nesterovs_momentum)
         if not incremental:
             net.reset_optimizer()
@@ -412,7 +389,8 @@ class _MLP(BaseEstimator):
                 improved = not self.loss_ > self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, self.loss_)
             else:
-                self.validation_loss_curve_.append(net.total_cost(val, lmbda=lmbda))
+                # the training loss's L2 term (total_cost's own would divide by the held-out part's size)
+                self.validation_loss_curve_.append(net.total_cost(val) + 0.5 * (lmbda / n) * net.squared_weights())
                 score = self._validation_score(val, w_val)
                 self.validation_scores_.append(score)
                 if self.verbose:
@@ -432,6 +410,48 @@ class _MLP(BaseEstimator):
         if self.early_stopping:
             net.params[:] = self._best_params
         return self
+
+    def _prepare(self, X, y, incremental, classes, sample_weight):
+        """Check everything and set up the network: (net, data, val, w_val, batch_size, lmbda)."""
+        self._check_options()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True (as in scikit-learn); use fit")
+        first = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32), **self._y_checks)
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, len(X))
+        targets = self._targets(y, first, incremental, classes)
+        if not incremental:  # (a partial_fit call may hold one class)
+            self._check_weighted_targets(targets, sample_weight)
+        rng = check_random_state(self.random_state)
+        net = self._network(X.shape[1], self._n_outputs(targets), first, rng)
+        if first:
+            self._start(net)
+        val = w_val = None
+        name = "X"
+        if self.early_stopping:
+            parts = train_test_split(X, targets, *([] if sample_weight is None else [sample_weight]),
+                                     test_size=self.validation_fraction, random_state=rng,
+                                     stratify=self._stratify(targets))
+            X, X_val, targets, y_val = parts[:4]
+            if sample_weight is not None:
+                sample_weight, w_val = parts[4:]
+            if len(X_val) < 2:
+                raise ValueError(f"the validation set has {len(X_val)} example(s); early stopping needs at least 2: "
+                                 f"increase validation_fraction or the data")
+            val = net.check_data(X_val, y_val, name="early_stopping's held-out part of X", sample_weight=w_val,
+                                 multilabel=self._label_sets())
+            name = "early_stopping's training part of X"
+        data = net.check_data(X, targets, name=name, sample_weight=sample_weight, multilabel=self._label_sets())
+        n = len(data.X)
+        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, n)
+        # see the alpha parameter; weights scale the L2 term as repeated rows would (sum of weights, not n)
+        w_mean = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        lmbda = self.alpha * n / (batch_size * w_mean)
+        if not np.isfinite(lmbda):
+            raise ValueError(f"sample_weight's mean ({w_mean:.3g}) is so small that the L2 term, alpha * w / "
+                             f"(batch_size * mean weight), overflows: scale the weights up, or set alpha=0")
+        return net, data, val, w_val, batch_size, lmbda
 
     def _check_weighted_targets(self, targets, sample_weight):
         """Raise for weights that leave nothing to learn (the classifier: fewer than 2 classes)."""
@@ -485,7 +505,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     Multilabel: y may be an indicator matrix (n_samples, n_labels) of 0s and 1s, as in
     scikit-learn. The network then has one sigmoid output per label and the cross-entropy cost
     (the default for such y; other costs are refused), ``classes_`` is ``arange(n_labels)``,
-    ``predict`` gives the labels whose output exceeds 0.5 (an indicator matrix of y's dtype),
+    ``predict`` gives the labels whose output exceeds 0.5 (an int64 indicator matrix),
     ``predict_proba`` each label's output, and ``score`` the subset accuracy. Early stopping
     does not stratify label sets (scikit-learn neither).
 %(differences)s
@@ -530,7 +550,9 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return getattr(self, "_multilabel", False)
 
     def _targets(self, y, first, incremental, classes):
-        """The labels as integer indices into classes_ (set in the first call); label sets as they are."""
+        """The labels as integer indices into classes_ (set in the first call); label sets as 0s and 1s."""
+        if hasattr(y, "toarray"):  # a sparse indicator matrix of label sets
+            y = y.toarray()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -543,7 +565,6 @@ class MLPClassifier(ClassifierMixin, _MLP):
             if incremental and classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit (e.g. np.unique(y_all))")
             self._multilabel = multilabel
-            self._y_dtype = y.dtype
         elif multilabel != self._label_sets():
             raise ValueError(f"MLPClassifier was fitted on {'label sets' if self._label_sets() else 'class labels'}, "
                              f"and y now holds {'label sets' if multilabel else 'class labels'}; fit with "
@@ -553,7 +574,10 @@ class MLPClassifier(ClassifierMixin, _MLP):
                 self.classes_ = np.arange(y.shape[1])
             elif y.shape[1] != len(self.classes_):
                 raise ValueError(f"y has {y.shape[1]} labels; the first fit had {len(self.classes_)}")
-            return y
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+                raise ValueError(f"for label sets, classes must be the label indices 0 to {len(self.classes_) - 1} "
+                                 f"(classes_ is arange(n_labels)), got {list(classes)}")
+            return y.astype(np.int64)  # bool columns too
         if first:
             found = np.unique(y if classes is None or not incremental else np.asarray(classes))
             if len(found) < 2:
@@ -611,11 +635,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Labels from classes_; for label sets, (n_samples, n_labels) of 0s and 1s in y's dtype (the labels
-            whose output exceeds 0.5).
+            Labels from classes_; for label sets, (n_samples, n_labels) int64 0s and 1s (the labels whose
+            output exceeds 0.5), as scikit-learn's.
         """
         if self._label_sets():
-            return (self._outputs(X) > 0.5).astype(self._y_dtype)
+            return (self._outputs(X) > 0.5).astype(np.int64)
         X = self._checked_X(X)
         return self.classes_[self.network_.predict(X)]
 

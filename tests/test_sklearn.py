@@ -400,3 +400,81 @@ def test_multilabel_learns_properties_of_real_digits(mnist_test_set):
     hamming = np.mean(said == Y[8000:])
     assert hamming > 0.9, hamming
     assert clf.score(X[8000:], Y[8000:]) > 0.75  # all three right
+
+
+def test_weighted_partial_fit_takes_batches_of_one_class():
+    # The two-class rule of weighted fits is fit's: a partial_fit call may hold one class (one example, say)
+    X, y = make_learnable(40, 4, 2, seed=1)
+    clf = MLPClassifier((5,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    clf.partial_fit(X[y == 0], y[y == 0], sample_weight=np.arange(np.sum(y == 0)) + 1.0)
+    clf.partial_fit(X[:1], y[:1], sample_weight=[3.0])
+    assert clf.t_ == 40 + np.sum(y == 0) + 1
+
+
+def test_a_fit_that_cannot_start_leaves_the_estimator_as_it_was():
+    X, y = make_learnable(60, 4, 3, seed=3)
+    clf = MLPClassifier((6,), max_iter=5, random_state=0, learning_rate_init=0.5).fit(X, y)
+    before, attributes = clf.predict_proba(X), dict(clf.__dict__)
+    labels = multilabel_data(60, 4)[1]
+    for bad in [dict(y=labels, cost="log_likelihood"), dict(y=y, sample_weight=-np.ones(60)),
+                dict(y=y, threads=10**6)]:
+        params = {k: v for k, v in bad.items() if k in ("cost", "threads")}
+        clf.set_params(**params)
+        with pytest.raises(ValueError):
+            clf.fit(X, bad["y"], sample_weight=bad.get("sample_weight"))
+        clf.set_params(cost=None, threads=1)
+        assert clf.__dict__.keys() == attributes.keys() and clf.network_ is attributes["network_"]
+        np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_weights_as_scikit_learn_takes_them_and_subnormal_ones():
+    X, y = make_learnable(40, 4, 2, seed=4)
+    params = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0, alpha=0.0)
+    plain = MLPClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(MLPClassifier(**params).fit(X, y, sample_weight=2.0).predict_proba(X), plain)
+    by_bool = MLPClassifier(**params).fit(X, y, sample_weight=np.arange(40) % 3 > 0).predict_proba(X)
+    by_float = MLPClassifier(**params).fit(X, y, sample_weight=(np.arange(40) % 3 > 0) * 1.0).predict_proba(X)
+    np.testing.assert_array_equal(by_bool, by_float)
+    # weights valid up to scale, the smallest subnormal numbers: the same fit as their ratios
+    tiny = np.where(np.arange(40) % 2, 5e-324, 1e-323)
+    by_tiny = MLPClassifier(**params).fit(X, y, sample_weight=tiny).predict_proba(X)
+    by_ratio = MLPClassifier(**params).fit(X, y, sample_weight=np.where(np.arange(40) % 2, 1.0, 2.0)).predict_proba(X)
+    np.testing.assert_array_equal(by_tiny, by_ratio)
+    with pytest.raises(ValueError, match=r"sample_weight's mean \([0-9.e-]+\) is so small that the L2 term"):
+        MLPClassifier(**dict(params, alpha=1e-4)).fit(X, y, sample_weight=tiny)
+
+
+def test_early_stopping_names_its_held_out_part_when_its_weights_are_all_zero():
+    X, y = make_learnable(40, 4, 2, seed=5)
+    clf = MLPClassifier((5,), max_iter=2, early_stopping=True, validation_fraction=0.25, random_state=0)
+    _, _, _, _, _, held_out = train_test_split(X, y, np.arange(40), test_size=0.25, stratify=y,
+                                               random_state=np.random.RandomState(0))
+    w = np.ones(40)
+    w[held_out] = 0.0
+    with pytest.raises(ValueError, match=r"^the sample_weight of early_stopping's held-out part of X is zero for "
+                                         r"every row"):
+        clf.fit(X, y, sample_weight=w)
+
+
+def test_the_validation_loss_has_the_training_losss_l2_term():
+    X, y = make_learnable(200, 5, 3, seed=8)
+    clf = MLPClassifier((5,), max_iter=1, alpha=1.0, early_stopping=True, random_state=0, dtype="float64",
+                        batch_size=20).fit(X, y)
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=np.random.RandomState(0), stratify=y)
+    from sklearn.metrics import log_loss
+    l2 = 0.5 * 1.0 * sum(np.sum(c ** 2) for c in clf.coefs_) / 20  # alpha ||w||^2 / (2 batch_size), as loss_'s
+    assert clf.validation_loss_curve_[-1] == pytest.approx(log_loss(y_val, clf.predict_proba(X_val)) + l2, rel=1e-9)
+
+
+def test_label_sets_as_bools_sparse_matrices_and_partial_fit_classes():
+    import scipy.sparse
+    X, Y = multilabel_data()
+    params = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    want = MLPClassifier(**params).fit(X, Y).predict_proba(X)
+    for form in (Y.astype(bool), Y.astype(float), scipy.sparse.csr_matrix(Y)):
+        clf = MLPClassifier(**params).fit(X, form)
+        np.testing.assert_array_equal(clf.predict_proba(X), want)
+        assert clf.predict(X).dtype == np.int64
+    with pytest.raises(ValueError, match=r"for label sets, classes must be the label indices 0 to 2"):
+        MLPClassifier(**params).partial_fit(X, Y, classes=[0, 1])
+    MLPClassifier(**params).partial_fit(X, Y, classes=[0, 1, 2]).partial_fit(X, Y, classes=np.arange(3))
