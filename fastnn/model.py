@@ -261,7 +261,10 @@ class Network:
             one more column of Y (``kernels.costs``). Equal weights change nothing.
         multilabel : bool
             y (n, sizes[-1]) holds label sets: rows of 0s and 1s with any number of 1s (otherwise such a row
-            must be one-hot). Needs the cross-entropy cost, whose sigmoid outputs are independent.
+            must be one-hot). Needs the cross-entropy cost, whose sigmoid outputs are independent. Training and
+            the costs follow the label sets; ``accuracy`` and the accuracy monitors still compare the largest
+            output with the row's first 1, which means little for label sets (``fastnn.sklearn.MLPClassifier``
+            scores them by subset accuracy).
 
         Returns
         -------
