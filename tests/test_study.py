@@ -423,3 +423,24 @@ def test_a_study_resumed_on_another_machine_records_both_and_the_clocks(tmp_path
     assert "- Machine:" not in text and text.index("First CPU") < text.index("Second CPU")
     run(tmp_path / "one", tiny, cfg=cfg)  # one machine: one line, which also names it the clock's
     assert "- Machine (every run and the clock): Second CPU" in (tmp_path / "one" / "report.md").read_text()
+
+
+def test_b_simple_at_a_target_comes_from_the_measurements_around_it_only():
+    # B_simple measured at epochs 0.5, 1, 2 and 4; its interval is open above at epoch 4 only. Batch 20 reached
+    # the target after 1.5 epochs, between the measurements of 1 and 2, whose intervals are finite: the interval
+    # there is theirs, interpolated in log (it was infinite, from epoch 4's, and so no verdict could be given).
+    from types import SimpleNamespace
+    from fastnn.study.report import _noise_verdict
+    from fastnn.study.stats import Interval
+    noise = [(0.5, Interval(10.0, 8.0, 12.0)), (1.0, Interval(20.0, 16.0, 24.0)), (2.0, Interval(40.0, 32.0, 48.0)),
+             (4.0, Interval(80.0, 40.0, math.inf))]
+    arm = SimpleNamespace(noise=[(e, SimpleNamespace(b_simple=iv), 3) for e, iv in noise], targets=[0.9],
+                          critical=[(30.0, Interval(30.0, 25.0, 36.0), [1, 20, 100])],
+                          median_interval=lambda b, k, what: Interval(1500.0, 1400.0, 1600.0))
+    meta = {"config": {"noise_batch_size": 20}, "data": {"n_train": 1000}}
+    text = _noise_verdict(meta, arm)
+    b = 20 * 2 ** 0.5  # halfway in log between 20 and 40
+    assert f"B_simple is {b:.3g} [{16 * 2 ** 0.5:.3g}, {24 * 2 ** 0.5:.3g}]" in text
+    assert "within a factor of 3" in text and "neither" not in text
+    arm.median_interval = lambda b, k, what: Interval(3000.0, 2900.0, 3100.0)  # 3 epochs: next to the open end
+    assert "neither shown within nor outside a factor of 3" in _noise_verdict(meta, arm)

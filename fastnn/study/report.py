@@ -568,9 +568,10 @@ def _noise_verdict(meta, arm):
 
     B_simple changes as training goes on, so each target's B_crit is compared with B_simple
     where the runs that measured it (batch ``noise_batch_size``) reached that target, interpolated
-    in log between the measurements around that point (its interval's ends likewise). The ratio's range
-    runs from the lowest B_simple over the highest B_crit to the other way round; a verdict is given only
-    where that whole range lies within a factor of 3, or wholly outside it.
+    in log between the two measurements around that point (its interval's ends likewise; an end that is
+    infinite, or 0, at either of them is so there, whatever the measurements further away say). The ratio's
+    range runs from the lowest B_simple over the highest B_crit to the other way round; a verdict is given
+    only where that whole range lies within a factor of 3, or wholly outside it.
     """
     b = meta["config"]["noise_batch_size"]
     n = meta["data"]["n_train"]
@@ -583,9 +584,12 @@ def _noise_verdict(meta, arm):
 
     def at(epoch, end):
         values = np.array([getattr(iv, end) for _, iv in pts], np.float64)
-        if not (np.isfinite(values) & (values > 0)).all():
+        i = int(np.searchsorted(epochs, epoch))
+        near = slice(i, i + 1) if i < len(epochs) and epochs[i] == epoch else slice(max(i - 1, 0), i + 1)
+        e, v = np.array(epochs[near]), values[near]  # the one or two measurements the interpolation uses
+        if not (np.isfinite(v) & (v > 0)).all():
             return math.inf if end == "hi" else 0.0
-        return float(np.exp(np.interp(epoch, epochs, np.log(values))))
+        return float(np.exp(np.interp(epoch, e, np.log(v))))
     for k, iv in fitted:
         m = arm.median_interval(b, k, "examples")
         if m is None:
