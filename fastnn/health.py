@@ -56,7 +56,7 @@ def probe(data, size=PROBE_SIZE):
     if n <= size:
         return data
     idx = np.linspace(0, n - 1, size).astype(np.int64)
-    return type(data)(data.X[idx], data.Y[idx], data.labels[idx])
+    return type(data)(data.X[idx], data.Y[idx], data.labels[idx], data.multilabel)
 
 
 def snapshot(net, data):
@@ -130,7 +130,7 @@ def _symptoms(net, d, start, previous, now):
     """stuck_symptoms on the probe d, with the network now (a Snapshot, or None without start)."""
     n = len(d.X)
     counts = np.bincount(d.labels, minlength=net.sizes[-1])
-    if n < MIN_EXAMPLES or np.count_nonzero(counts) < 2:
+    if n < MIN_EXAMPLES or (np.count_nonzero(counts) < 2 and not d.multilabel):
         return []
     found = []
     if _relu_layers(net):
@@ -147,7 +147,8 @@ def _symptoms(net, d, start, previous, now):
     spread = float(out.std(axis=0).max())
     if not found and spread < CONSTANT * max(1.0, float(np.abs(out).max())):
         found.append(f"its output is the same for every input (spread {spread:.2g} over {n:,} training examples): "
-                     f"the output neurons have saturated, and it predicts class {top} for {share:.0%} of them")
+                     f"the output neurons have saturated" + ("" if d.multilabel else
+                                                             f", and it predicts class {top} for {share:.0%} of them"))
     if start is None:
         return found
     w0 = _norm(start.params)
@@ -159,7 +160,7 @@ def _symptoms(net, d, start, previous, now):
             if flat else f"the cost has not fallen ({now.cost:.3g}, from {start.cost:.3g} before training)")
     if grew >= GREW and (flat or not fell):
         found.append(f"the weights grew {grew:,.0f}-fold and {cost}")
-    if found or fell or not flat or moved < MOVED:
+    if found or fell or not flat or moved < MOVED or d.multilabel:  # (the rest is about classes)
         return found
     moved = f"although the weights moved (||w - w0|| = {moved:.3g} ||w0||)"
     accuracy, chance = float(np.mean(predicted == d.labels)), counts.max() / n

@@ -31,11 +31,13 @@ __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 class Data(NamedTuple):
     """Arrays checked once for a network (``Network.check_data``): X (n, n_in) and targets Y
     (n, n_out) C-contiguous in the network's dtype, and the integer class labels (n,). Weighted
-    examples (``check_data``'s sample_weight) add a column to Y: each row's weight, with mean 1."""
+    examples (``check_data``'s sample_weight) add a column to Y: each row's weight, with mean 1.
+    multilabel: Y's rows are label sets (``check_data``'s multilabel), whose labels are not classes."""
 
     X: np.ndarray
     Y: np.ndarray
     labels: np.ndarray
+    multilabel: bool = False
 
 
 class ParamList(list):
@@ -261,10 +263,9 @@ class Network:
             one more column of Y (``kernels.costs``). Equal weights change nothing.
         multilabel : bool
             y (n, sizes[-1]) holds label sets: rows of 0s and 1s with any number of 1s (otherwise such a row
-            must be one-hot). Needs the cross-entropy cost, whose sigmoid outputs are independent. Training and
-            the costs follow the label sets; ``accuracy`` and the accuracy monitors still compare the largest
-            output with the row's first 1, which means little for label sets (``fastnn.sklearn.MLPClassifier``
-            scores them by subset accuracy).
+            must be one-hot). Needs the cross-entropy cost, whose sigmoid outputs are independent. ``accuracy``
+            (and the accuracy monitors) of such Data is the subset accuracy: the share of rows whose every
+            output is on the right side of 0.5.
 
         Returns
         -------
@@ -295,7 +296,7 @@ class Network:
         weights = None if sample_weight is None else as_weights(sample_weight, len(X), w_name)
         if weights is not None:
             Y = np.concatenate([Y, weights.astype(self.dtype)[:, None]], axis=1)
-        return Data(X, Y, labels)
+        return Data(X, Y, labels, multilabel)
 
     def kernel_args(self) -> tuple:
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
@@ -322,9 +323,13 @@ class Network:
     def accuracy(self, X: ArrayLike | Data, y: ArrayLike | None = None) -> float:
         """Fraction of rows of X classified correctly; y is labels (n,) or targets (n, n_out).
 
-        X may be a ``Data`` from ``check_data`` (then y is not given).
+        X may be a ``Data`` from ``check_data`` (then y is not given); for label sets (``check_data``'s
+        multilabel) the fraction of rows whose every label is right, an output above 0.5 meaning "on".
         """
         d = self.check_data(X, y)
+        if d.multilabel:
+            on = d.Y[:, :self.sizes[-1]] == 1
+            return float(np.mean(np.all((self.feedforward(d.X) > 0.5) == on, axis=1)))
         return kernels.accuracy(*self.kernel_args()[:-1], d.X, d.labels) / len(d.X)
 
     def total_cost(self, X: ArrayLike | Data, y: ArrayLike | None = None, lmbda: float = 0.0) -> float:

@@ -235,6 +235,18 @@ def test_label_sets_pass_where_asked_for_with_the_cross_entropy_cost_only():
         fastnn.Network([2, 3], cost="log_likelihood").check_data(X, sets, multilabel=True)
 
 
+def test_the_accuracy_of_label_sets_is_the_subset_accuracy():
+    rng = np.random.default_rng(1)
+    X = rng.random((200, 4))
+    sets = ((X - 0.5) @ rng.standard_normal((4, 3)) > 0).astype(float)
+    net = fastnn.Network([4, 6, 3], cost="cross_entropy", seed=0)
+    d = net.check_data(X, sets, multilabel=True)
+    history = net.fit(d, None, 5, 10, 1.0, monitor="training_accuracy")
+    right = np.all((net.feedforward(X) > 0.5) == (sets == 1), axis=1)
+    assert history.training_accuracy[-1] == net.accuracy(d) == np.mean(right) > 0.5
+    assert net.accuracy(d) != net.accuracy(X, np.argmax(sets, axis=1))  # not the argmax's
+
+
 def test_valid_targets_pass_and_the_issues_negative_cost_is_gone():
     X = np.random.default_rng(0).random((3, 2))
     soft = np.array([[0.1, 0.9, 0.0], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])
