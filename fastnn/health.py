@@ -56,7 +56,7 @@ def probe(data, size=PROBE_SIZE):
     if n <= size:
         return data
     idx = np.linspace(0, n - 1, size).astype(np.int64)
-    return type(data)(data.X[idx], data.Y[idx], data.labels[idx], data.multilabel)
+    return type(data)(data.X[idx], data.Y[idx], data.labels[idx])
 
 
 def snapshot(net, data):

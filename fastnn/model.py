@@ -31,13 +31,19 @@ __all__ = ["Network", "History", "Data", "DivergenceError", "load"]
 class Data(NamedTuple):
     """Arrays checked once for a network (``Network.check_data``): X (n, n_in) and targets Y
     (n, n_out) C-contiguous in the network's dtype, and the integer class labels (n,). Weighted
-    examples (``check_data``'s sample_weight) add a column to Y: each row's weight, with mean 1.
-    multilabel: Y's rows are label sets (``check_data``'s multilabel), whose labels are not classes."""
+    examples (``check_data``'s sample_weight) add a column to Y: each row's weight, with mean 1."""
 
     X: np.ndarray
     Y: np.ndarray
     labels: np.ndarray
-    multilabel: bool = False
+    multilabel = False  # a class attribute, not a field: Data unpacks as (X, Y, labels)
+
+
+class LabelSets(Data):
+    """Data whose rows of Y are label sets (``Network.check_data``'s multilabel), whose labels are not classes."""
+
+    __slots__ = ()
+    multilabel = True
 
 
 class ParamList(list):
@@ -296,7 +302,7 @@ class Network:
         weights = None if sample_weight is None else as_weights(sample_weight, len(X), w_name)
         if weights is not None:
             Y = np.concatenate([Y, weights.astype(self.dtype)[:, None]], axis=1)
-        return Data(X, Y, labels, multilabel)
+        return (LabelSets if multilabel else Data)(X, Y, labels)
 
     def kernel_args(self) -> tuple:
         """(params, w_off, b_off, sizes, hidden, output, cost): the network as the kernels take it.
