@@ -227,6 +227,8 @@ def test_label_sets_pass_where_asked_for_with_the_cross_entropy_cost_only():
     net = fastnn.Network([2, 3], cost="cross_entropy", seed=0)
     d = net.check_data(X, sets, multilabel=True)
     np.testing.assert_array_equal(d.Y, sets)
+    X_, Y_, labels = d  # unpacks as every Data does
+    assert isinstance(d, fastnn.Data) and d.multilabel and not net.check_data(X, np.eye(3)[:2]).multilabel
     with pytest.raises(ValueError, match=r"y row 0 has 2 ones"):  # without multilabel=True: a one-hot row, broken
         net.check_data(X, sets)
     with pytest.raises(ValueError, match=r"y row 1 holds a value other than 0 and 1"):
