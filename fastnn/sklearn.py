@@ -264,7 +264,7 @@ class _MLP(BaseEstimator):
         """(sizes, activation, cost, dtype) of the network these parameters ask for."""
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {self.activation!r}")
-        cost = (self._default_cost if not self._label_sets() else "cross_entropy") if self.cost is None else self.cost
+        cost = self._default_cost if self.cost is None else self.cost
         return [n_features, *self._hidden_sizes(), n_outputs], ACTIVATIONS[self.activation], cost, self.dtype
 
     def _check_options(self):
@@ -381,7 +381,8 @@ class _MLP(BaseEstimator):
         def after_epoch(pos):
             self.n_iter_ += 1
             self.t_ += n
-            self.loss_ = pos.loss + 0.5 * (lmbda / n) * net.squared_weights()
+            l2 = 0.5 * (lmbda / n) * net.squared_weights()  # see loss_curve_; the validation loss's too
+            self.loss_ = pos.loss + l2
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -390,7 +391,7 @@ class _MLP(BaseEstimator):
                 self.best_loss_ = min(self.best_loss_, self.loss_)
             else:
                 # the training loss's L2 term (total_cost's own would divide by the held-out part's size)
-                self.validation_loss_curve_.append(net.total_cost(val) + 0.5 * (lmbda / n) * net.squared_weights())
+                self.validation_loss_curve_.append(net.total_cost(val) + l2)
                 score = self._validation_score(val, w_val)
                 self.validation_scores_.append(score)
                 if self.verbose:
@@ -516,8 +517,11 @@ class MLPClassifier(ClassifierMixin, _MLP):
     >>> clf.fit(X, y).predict(X[:3])  # doctest: +SKIP
     """, default_cost='"log_likelihood" (a softmax output layer; see Notes).', score="accuracy")
 
-    _default_cost = "log_likelihood"
     _y_checks = {"multi_output": True}  # a multilabel indicator matrix; other 2-D y is refused in _targets
+
+    @property
+    def _default_cost(self):
+        return "cross_entropy" if self._label_sets() else "log_likelihood"
 
     def partial_fit(self, X, y, sample_weight=None, classes=None, **fit_params):
         """One epoch over (X, y), keeping the weights and the optimizer's velocity between calls.
@@ -618,12 +622,13 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return net
 
     def _validation_score(self, val, weights):
-        if self._label_sets():  # subset accuracy, as score's
-            said = self.network_.feedforward(val.X) > 0.5
-            return accuracy_score(val.Y[:, :len(self.classes_)] == 1, said, sample_weight=weights)
         if weights is None:
-            return self.network_.accuracy(val)
-        return accuracy_score(val.labels, self.network_.predict(val.X), sample_weight=weights)
+            return self.network_.accuracy(val)  # for label sets, the subset accuracy, as score's
+        if self._label_sets():
+            truth, said = val.Y[:, :len(self.classes_)] == 1, self.network_.feedforward(val.X) > 0.5
+        else:
+            truth, said = val.labels, self.network_.predict(val.X)
+        return accuracy_score(truth, said, sample_weight=weights)
 
     def predict(self, X):
         """The class of largest output for every row of X.

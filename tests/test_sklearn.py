@@ -287,16 +287,14 @@ def test_weighted_full_batch_epochs_match_scikit_learn(Estimator, momentum, alph
     if Estimator is MLPRegressor:
         y = regression_data(40, 6, 2, seed=2)[1]
     w = np.random.default_rng(4).uniform(0.0, 3.0, 40)
-    ours, theirs = one_epoch_each(Estimator, neural_network.MLPClassifier if Estimator is MLPClassifier else
-                                  neural_network.MLPRegressor, X, y, sample_weight=w, hidden_layer_sizes=(7,),
-                                  activation="tanh", batch_size=40, learning_rate_init=0.1, momentum=momentum,
-                                  alpha=alpha)
+    theirs_class = neural_network.MLPClassifier if Estimator is MLPClassifier else neural_network.MLPRegressor
+    params = dict(hidden_layer_sizes=(7,), activation="tanh", batch_size=40, learning_rate_init=0.1,
+                  momentum=momentum, alpha=alpha)
+    ours, theirs = one_epoch_each(Estimator, theirs_class, X, y, sample_weight=w, **params)
     if alpha == 0:  # (with alpha, fastnn's loss takes the L2 term at the epoch's end: see its docstring)
         outputs = y.shape[1] if y.ndim == 2 else 1  # the quadratic cost sums over the outputs, scikit-learn's averages
         assert ours.loss_ == pytest.approx(theirs.loss_ * outputs, rel=1e-9)
-    unweighted, _ = one_epoch_each(Estimator, neural_network.MLPClassifier if Estimator is MLPClassifier else
-                                   neural_network.MLPRegressor, X, y, hidden_layer_sizes=(7,), activation="tanh",
-                                   batch_size=40, learning_rate_init=0.1, momentum=momentum, alpha=alpha)
+    unweighted, _ = one_epoch_each(Estimator, theirs_class, X, y, **params)
     assert np.abs(ours.coefs_[0] - unweighted.coefs_[0]).max() > 1e-4  # the weights changed the step
 
 
