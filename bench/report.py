@@ -534,7 +534,7 @@ def large_products_why():
     if gemm.ROUTES in (gemm.AVX512_ROUTES, gemm.ZEN4_ROUTES):
         routes = (
             "- Large products. This CPU has AVX-512: OpenBLAS's kernels for it use 64-byte vectors, and so do "
-            "fastnn's register tiles (`kernels/tiles.py`: 6 rows x 32 columns held in registers while the examples "
+            "fastnn's register tiles (`kernels/tiles.py`: 12 rows x 32 columns held in registers while the examples "
             "pass) and its loops over 64 inputs or columns or more, which LLVM would compile for 32-byte ones (it prefers them "
             "there; `kernels/vectors.py` asks for 512 bits per function). `kernels/gemm.py` gives the update of up "
             "to 64 neurons (128 below 100 examples) from 32 examples to the tiles, what they leave from 6 examples "

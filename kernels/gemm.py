@@ -126,9 +126,9 @@ from numba import njit, types
 from numba.extending import overload
 
 from .codes import FASTMATH
-from .vectors import host_cpu_name, host_has_avx512, wide_vectors
-from .tiles import (TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, tile_1, tile_2, tile_3,
-                    tile_4, tile_5, tile_6)
+from .vectors import WIDE, host_cpu_name, host_has_avx512, wide_vectors
+from .tiles import (TILE_ROWS, WIDE_TILE_ROWS, columns, edge_1, edge_2, edge_3, edge_4, edge_5, edge_6, edge_12,
+                    tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_12)
 from .views import any_layout, view2d
 
 GROUP = 4  # examples per pass of linear's loops (one or two left over at a block's end take a pass of two)
@@ -721,6 +721,10 @@ def _strip(C, D, A, k0, i0, i1, a):
     """The tiles of one strip of columns k0 .. k0 + width of C, over the examples i0 .. i1."""
     n = C.shape[0]
     j0 = 0
+    if WIDE:
+        while j0 + WIDE_TILE_ROWS <= n:
+            tile_12(C, D, A, j0, k0, i0, i1, a)
+            j0 += WIDE_TILE_ROWS
     while j0 + TILE_ROWS <= n:
         tile_6(C, D, A, j0, k0, i0, i1, a)
         j0 += TILE_ROWS
@@ -742,6 +746,10 @@ def _edge_strip(C, D, A, k0, i0, i1, a, cols):
     """_strip for the last cols columns of C, fewer than a tile's width: masked tiles."""
     n = C.shape[0]
     j0 = 0
+    if WIDE:
+        while j0 + WIDE_TILE_ROWS <= n:
+            edge_12(C, D, A, j0, k0, i0, i1, a, cols)
+            j0 += WIDE_TILE_ROWS
     while j0 + TILE_ROWS <= n:
         edge_6(C, D, A, j0, k0, i0, i1, a, cols)
         j0 += TILE_ROWS

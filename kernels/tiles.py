@@ -18,6 +18,15 @@ their packing: the caller (``gemm.tile_add_outer``) walks a block of TILE_BLOCK 
 past every tile of a strip of columns, so the strip of A (TILE_BLOCK rows of 2 vectors) stays
 in L1 while the rows of D come from L2.
 
+AVX-512 has 32 vector registers, not 16: there the strips take tiles of WIDE_TILE_ROWS = 12 rows first
+(24 accumulators, the shape of BLIS's Skylake-X sgemm micro-kernel, 12 x 32), which load each vector of
+A for twice the multiply-adds and read each row of D's block in one cache line for 12 rows, not two
+lines for 6 and 6. Every element of C is the same chain of multiply-adds over the examples whatever the
+tile's height, so the results are the same bits. Paired float32 epochs on Zen 4 (bench/ab-wide-tiles.md)
+took 0.981 of the time at [784,300,10] and [784,100,10] batch 1000, 0.989 at [784,30,10] batch 1000,
+0.992 at [784,100,100,10] batch 1000, level at batch 20 to 200; float64 0.977 at [784,30,10] batch 1000, level
+elsewhere; two threads level.
+
 A row whose length is not a multiple of the tile's width ends in masked tiles (``edge_*``: masked
 loads and stores of the last columns), so the 100 or 300 inputs of a hidden layer take tiles too.
 Where those last columns fit in one vector, a masked tile has one vector a row, not a second one all
@@ -43,6 +52,7 @@ from numba.extending import intrinsic
 from .vectors import WIDE, mark_wide
 
 TILE_ROWS = 6  # rows of C per tile: 2 x 6 vector accumulators, 2 vectors of A and a broadcast fill 15 of 16 registers
+WIDE_TILE_ROWS = 12  # with AVX-512's 32 registers: 2 x 12 accumulators, 2 vectors of A and a broadcast fill 27
 VECTOR_BYTES = 64 if WIDE else 32  # one AVX-512 or AVX register; LLVM splits the vectors on a machine without AVX
 LANES = 2  # vectors per row of a tile
 
@@ -212,3 +222,4 @@ def _make_edge(rows):
 
 tile_1, tile_2, tile_3, tile_4, tile_5, tile_6 = (_make_tile(rows) for rows in range(1, TILE_ROWS + 1))
 edge_1, edge_2, edge_3, edge_4, edge_5, edge_6 = (_make_edge(rows) for rows in range(1, TILE_ROWS + 1))
+tile_12, edge_12 = _make_tile(WIDE_TILE_ROWS), _make_edge(WIDE_TILE_ROWS)

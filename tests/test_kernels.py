@@ -387,17 +387,33 @@ def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
 def test_last_columns_of_the_tiles_in_one_vector_or_two_match_numpy(dtype):
     # a row's last columns take masked tiles of one vector a row where they fit in one (the branch in
     # kernels.tiles._tile_codegen), of two where they do not: counts of last columns either side of that line,
-    # every row remainder after the tiles of 6 (n = 1 to 7, and 13)
+    # every row remainder after the tiles of 6 (n = 1 to 7, and 13), and after AVX-512's tiles of 12 (12 to 24)
     width = kernels.tiles.columns(np.dtype(dtype).itemsize)
     vector = width // kernels.tiles.LANES
     for K in (1, vector - 1, vector, vector + 1, width - 1, width + vector, width + vector + 1):
-        for n in (1, 2, 3, 4, 5, 6, 7, 13):
+        for n in (1, 2, 3, 4, 5, 6, 7, 12, 13, 18, 23, 24):
             C, D, A, want, tol = update_case(40, n, K, dtype, K * 100 + n)
             wide = np.full((n, K + width), 7.0, dtype=dtype)  # nothing written past the row's K columns
             wide[:, :K] = C
             tiles_add_outer(wide[:, :K], C.dtype.type(-0.25), D, A)
             np.testing.assert_allclose(wide[:, :K], want, rtol=0, atol=tol)
             assert (wide[:, K:] == 7.0).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_rows_result_in_the_tiles_does_not_depend_on_the_tiles_height(dtype):
+    # AVX-512 takes tiles of 12 rows before tiles of 6 and the last 1-5 rows (kernels.tiles.WIDE_TILE_ROWS):
+    # every element is the same chain of multiply-adds over the examples in any of them, so 29 rows updated
+    # at once equal each row updated alone, bit for bit, with full and masked columns and two blocks of examples
+    width = kernels.tiles.columns(np.dtype(dtype).itemsize)
+    C, D, A, want, tol = update_case(kernels.gemm.TILE_BLOCK + 30, 29, 2 * width + 5, dtype, 29)
+    together = C.copy()
+    tiles_add_outer(together, C.dtype.type(-0.25), D, A)
+    np.testing.assert_allclose(together, want, rtol=0, atol=tol)
+    for j in range(29):
+        alone = C[j:j + 1].copy()
+        tiles_add_outer(alone, C.dtype.type(-0.25), np.ascontiguousarray(D[:, j:j + 1]), A)
+        assert np.array_equal(alone[0], together[j]), j
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
