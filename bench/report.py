@@ -567,7 +567,8 @@ def large_products_why():
         "Where a peer still leads at large batches: the products run below the rate of a square sgemm (a forward "
         "product reads 784 inputs for few neurons or examples); every mini-batch copies its rows out of X in "
         "example order before the products (JAX's gather does too); and the sigmoids, deltas and bias sums are "
-        "passes of their own over the batch, which XLA can fuse into one.")
+        "passes of their own over the batch, which XLA can fuse into one (running them over chunks of rows that "
+        "stay in L2 gained nothing in paired epochs: bench/ab-chunked-backward.md).")
 
 
 def book_why(groups, rates):
