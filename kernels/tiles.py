@@ -25,7 +25,8 @@ lines for 6 and 6. Every element of C is the same chain of multiply-adds over th
 tile's height, so the results are the same bits. Paired float32 epochs on Zen 4 (bench/ab-wide-tiles.md)
 took 0.981 of the time at [784,300,10] and [784,100,10] batch 1000, 0.989 at [784,30,10] batch 1000,
 0.992 at [784,100,100,10] batch 1000, level at batch 20 to 200; float64 0.977 at [784,30,10] batch 1000, level
-elsewhere; two threads level.
+elsewhere; two threads level. The taller tiles cost compile time: with an empty cache, import and a first fit
+took 37.5 and 38.4 s against 35.9 and 37.0 s for the parent (alternating, one core).
 
 A row whose length is not a multiple of the tile's width ends in masked tiles (``edge_*``: masked
 loads and stores of the last columns), so the 100 or 300 inputs of a hidden layer take tiles too.
