@@ -9,9 +9,10 @@ module keeps a tile of C in registers instead and runs the examples past it:
     for i in block:   acc[r][v] += D[i, j0 + r] * A[i, k0 + v*W : k0 + (v + 1)*W]
     then              C[j0 + r, k0 + ...] += alpha * acc[r][v]
 
-``rows`` rows of C (up to TILE_ROWS = 6) by two vectors of W lanes (W = VECTOR_BYTES / itemsize:
-with AVX2's 32-byte vectors 16 float32 columns, 8 float64; on a CPU with AVX-512, 64-byte vectors
-(``kernels.vectors``), 32 float32 columns, 16 float64), 12 vector accumulators: each example costs two vector loads
+``rows`` rows of C (up to TILE_ROWS = 6, or WIDE_TILE_ROWS = 12 on AVX-512: below) by two vectors of W lanes
+(W = VECTOR_BYTES / itemsize: with AVX2's 32-byte vectors 16 float32 columns, 8 float64; on a CPU with AVX-512,
+64-byte vectors (``kernels.vectors``), 32 float32 columns, 16 float64), 2 * rows vector accumulators (12 for
+6 rows): each example costs two vector loads
 of A, ``rows`` broadcasts of D and 2 * rows fused multiply-adds, and C is touched once per
 block. That is the shape of the Haswell micro-kernels of BLIS and OpenBLAS (6 x 16), without
 their packing: the caller (``gemm.tile_add_outer``) walks a block of TILE_BLOCK examples
