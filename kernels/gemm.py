@@ -88,6 +88,18 @@ the compiled route checks ask OpenBLAS its thread count): one thread's epochs of
 the time at batch 600, 0.975 at 1000, [784,100,100,10] 0.978 at 1000, [784,300,10] level at 1000; two threads
 hand those epochs to BLAS on both cores (``fastnn.threads.blas_splits``), which ran them faster than fastnn's
 own split, and there BLAS keeps them, level with before (bench/ab-zen4-own-large.md).
+On AMD Zen 1 (``ZEN1_ROUTES``; AVX2 run in 16-byte halves, 512 KB of L2, 8 MB of L3) the AVX2 routes hold but
+for the first layer (bench/routes-zen1.md, bench/ab-zen1-routes.md). From BLAS_SPLIT_EXAMPLES examples, while
+BLAS runs on one thread (``Routes.own_large_alone``, as on Zen 4), its forward product of LONG_INPUTS inputs or
+more into fewer than TRANSPOSED_WIDE_ROWS neurons stays on linear's loops (streamed with the gather,
+``sgd.first_layer_streamed``) and the tiles take its update up to ``Routes.tile_large_rows`` = 100 rows. And the
+tiles walk ``Routes.tile_long_block`` = 512 examples past each strip of columns, not TILE_BLOCK = 128, where C has
+LONG_INPUTS columns or more, so that C, which does not stay in L2 beside the block of deltas, is read and written
+twice a batch of 1000, not eight times (narrow products such as the output layer's keep 128: with 512 their strip
+of A leaves L1). In isolation BLAS ran level with the loops and ahead of the tiles there (36.4 GFLOP/s against
+36.4 for 1000 examples into 100 neurons; 35.9 against 33.7 for the update of 100 rows), but in paired epochs the
+changes took 0.95 of the time at [784,100,10] batch 1000; at 100 and 200 examples the tiles at 100 rows were
+1-2% slower (128 examples a pass), so there BLAS keeps the update.
 The rest of this docstring describes the AVX2 routes, whose tile limits AVX-512 keeps.
 
 add_outer from TILE_EXAMPLES examples and TILE_COLUMNS columns takes register tiles instead, up to a
@@ -145,9 +157,9 @@ TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLU
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
 TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
-TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
 LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this many inputs or more (measured at 784;
 # at 100 inputs BLAS stays ahead of both the loops and the tiles on Zen 4, between the two it was not measured)
+TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
 BLAS_SPLIT_EXAMPLES = 512  # from this many examples two threads hand both of the first layer's products to BLAS
 # (fastnn.threads.blas_splits), so Routes.tile_max_rows and loops_long_below hold from there only while BLAS runs
 # on one thread (Routes.own_large_alone): two threads at [784,100,10] batch 1000 ran BLAS on both cores faster
@@ -172,8 +184,11 @@ class Routes(NamedTuple):
     # below this many examples where linear sends its forward product to BLAS (linear_takes_blas_on) (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
     tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES to
-    # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS), and from there
-    # too where own_large_alone holds; any such product, w^T delta into a layer of LONG_INPUTS neurons too
+    # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS); any such
+    # product, w^T delta into a layer of LONG_INPUTS neurons too
+    tile_large_rows: int  # ... and up to this many from BLAS_SPLIT_EXAMPLES examples where own_large_alone holds
+    tile_long_block: int  # examples per pass over the tiles where C has LONG_INPUTS columns or more (elsewhere
+    # TILE_BLOCK; ``tile_add_outer``)
     loops_long_below: int  # linear in float32 from LONG_INPUTS inputs into fewer than TRANSPOSED_WIDE_ROWS neurons
     # stays on the loops below this many examples, and from there too where own_large_alone holds (0: BLAS from
     # blas_linear_block as for any other block)
@@ -186,18 +201,22 @@ class Routes(NamedTuple):
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
 AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
-                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0, tiles_keep_layout=False,
+                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
+                     tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
                      own_large_alone=False)
+# AVX2 on AMD Zen 1 (measured there): bench/routes-zen1.md, bench/ab-zen1-routes.md.
+ZEN1_ROUTES = AVX2_ROUTES._replace(tile_large_rows=100, tile_long_block=512, own_large_alone=True)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
-                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, loops_long_below=0,
-                       tiles_keep_layout=False, own_large_alone=False)
+                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
+                       tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
+                     own_large_alone=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
 # bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md, bench/ab-zen4-own-large.md. It changes four fields (their
 # comments in Routes say where they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300
 # examples; at 1000, where in isolation BLAS was faster at 1000 rows, paired epochs of [784,300,10] were level.
-ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, loops_long_below=512, tiles_keep_layout=True,
-                                     own_large_alone=True)
+ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, tile_large_rows=300, loops_long_below=512,
+                                     tiles_keep_layout=True, own_large_alone=True)
 
 
 def shared_routes(routes):
@@ -208,14 +227,16 @@ def shared_routes(routes):
 
 def host_routes():
     """The routes for the CPU that Numba compiles for: ZEN4_ROUTES on AMD Zen 4, AVX512_ROUTES on other CPUs with
-    AVX-512, AVX2_ROUTES on the rest. LLVM names Zen 4 znver4 from LLVM 16 on; older ones (Numba 0.61 and
-    before) call it znver3, and a Zen 3 has no AVX-512, so znver3 with AVX-512 is a Zen 4 too."""
+    AVX-512, ZEN1_ROUTES on AMD Zen 1 (LLVM's znver1, Zen+ too), AVX2_ROUTES on the rest. LLVM names Zen 4 znver4
+    from LLVM 16 on; older ones (Numba 0.61 and before) call it znver3, and a Zen 3 has no AVX-512, so znver3
+    with AVX-512 is a Zen 4 too."""
     if not host_has_avx512():
-        return AVX2_ROUTES
+        return ZEN1_ROUTES if host_cpu_name() == "znver1" else AVX2_ROUTES
     return ZEN4_ROUTES if host_cpu_name() in ("znver3", "znver4") else AVX512_ROUTES
 
 
 ROUTES = host_routes()
+TILE_LONG_BLOCK = ROUTES.tile_long_block  # examples per pass over the tiles where C has long rows (tile_add_outer)
 
 
 def _load_openblas():
@@ -336,8 +357,11 @@ def add_outer_takes_tiles_on(routes, m, n, K, itemsize):
         if m < TILE_SHORT_EXAMPLES:
             rows = TILE_SHORT_ROWS
         else:
-            long_rows = (K >= LONG_INPUTS) & ((m < BLAS_SPLIT_EXAMPLES) | blas_alone(routes, m))
-            rows = routes.tile_max_rows if long_rows else TILE_MAX_ROWS
+            rows = TILE_MAX_ROWS
+            if K >= LONG_INPUTS and m < BLAS_SPLIT_EXAMPLES:
+                rows = routes.tile_max_rows
+            elif K >= LONG_INPUTS and blas_alone(routes, m):
+                rows = routes.tile_large_rows
     else:
         rows = TILE_MAX_ROWS_F64
     return m >= TILE_EXAMPLES and K >= TILE_COLUMNS and (n <= rows or (K < BLAS_COLUMNS and n <= TILE_NARROW_ROWS))
@@ -705,8 +729,9 @@ def _tile_add_outer_compiled(C, alpha, D, A):
     def impl(C, alpha, D, A):
         m, K = A.shape
         a = C.dtype.type(alpha)
-        for i0 in range(0, m, TILE_BLOCK):
-            i1 = min(m, i0 + TILE_BLOCK)
+        step = TILE_LONG_BLOCK if K >= LONG_INPUTS else TILE_BLOCK
+        for i0 in range(0, m, step):
+            i1 = min(m, i0 + step)
             for k0 in range(0, K, width):
                 if K - k0 >= width:
                     _strip(C, D, A, k0, i0, i1, a)

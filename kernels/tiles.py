@@ -17,7 +17,8 @@ of A, ``rows`` broadcasts of D and 2 * rows fused multiply-adds, and C is touche
 block. That is the shape of the Haswell micro-kernels of BLIS and OpenBLAS (6 x 16), without
 their packing: the caller (``gemm.tile_add_outer``) walks a block of TILE_BLOCK examples
 past every tile of a strip of columns, so the strip of A (TILE_BLOCK rows of 2 vectors) stays
-in L1 while the rows of D come from L2.
+in L1 while the rows of D come from L2 (on AMD Zen 1, 512 examples a block where C has long rows, and the
+strip in L2: ``gemm.ZEN1_ROUTES``).
 
 AVX-512 has 32 vector registers, not 16: there the strips take tiles of WIDE_TILE_ROWS = 12 rows first
 (24 accumulators, the shape of BLIS's Skylake-X sgemm micro-kernel, 12 x 32), which load each vector of

@@ -233,7 +233,8 @@ def gemm_paths(dtype, routes):
 def test_this_machine_takes_the_routes_of_its_vector_width():
     avx512 = gemm.host_has_avx512()
     zen4 = gemm.host_cpu_name() in ("znver3", "znver4")  # with AVX-512 (see gemm.host_routes)
-    assert gemm.ROUTES == (gemm.AVX2_ROUTES if not avx512 else gemm.ZEN4_ROUTES if zen4 else gemm.AVX512_ROUTES)
+    avx2 = gemm.ZEN1_ROUTES if gemm.host_cpu_name() == "znver1" else gemm.AVX2_ROUTES
+    assert gemm.ROUTES == (avx2 if not avx512 else gemm.ZEN4_ROUTES if zen4 else gemm.AVX512_ROUTES)
     assert gemm.add_outer_takes_blas(10, 30, 784, 4) == avx512  # batch 10's update: BLAS only with AVX-512
     assert gemm.linear_takes_blas(100, 1000, 784, 4) == avx512
     assert gemm.add_outer_takes_tiles(100, 30, 784, 4)  # the first layer of [784, 30, 10] at batch 100: both
@@ -345,8 +346,33 @@ def test_zen4_keeps_the_first_layers_forward_product_on_the_loops_and_more_of_it
         assert linear_blas(on, 512, 100, 784, 4) and blas(on, 512, 100, 784, 4) and blas(on, 1000, 300, 784, 4)
         assert not linear_blas(on, 511, 100, 784, 4) and tiles(on, 511, 300, 784, 4)  # below 512: as alone
     assert not linear_blas(on, 1000, 100, 784, 4)  # alone again
-    assert intel == shared._replace(tile_max_rows=intel.tile_max_rows, loops_long_below=0, tiles_keep_layout=False)
+    assert intel == shared._replace(tile_max_rows=intel.tile_max_rows, tile_large_rows=intel.tile_large_rows,
+                                    loops_long_below=0, tiles_keep_layout=False)
     assert gemm.shared_routes(intel) == intel
+
+
+def test_zen1_keeps_the_first_layer_of_a_large_batch_off_blas_and_its_update_in_long_passes():
+    # AMD Zen 1 (AVX2 in 16-byte halves, 512 KB of L2): from 512 examples, while BLAS runs on one thread
+    # (own_large_alone, as on Zen 4), the first layer's forward product of 784 inputs into fewer than 256 neurons
+    # stays on linear's loops and the tiles take its update up to 100 rows (BLAS above); below 512 examples, and
+    # with BLAS on two threads, as on other AVX2 CPUs. Tiles over rows of 784 columns take 512 examples a pass
+    # (bench/ab-zen1-routes.md).
+    on, avx2 = gemm.ZEN1_ROUTES, gemm.AVX2_ROUTES
+    linear_blas, tiles, blas = gemm.linear_takes_blas_on, gemm.add_outer_takes_tiles_on, gemm.add_outer_takes_blas_on
+    assert gemm.blas_thread_count() == 1
+    for m in (512, 1000, 10_000):
+        assert tiles(on, m, 100, 784, 4) and not blas(on, m, 100, 784, 4)
+        assert blas(on, m, 101, 784, 4) and blas(avx2, m, 100, 784, 4)
+        assert blas(on, m, 100, 511, 4) and blas(on, m, 100, 784, 8)  # shorter rows, float64: as on AVX2
+        assert not linear_blas(on, m, 100, 784, 4) and linear_blas(avx2, m, 100, 784, 4)
+        assert linear_blas(on, m, 256, 784, 4) and linear_blas(on, m, 100, 784, 8)
+    for m in (200, 511):
+        assert blas(on, m, 100, 784, 4) and tiles(on, m, 64, 784, 4) and linear_blas(on, m, 100, 784, 4)
+    with fastnn_blas_threads(2):
+        assert blas(on, 1000, 100, 784, 4) and linear_blas(on, 1000, 100, 784, 4)
+    assert gemm.shared_routes(on) == avx2._replace(tile_large_rows=100, tile_long_block=512)
+    assert (on.tile_long_block, avx2.tile_long_block, gemm.ZEN4_ROUTES.tile_long_block) == (512, 128, 128)
+    assert gemm.TILE_LONG_BLOCK == gemm.ROUTES.tile_long_block and gemm.TILE_BLOCK == 128
 
 
 def update_case(m, n, K, dtype, seed):
@@ -366,10 +392,13 @@ def tiles_add_outer(C, alpha, D, A):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("m,n,K", [(1, 1, 1), (3, 7, 16), (5, 6, 17), (33, 13, 270), (129, 101, 100), (300, 12, 48)])
+@pytest.mark.parametrize("m,n,K", [(1, 1, 1), (3, 7, 16), (5, 6, 17), (33, 13, 270), (129, 101, 100), (300, 12, 48),
+                                   (1100, 13, 790)])
 def test_register_tiles_match_numpy_in_both_dtypes(m, n, K, dtype):
     # the tiles themselves (kernels.tiles), float64 beyond the 40 rows add_outer sends them: every
-    # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed
+    # row remainder (1-5 rows after the tiles of 6), masked columns, more than one block of examples, D transposed;
+    # rows of LONG_INPUTS columns or more take blocks of Routes.tile_long_block examples (512 on Zen 1; 1100: two
+    # and a remainder, or eight of 128 and one)
     C, D, A, want, tol = update_case(m, n, K, dtype, m + n + K)
     for d in (D, np.asfortranarray(D)):
         got = C.copy()
@@ -721,12 +750,13 @@ def test_float32_epoch_with_the_wide_first_layer_in_tiles_where_zen4_keeps_it_ma
 
 
 def test_float32_epoch_of_large_batches_where_zen4_keeps_loops_and_tiles_alone_matches_reference():
-    # 600 inputs into 70 neurons at batch 520 in float32, one thread: on Zen 4 (own_large_alone) the forward
-    # product on linear's loops and the update in the tiles; elsewhere both in BLAS. The two-thread epoch
+    # 600 inputs into 70 neurons at batch 520 in float32, one thread: on Zen 4 and Zen 1 (own_large_alone) the
+    # forward product on linear's loops and the update in the tiles; elsewhere both in BLAS. The two-thread epoch
     # with BLAS on both cores is checked against this one in tests/test_parallel.py.
-    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
-    assert gemm.linear_takes_blas(520, 70, 600, 4) == (not zen4)
-    assert gemm.add_outer_takes_tiles(520, 70, 600, 4) == zen4
+    own = gemm.ROUTES.own_large_alone
+    assert own == (gemm.ROUTES in (gemm.ZEN4_ROUTES, gemm.ZEN1_ROUTES))
+    assert gemm.linear_takes_blas(520, 70, 600, 4) == (not own)
+    assert gemm.add_outer_takes_tiles(520, 70, 600, 4) == own
     got, want = epochs_vs_reference([600, 70, 5], "sigmoid", "quadratic", 520, 1.0, 0.9, n=1100, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
@@ -752,7 +782,7 @@ def test_streamed_first_layer_equals_gather_then_linear_to_the_bit(dtype):
         assert np.isnan(Z[m:]).all() and np.isnan(Xb[m:]).all()  # nothing past the batch
     # one example goes through linear's matrix-vector loop, BLAS and the tiles keep their blocks whole
     assert not kernels.sgd.first_layer_streamed(1, 13, 70, 8)
-    assert kernels.sgd.first_layer_streamed(1000, 100, 784, 4) == (gemm.ROUTES == gemm.ZEN4_ROUTES)
+    assert kernels.sgd.first_layer_streamed(1000, 100, 784, 4) == gemm.ROUTES.own_large_alone  # Zen 4, Zen 1
     assert not kernels.sgd.first_layer_streamed(1000, 300, 784, 4)  # BLAS on every CPU
     assert kernels.sgd.first_layer_streamed(100, 30, 784, 4)  # the loops on every CPU (tiles from 512)
     assert kernels.sgd.first_layer_streamed(1000, 30, 784, 4) == (not gemm.host_has_avx512())

@@ -85,11 +85,11 @@ def test_two_threads_compute_what_one_thread_computes_through_blas(sizes, batch_
 @two_cores
 def test_two_threads_on_blas_compute_what_one_thread_computes_on_zen4s_loops_and_tiles():
     # float32, 600 inputs into 70 neurons at batch 520: two threads hand the epoch to BLAS on both cores; one
-    # thread keeps the first layer's products on the loops and tiles on Zen 4 (gemm.Routes.own_large_alone),
-    # in BLAS elsewhere. The same epochs up to float32 round-off.
+    # thread keeps the first layer's products on the loops and tiles on Zen 4 and Zen 1
+    # (gemm.Routes.own_large_alone), in BLAS elsewhere. The same epochs up to float32 round-off.
     sizes = [600, 70, 5]
     assert blas_splits(sizes, 520, 1100, "float32")
-    assert gemm.linear_takes_blas(520, 70, 600, 4) == (gemm.ROUTES != gemm.ZEN4_ROUTES)
+    assert gemm.linear_takes_blas(520, 70, 600, 4) == (not gemm.ROUTES.own_large_alone)
     X, y = make_data(1100, sizes[0], sizes[-1])
     serial, serial_loss = epochs(sizes, X, y, 520, 1, dtype="float32", cost="quadratic", momentum=0.5)
     threaded, threaded_loss = epochs(sizes, X, y, 520, 2, dtype="float32", cost="quadratic", momentum=0.5)
@@ -374,11 +374,11 @@ def test_a_forward_share_that_goes_to_blas_is_one_claim():
     assert chunk(1000, 49, 2) == 48  # too few examples for BLAS on either CPU
     assert chunk(1000, 200, 1) == 48  # one thread: no shares
     assert chunk(1000, 200, 3) == 334 and parallel.forward_blocks(1000, 200, 4, 3, 784)[0] == 3
-    # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops, from 512 examples
-    # while BLAS runs on one thread (as the own split runs it: fastnn.threads)
-    zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
+    # on Zen 4, float32 shares of fewer than 256 neurons from 784 inputs stay on the loops, and from 512 examples
+    # on Zen 1 too, while BLAS runs on one thread (own_large_alone, as the own split runs it: fastnn.threads)
+    zen4, own = gemm.ROUTES == gemm.ZEN4_ROUTES, gemm.ROUTES.own_large_alone
     assert chunk(500, 200, 2) == (48 if zen4 else 250) and chunk(500, 200, 2, 784, 8) == 250
-    assert chunk(500, 512, 2) == (48 if zen4 else 250) and chunk(500, 200, 2, 100) == 250
+    assert chunk(500, 512, 2) == (48 if own else 250) and chunk(500, 200, 2, 100) == 250
     with fastnn_blas_threads(2):
         assert chunk(500, 512, 2) == 250 and chunk(500, 511, 2) == (48 if zen4 else 250)
 
