@@ -92,6 +92,79 @@ def merge_passes(runs):
     return merged
 
 
+def run_paired(json_path):
+    """Only the cells of the scaling grid timed in pairs with JAX (``test_scaling.py::test_paired_with_jax``)."""
+    cmd = [sys.executable, "-m", "pytest", str(HERE / "test_scaling.py"), "-k", "paired_with_jax", "--benchmark-only",
+           "-q", "-p", "no:cacheprovider", f"--benchmark-json={json_path}"]
+    subprocess.run(cmd, check=True)
+
+
+def paired_rows(results):
+    """The rows of group "scaling-paired" as ``paired_table`` takes them, without the scaling table's minima; a cell
+    whose rounds do not pair up is left out, with a line on stderr saying so."""
+    rows = []
+    for b in results["benchmarks"]:
+        info = b["extra_info"]
+        if b["group"] != "scaling-paired":
+            continue
+        try:
+            p = paired_ratio(info["fastnn_s"], info["jax_s"], info.get("pass_mark"))
+        except ValueError as e:
+            print(f"report: {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
+            continue
+        rows.append(dict(sizes=info["sizes"], batch=info["batch_size"], paired=p))
+    return rows
+
+
+def paired_document(rows, command, cpu, llvm_name, commit):
+    """bench/paired-<CPU>.md: fastnn's epoch against JAX's, round by round, on one machine, and the verdict."""
+    by = {v: [f"{r['sizes']} batch {r['batch']} ({paired_text(r['paired'])})" for r in rows
+              if paired_verdict(r["paired"]) == v] for v in ("JAX faster", "fastnn faster", "no measurable difference")}
+    return "\n".join([
+        f"# fastnn against JAX, epoch by epoch, on {cpu} (LLVM: {llvm_name})", "",
+        f"Made by `{command}` at commit {commit}: the cells of bench/test_scaling.py's grid timed in pairs "
+        "(`test_paired_with_jax`: one thread, float32, sigmoid neurons, quadratic cost, eta 3.0, the same start and "
+        "example order; fastnn first in even rounds, JAX in odd ones). A ratio above 1: fastnn is faster; a verdict "
+        "only where the 95% bootstrap interval of the median ratio excludes 1. bench/RESULTS.md is the full report "
+        "of the machine it names; this file holds the pairs alone, for a machine of another kind.", "",
+        *paired_table(rows), "",
+        f"JAX measurably faster at {len(by['JAX faster'])} of {len(rows)} cells"
+        + (": " + "; ".join(by["JAX faster"]) if by["JAX faster"] else "") + ".",
+        f"fastnn measurably faster at {len(by['fastnn faster'])}"
+        + (": " + "; ".join(by["fastnn faster"]) if by["fastnn faster"] else "") + ".",
+        f"No measurable difference at {len(by['no measurable difference'])}"
+        + (": " + "; ".join(by["no measurable difference"]) if by["no measurable difference"] else "") + ".", ""])
+
+
+def code_commit():
+    """The checkout's commit, and whether the code (kernels/, fastnn/) has changed since."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=HERE.parent).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--", "kernels", "fastnn"):
+        commit += " (with uncommitted changes to the code)"
+    return commit
+
+
+def paired_only(passes):
+    """Time the paired cells alone, ``passes`` times, and write bench/paired-<LLVM's name for this CPU>.md."""
+    from fastnn.kernels.vectors import host_cpu_name
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []
+        for i in range(passes):
+            json_path = Path(tmp) / f"paired{i}.json"
+            run_paired(json_path)
+            runs.append(json.loads(json_path.read_text()))
+    rows = paired_rows(merge_passes(runs))
+    if not rows:
+        sys.exit("report: no cell was timed in pairs (is JAX installed?)")
+    name = host_cpu_name()
+    text = paired_document(rows, f"python bench/report.py --paired-only --passes {passes}", cpu_model(), name,
+                           code_commit())
+    atomic_write(HERE / f"paired-{name}.md", lambda f: f.write(text.encode()))
+    print(text)
+
+
 def probe(what, env=None):
     out = subprocess.run([sys.executable, str(HERE / "probe.py"), what], check=True, capture_output=True, text=True,
                          env={**os.environ, **(env or {})})
@@ -788,13 +861,19 @@ def main():
                         help="runs of the whole suite; each benchmark keeps its fastest (default 3)")
     parser.add_argument("--sklearn-only", action="store_true",
                         help="only time fastnn.sklearn against scikit-learn and replace that section of RESULTS.md")
+    parser.add_argument("--paired-only", action="store_true",
+                        help="only time the scaling cells paired with JAX, and write bench/paired-<CPU>.md (a machine "
+                             "of another kind than RESULTS.md's)")
     args = parser.parse_args()
-    if args.sklearn_only:
-        sklearn_only()
-        return
     passes = args.passes
     if passes < 1:
         parser.error(f"--passes must be at least 1, got {passes}")
+    if args.sklearn_only:
+        sklearn_only()
+        return
+    if args.paired_only:
+        paired_only(passes)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for i in range(passes):

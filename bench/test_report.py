@@ -268,6 +268,29 @@ def test_paired_cells_decide_the_jax_target_by_their_interval():
     assert met and measured.startswith("no cell where JAX is measurably faster, of 4; no measurable difference at 1")
 
 
+def test_paired_only_document_gives_each_cell_its_interval_and_verdict_without_the_grid():
+    # --paired-only runs the paired cells alone: no scaling rows carry them, and a cell that does not pair up
+    # is left out rather than stop the report
+    rounds = 15
+    jitter = [1 + 0.01 * ((i % 3) - 1) for i in range(rounds)]
+    spread = [0.95 + 0.1 * i / (rounds - 1) for i in range(rounds)]
+    rows = report.paired_rows(dict(benchmarks=[
+        paired_bench((784, 100, 10), 1000, [0.05] * rounds, [0.045 * j for j in jitter]),
+        paired_bench((784, 30, 10), 100, [0.01] * rounds, [0.01 * x for x in spread]),
+        paired_bench((784, 300, 10), 100, [0.02] * rounds, [0.024 * j for j in jitter]),
+        paired_bench((784, 1000, 10), 100, [0.1, 0.1], [0.1])]))
+    assert [(tuple(r["sizes"]), r["batch"]) for r in rows] == [((784, 100, 10), 1000), ((784, 30, 10), 100),
+                                                              ((784, 300, 10), 100)]
+    text = report.paired_document(rows, "python bench/report.py --paired-only --passes 2", "AMD EPYC", "znver1",
+                                  "abc1234")
+    assert text.startswith("# fastnn against JAX, epoch by epoch, on AMD EPYC (LLVM: znver1)\n")
+    assert "`python bench/report.py --paired-only --passes 2` at commit abc1234" in text
+    assert "| [784, 100, 10] | 1000 | 15 | 0.0500 | 0.0450 | 0.900 |" in text
+    assert "JAX measurably faster at 1 of 3 cells: [784, 100, 10] batch 1000 (0.900x [" in text
+    assert "fastnn measurably faster at 1: [784, 300, 10] batch 100 (1.200x [" in text
+    assert "No measurable difference at 1: [784, 30, 10] batch 100 (1.000x [" in text
+
+
 def test_paired_rounds_stay_aligned_over_passes_and_give_each_pass_its_median():
     def one_pass(mark, fastnn_s, jax_s):
         b = paired_bench((784, 100, 10), 1000, fastnn_s, jax_s)
