@@ -157,7 +157,7 @@ TILE_NARROW_ROWS = 200  # ... or this many in either, given fewer than BLAS_COLU
 TILE_COLUMNS = 16  # ... and from one tile's width of columns (float32)
 WIDE_INNER = 64  # the loops over this many inputs or columns or more take 64-byte vectors on AVX-512 (kernels.vectors)
 TILE_LINEAR_ROWS = 30  # linear into fewer neurons leaves lanes of a tile idle: the loops take it (16, 24: level or slower)
-LONG_INPUTS = 512  # Routes.loops_long_below and tile_max_rows: rows of this many inputs or more (measured at 784;
+LONG_INPUTS = 512  # Routes.loops_long_below, tile_*_rows, tile_long_block: rows of this many inputs or more (at 784;
 # at 100 inputs BLAS stays ahead of both the loops and the tiles on Zen 4, between the two it was not measured)
 TILE_BLOCK = 128  # examples per pass over the tiles: the strip of A they share stays in L1
 BLAS_SPLIT_EXAMPLES = 512  # from this many examples two threads hand both of the first layer's products to BLAS
@@ -210,11 +210,12 @@ ZEN1_ROUTES = AVX2_ROUTES._replace(tile_large_rows=100, tile_long_block=512, own
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
                        transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
                        tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
-                     own_large_alone=False)
+                       own_large_alone=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
-# bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md, bench/ab-zen4-own-large.md. It changes four fields (their
-# comments in Routes say where they act; float32 only). The tiles' limit of 300 rows was measured at 100 and 300
-# examples; at 1000, where in isolation BLAS was faster at 1000 rows, paired epochs of [784,300,10] were level.
+# bench/ab-zen4-routes.md, bench/ab-zen4-wide-tiles.md, bench/ab-zen4-own-large.md. It changes five fields (their
+# comments in Routes say where they act; float32 only; tile_large_rows keeps tile_max_rows's 300 from 512
+# examples). The tiles' limit of 300 rows was measured at 100 and 300 examples; at 1000, where in isolation BLAS
+# was faster at 1000 rows, paired epochs of [784,300,10] were level.
 ZEN4_ROUTES = AVX512_ROUTES._replace(tile_max_rows=300, tile_large_rows=300, loops_long_below=512,
                                      tiles_keep_layout=True, own_large_alone=True)
 
