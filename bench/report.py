@@ -99,27 +99,30 @@ def run_paired(json_path):
     subprocess.run(cmd, check=True)
 
 
+def scaling_pair(info):
+    """``paired_ratio`` of one "scaling-paired" benchmark (JAX's time over fastnn's), or None, with a line on stderr,
+    where its rounds do not pair up: the cell keeps the ratio of minima, and the run is not lost."""
+    try:
+        return paired_ratio(info["fastnn_s"], info["jax_s"], info.get("pass_mark"))
+    except ValueError as e:
+        print(f"report: {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
+        return None
+
+
 def paired_rows(results):
     """The rows of group "scaling-paired" as ``paired_table`` takes them, without the scaling table's minima; a cell
-    whose rounds do not pair up is left out, with a line on stderr saying so."""
-    rows = []
-    for b in results["benchmarks"]:
-        info = b["extra_info"]
-        if b["group"] != "scaling-paired":
-            continue
-        try:
-            p = paired_ratio(info["fastnn_s"], info["jax_s"], info.get("pass_mark"))
-        except ValueError as e:
-            print(f"report: {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
-            continue
-        rows.append(dict(sizes=info["sizes"], batch=info["batch_size"], paired=p))
-    return rows
+    whose rounds do not pair up is left out."""
+    pairs = [(b["extra_info"], scaling_pair(b["extra_info"])) for b in results["benchmarks"]
+             if b["group"] == "scaling-paired"]
+    return [dict(sizes=info["sizes"], batch=info["batch_size"], paired=p) for info, p in pairs if p is not None]
 
 
 def paired_document(rows, command, cpu, llvm_name, commit):
     """bench/paired-<CPU>.md: fastnn's epoch against JAX's, round by round, on one machine, and the verdict."""
-    by = {v: [f"{r['sizes']} batch {r['batch']} ({paired_text(r['paired'])})" for r in rows
-              if paired_verdict(r["paired"]) == v] for v in ("JAX faster", "fastnn faster", "no measurable difference")}
+    def verdict_line(verdict, lead):
+        cells = [f"{r['sizes']} batch {r['batch']} ({paired_text(r['paired'])})" for r in rows
+                 if paired_verdict(r["paired"]) == verdict]
+        return lead.format(len(cells)) + (": " + "; ".join(cells) if cells else "") + "."
     return "\n".join([
         f"# fastnn against JAX, epoch by epoch, on {cpu} (LLVM: {llvm_name})", "",
         f"Made by `{command}` at commit {commit}: the cells of bench/test_scaling.py's grid timed in pairs "
@@ -128,12 +131,9 @@ def paired_document(rows, command, cpu, llvm_name, commit):
         "only where the 95% bootstrap interval of the median ratio excludes 1. bench/RESULTS.md is the full report "
         "of the machine it names; this file holds the pairs alone, for a machine of another kind.", "",
         *paired_table(rows), "",
-        f"JAX measurably faster at {len(by['JAX faster'])} of {len(rows)} cells"
-        + (": " + "; ".join(by["JAX faster"]) if by["JAX faster"] else "") + ".",
-        f"fastnn measurably faster at {len(by['fastnn faster'])}"
-        + (": " + "; ".join(by["fastnn faster"]) if by["fastnn faster"] else "") + ".",
-        f"No measurable difference at {len(by['no measurable difference'])}"
-        + (": " + "; ".join(by["no measurable difference"]) if by["no measurable difference"] else "") + ".", ""])
+        verdict_line("JAX faster", "JAX measurably faster at {} of " + f"{len(rows)} cells"),
+        verdict_line("fastnn faster", "fastnn measurably faster at {}"),
+        verdict_line("no measurable difference", "No measurable difference at {}"), ""])
 
 
 def code_commit():
@@ -188,11 +188,9 @@ def collect(results):
             rates[b["name"].replace("test_", "").replace("_rate", "")] = info["gflops"]
             continue
         if b["group"] == "scaling-paired":
-            try:
-                paired[str(info["sizes"]), info["batch_size"]] = paired_ratio(
-                    info["fastnn_s"], info["jax_s"], info.get("pass_mark"))
-            except ValueError as e:  # the cell keeps the ratio of minima; the run is not lost
-                print(f"report: {info['sizes']} batch {info['batch_size']} not paired: {e}", file=sys.stderr)
+            p = scaling_pair(info)
+            if p is not None:
+                paired[str(info["sizes"]), info["batch_size"]] = p
             continue
         if b["group"] == "float64-paired":
             try:
