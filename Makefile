@@ -23,8 +23,10 @@ study: setup
 demo: setup
 	$(BIN)/fastnn train $(ARGS)
 
+# One pytest-xdist worker per core, at most 4: most of the suite's time is Numba compiling kernels, one
+# process a core; each worker compiles what the shared cache does not yet hold, so more workers repeat more of it.
 test: setup
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -n auto --maxprocesses 4
 
 bench: setup
 	$(BIN)/python -m pytest bench --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,rounds
