@@ -693,14 +693,14 @@ def test_epoch_matches_reference_wide_input(batch_size):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("batch_size", [40, 520])
+@pytest.mark.parametrize("batch_size,n", [(40, 100), (520, 560)])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_epoch_matches_reference_through_blas(batch_size, momentum):
+def test_epoch_matches_reference_through_blas(batch_size, n, momentum):
     # 260 neurons of 80 inputs: the update's product goes to BLAS from 40 examples, the forward product
-    # too from 520; 560 examples end on a short batch.
+    # too from 520; each epoch ends on a short batch (100 = 2 x 40 + 20, 560 = 520 + 40).
     assert gemm.add_outer_takes_blas(batch_size, 260, 80, 8)
     assert gemm.linear_takes_blas(batch_size, 260, 80, 8) == (batch_size == 520)
-    got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=560)
+    got, want = epochs_vs_reference([80, 260, 5], "sigmoid", "quadratic", batch_size, 1.0, momentum, n=n)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
@@ -757,7 +757,8 @@ def test_float32_epoch_of_large_batches_where_zen4_keeps_loops_and_tiles_alone_m
     assert own == (gemm.ROUTES in (gemm.ZEN4_ROUTES, gemm.ZEN1_ROUTES))
     assert gemm.linear_takes_blas(520, 70, 600, 4) == (not own)
     assert gemm.add_outer_takes_tiles(520, 70, 600, 4) == own
-    got, want = epochs_vs_reference([600, 70, 5], "sigmoid", "quadratic", 520, 1.0, 0.9, n=1100, dtype="float32")
+    # 580 examples: a batch of 520 and a short one of 60 an epoch, two epochs (the velocity carries over)
+    got, want = epochs_vs_reference([600, 70, 5], "sigmoid", "quadratic", 520, 1.0, 0.9, n=580, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
 
