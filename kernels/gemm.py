@@ -89,9 +89,7 @@ the time at batch 600, 0.975 at 1000, [784,100,100,10] 0.978 at 1000, [784,300,1
 hand those epochs to BLAS on both cores (``fastnn.threads.blas_splits``), which ran them faster than fastnn's
 own split, and there BLAS keeps them, level with before (bench/ab-zen4-own-large.md).
 On AMD Zen 1 (``ZEN1_ROUTES``; AVX2 run in 16-byte halves, 512 KB of L2, 8 MB of L3) the AVX2 routes hold but
-for the first layer (bench/routes-zen1.md, bench/ab-zen1-routes.md). In float32 from ``Routes.transposed_from`` =
-100 examples it is kept transposed as on AVX-512 (0.91-0.94 of the time at [784,100,10] batch 100 to 300,
-bench/ab-zen1-transposed.md). From BLAS_SPLIT_EXAMPLES examples, while
+for the first layer (bench/routes-zen1.md, bench/ab-zen1-routes.md). From BLAS_SPLIT_EXAMPLES examples, while
 BLAS runs on one thread (``Routes.own_large_alone``, as on Zen 4), its forward product of LONG_INPUTS inputs or
 more into fewer than TRANSPOSED_WIDE_ROWS neurons stays on linear's loops (streamed with the gather,
 ``sgd.first_layer_streamed``) and the tiles take its update up to ``Routes.tile_large_rows`` = 100 rows. And the
@@ -183,10 +181,8 @@ class Routes(NamedTuple):
     tile_linear_block: int  # linear into TILE_LINEAR_ROWS .. BLAS_LINEAR_ROWS neurons takes the tiles from this
     # many examples, over a transposed copy of the weights (0: never)
     transposed_below: int  # a float32 mini-batch epoch keeps its first layer's weights transposed for batches
-    # below this many examples where linear would send its forward product to BLAS (linear_takes_blas_on), its
-    # block limit blas_linear_block taken as transposed_from (0: never) ...
+    # below this many examples where linear sends its forward product to BLAS (linear_takes_blas_on) (0: never),
     transposed_wide_below: int  # ... and below this many into TRANSPOSED_WIDE_ROWS neurons or more
-    transposed_from: int  # ... from this many examples: the forward product from W^T goes to BLAS from here
     tile_max_rows: int  # add_outer's tiles take up to this many rows of C in float32 from TILE_SHORT_EXAMPLES to
     # BLAS_SPLIT_EXAMPLES examples where C has LONG_INPUTS columns or more (elsewhere TILE_MAX_ROWS); any such
     # product, w^T delta into a layer of LONG_INPUTS neurons too
@@ -205,18 +201,14 @@ class Routes(NamedTuple):
 
 # AVX2 (measured on AMD EPYC, Zen 3): bench/blas-probe.md, bench/tiles-probe.md, bench/ab-routes-openblas.md.
 AVX2_ROUTES = Routes(blas_block=32, blas_linear_block=200, tiles=True, tile_linear_block=0, transposed_below=0,
-                     transposed_wide_below=0, transposed_from=200, tile_max_rows=TILE_MAX_ROWS,
-                     tile_large_rows=TILE_MAX_ROWS, tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
+                     transposed_wide_below=0, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
+                     tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
                      own_large_alone=False)
 # AVX2 on AMD Zen 1 (measured there): bench/routes-zen1.md, bench/ab-zen1-routes.md.
-# Zen 1 also keeps a float32 first layer transposed, as AVX-512 CPUs do, from 100 examples
-# (bench/ab-zen1-transposed.md): only that forward product goes to BLAS below blas_linear_block's 200 examples
-# (from 100 every product into 64 neurons or more: float64 1.02-1.03 of the time).
-ZEN1_ROUTES = AVX2_ROUTES._replace(tile_large_rows=100, tile_long_block=512, own_large_alone=True,
-                                   transposed_below=400, transposed_wide_below=200, transposed_from=100)
+ZEN1_ROUTES = AVX2_ROUTES._replace(tile_large_rows=100, tile_long_block=512, own_large_alone=True)
 # AVX-512 (measured on Intel Xeon, Emerald Rapids): bench/routes-avx512.md, bench/ab-avx512-tiles.md.
 AVX512_ROUTES = Routes(blas_block=6, blas_linear_block=50, tiles=True, tile_linear_block=512, transposed_below=400,
-                       transposed_wide_below=200, transposed_from=50, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
+                       transposed_wide_below=200, tile_max_rows=TILE_MAX_ROWS, tile_large_rows=TILE_MAX_ROWS,
                        tile_long_block=TILE_BLOCK, loops_long_below=0, tiles_keep_layout=False,
                        own_large_alone=False)
 # AVX-512 on AMD Zen 4, which runs 64-byte vectors in two halves (measured there): bench/routes-zen4.md,
@@ -332,15 +324,9 @@ def blas_alone(routes, m):
 def linear_takes_blas_on(routes, m, n_out, n_in, itemsize):
     """True when ``linear`` sends a block of m examples of n_in inputs into n_out neurons to BLAS (rows contiguous,
     itemsize bytes an entry) under routes."""
-    return _linear_blas_from(routes, routes.blas_linear_block, m, n_out, n_in, itemsize)
-
-
-@njit(cache=True)
-def _linear_blas_from(routes, block, m, n_out, n_in, itemsize):
-    """linear_takes_blas_on with block in place of routes.blas_linear_block."""
     long_on_loops = ((itemsize == 4) & (n_in >= LONG_INPUTS) & (n_out < TRANSPOSED_WIDE_ROWS)
                      & ((m < routes.loops_long_below) | blas_alone(routes, m)))
-    return (m >= block) & (n_out >= BLAS_LINEAR_ROWS) & (not long_on_loops)
+    return (m >= routes.blas_linear_block) & (n_out >= BLAS_LINEAR_ROWS) & (not long_on_loops)
 
 
 @njit(cache=True)
@@ -358,8 +344,7 @@ def first_layer_transposed_on(routes, m, n_out, n_in, itemsize):
     below = routes.transposed_wide_below if n_out >= TRANSPOSED_WIDE_ROWS else routes.transposed_below
     tiles = (routes.tiles_keep_layout and n_in >= LONG_INPUTS
              and add_outer_takes_tiles_on(routes, m, n_out, n_in, itemsize))
-    blas = _linear_blas_from(routes, routes.transposed_from, m, n_out, n_in, itemsize)
-    return (itemsize == 4) & blas & (m < below) & (not tiles)
+    return (itemsize == 4) & linear_takes_blas_on(routes, m, n_out, n_in, itemsize) & (m < below) & (not tiles)
 
 
 @njit(cache=True)

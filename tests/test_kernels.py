@@ -370,26 +370,9 @@ def test_zen1_keeps_the_first_layer_of_a_large_batch_off_blas_and_its_update_in_
         assert blas(on, m, 100, 784, 4) and tiles(on, m, 64, 784, 4) and linear_blas(on, m, 100, 784, 4)
     with fastnn_blas_threads(2):
         assert blas(on, 1000, 100, 784, 4) and linear_blas(on, 1000, 100, 784, 4)
-    assert gemm.shared_routes(on) == avx2._replace(tile_large_rows=100, tile_long_block=512, transposed_below=400,
-                                                   transposed_wide_below=200, transposed_from=100)
+    assert gemm.shared_routes(on) == avx2._replace(tile_large_rows=100, tile_long_block=512)
     assert (on.tile_long_block, avx2.tile_long_block, gemm.ZEN4_ROUTES.tile_long_block) == (512, 128, 128)
     assert gemm.TILE_LONG_BLOCK == gemm.ROUTES.tile_long_block and gemm.TILE_BLOCK == 128
-
-
-
-def test_zen1_keeps_a_float32_first_layer_transposed_from_100_examples():
-    # AMD Zen 1: a float32 epoch keeps its first layer transposed, as with AVX-512, from 100 examples up to 399
-    # into 64 to 255 neurons and up to 199 into more, its forward product from W^T in BLAS; every other product
-    # takes BLAS from 200 examples as on other AVX2 CPUs, float64 too (bench/ab-zen1-transposed.md)
-    on, avx2, t = gemm.ZEN1_ROUTES, gemm.AVX2_ROUTES, gemm.first_layer_transposed_on
-    linear_blas = gemm.linear_takes_blas_on
-    assert on.blas_linear_block == avx2.blas_linear_block == 200 and not linear_blas(on, 199, 64, 784, 4)
-    assert not any(t(avx2, m, n, 784, 4) for m in (100, 200, 399) for n in (64, 100, 1000))
-    assert t(on, 100, 64, 784, 4) and t(on, 399, 255, 784, 4) and t(on, 100, 1000, 784, 4) and t(on, 199, 256, 784, 4)
-    assert not t(on, 99, 100, 784, 4) and not t(on, 400, 100, 784, 4) and not t(on, 200, 256, 784, 4)
-    assert not t(on, 100, 100, 784, 8) and not t(on, 100, 63, 784, 4) and not t(on, 1000, 100, 784, 4)
-    assert (on.transposed_below, on.transposed_wide_below) == (gemm.AVX512_ROUTES.transposed_below,
-                                                               gemm.AVX512_ROUTES.transposed_wide_below)
 
 
 def update_case(m, n, K, dtype, seed):
@@ -757,12 +740,11 @@ def test_float32_epoch_on_the_loops_where_zen4_keeps_them_matches_reference():
 
 def test_float32_epoch_with_the_wide_first_layer_in_tiles_where_zen4_keeps_it_matches_reference():
     # 600 inputs into 260 neurons at batch 100 in float32: on Zen 4 the tiles take the first layer's update and
-    # the layer is not transposed (tiles_keep_layout); elsewhere with AVX-512, and on Zen 1, the layer is
-    # transposed and its update goes to BLAS. 230 examples end on a short batch of 30, whose update is too short
-    # for the tiles.
+    # the layer is not transposed (tiles_keep_layout); elsewhere with AVX-512 the layer is transposed and its
+    # update goes to BLAS. 230 examples end on a short batch of 30, whose update is too short for the tiles.
     zen4 = gemm.ROUTES == gemm.ZEN4_ROUTES
     assert gemm.add_outer_takes_tiles(100, 260, 600, 4) == zen4
-    assert gemm.first_layer_transposed(100, 260, 600, 4) == (gemm.ROUTES in (gemm.AVX512_ROUTES, gemm.ZEN1_ROUTES))
+    assert gemm.first_layer_transposed(100, 260, 600, 4) == (gemm.host_has_avx512() and not zen4)
     got, want = epochs_vs_reference([600, 260, 5], "sigmoid", "quadratic", 100, 1.0, 0.9, n=230, dtype="float32")
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
 
@@ -809,14 +791,13 @@ def test_streamed_first_layer_equals_gather_then_linear_to_the_bit(dtype):
 
 def test_first_layer_is_transposed_in_float32_from_50_examples_into_64_neurons_or_more():
     # paired epochs: 0.95-0.99 of the time at batch 64 to 300 in float32, level at 500, slower at batch 200
-    # into 300 neurons and in float64 (bench/ab-transposed-first.md); never with AVX2_ROUTES (Zen 1: its own
-    # test, test_zen1_keeps_a_float32_first_layer_transposed_from_100_examples)
+    # into 300 neurons and in float64 (bench/ab-transposed-first.md); never on AVX2, where it was not measured
     t, on = gemm.first_layer_transposed_on, gemm.AVX512_ROUTES
     assert t(on, 50, 64, 784, 4) and t(on, 100, 100, 784, 4) and t(on, 399, 255, 784, 4) and t(on, 199, 1000, 784, 4)
     assert not t(on, 49, 100, 784, 4) and not t(on, 400, 100, 784, 4) and not t(on, 100, 63, 784, 4)
     assert not t(on, 100, 100, 784, 8) and not t(on, 200, 256, 784, 4) and not t(on, 200, 300, 784, 4)
     assert not any(t(gemm.AVX2_ROUTES, m, n, 784, 4) for m in (50, 100, 200, 399) for n in (64, 100, 1000))
-    assert gemm.first_layer_transposed(100, 100, 80, 4) == (gemm.ROUTES.transposed_below > 0)  # AVX-512, Zen 1
+    assert gemm.first_layer_transposed(100, 100, 80, 4) == gemm.host_has_avx512()
     # on Zen 4 a first layer of 512 inputs or more into fewer than 256 neurons stays on linear's loops below 512
     # examples, so it is not transposed there; wider layers, and layers of fewer inputs, as elsewhere
     zen4 = gemm.ZEN4_ROUTES
