@@ -128,6 +128,9 @@ def test_one_network_trained_from_two_threads_at_once_refuses_the_second():
     X, y = make_learnable(400, 8, 3, seed=1)
     net, alone = fastnn.Network([8, 16, 3], seed=0), fastnn.Network([8, 16, 3], seed=0)
     d = net.check_data(X, y)
+    # compiled (or loaded) first, by a throwaway network: the waits below time the hand-over between the threads,
+    # not Numba compiling the epoch, which took over 20 s with a cold cache beside another pytest-xdist worker
+    fastnn.Network([8, 16, 3], seed=0).fit(X, y, 1, 10, 0.5)
     inside, tried, errors = threading.Event(), threading.Event(), []
 
     def hold(pos):  # the training thread waits here, holding the network, until the other has tried
